@@ -1,0 +1,59 @@
+//! Embeds every shipped rule pack (`rules/*.yaml`) in the binary, already
+//! parsed, so a fresh install works with no files on disk and no YAML is
+//! parsed on the hot path of every command.
+
+#[allow(dead_code)]
+#[path = "src/rules/spec.rs"]
+mod spec;
+
+#[allow(dead_code)]
+#[path = "src/rules/origins.rs"]
+mod origins;
+
+#[allow(dead_code)]
+#[path = "src/rules/compiled.rs"]
+mod compiled;
+
+use std::path::Path;
+
+fn main() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    println!("cargo:rerun-if-changed=src/rules/spec.rs");
+    println!("cargo:rerun-if-changed=src/rules/compiled.rs");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("rules/ exists")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    let mut packed = Vec::new();
+    for n in &names {
+        let path = dir.join(n);
+        println!("cargo:rerun-if-changed={}", path.display());
+        let text = std::fs::read_to_string(&path).expect("read rule pack");
+        let spec: spec::FileSpec = yaml_serde::from_str(&text).unwrap_or_else(|e| {
+            panic!("rules/{n}: {e}");
+        });
+        let found = origins::rule_origins(&text);
+        let origins = spec
+            .rules
+            .iter()
+            .map(|r| {
+                found
+                    .iter()
+                    .find(|(id, _, _)| *id == r.id)
+                    .map_or((0, 0), |(_, l, c)| (*l, *c))
+            })
+            .collect();
+        packed.push(compiled::Parsed {
+            name: format!("rules/{n}"),
+            spec,
+            origins,
+        });
+    }
+    let bytes = compiled::compile(packed).unwrap_or_else(|e| panic!("{e}"));
+    let dest = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("embedded_rules.bin");
+    std::fs::write(dest, bytes).expect("write embedded_rules.bin");
+}

@@ -1,0 +1,298 @@
+//! Admin mode: `check`, `rules`, `completions`, `man`. clap owns these;
+//! every flag is defined here once and the completions and man page are
+//! generated from the same definition.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::parse::Env;
+use crate::policy::{self, Input};
+use crate::report;
+use crate::rules::load::{self, Config};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "guard",
+    version,
+    about = "A login shell that authorizes credential use at the point of use",
+    long_about = "guard is a drop-in login shell for an agent's user account. Every command line \
+is parsed with a bash grammar, every command in it (inside pipelines, $(…), bash -c, sudo, xargs, \
+find -exec, …) is matched against YAML rules, and only then is the real shell exec'd.\n\n\
+Shell mode: guard -c STRING [NAME [ARGS…]] | guard -- PROGRAM [ARGS…] | guard (interactive, or \
+a script on stdin). A refusal exits 126 with one `guard:` line on stderr.",
+    after_help = "Environment: GUARD_CONFIG (one config file instead of /etc/guard and the user's), \
+GUARD_STATE_DIR (audit log and state), GUARD_SESSION (session id)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Admin,
+}
+
+#[derive(Subcommand, Debug)]
+enum Admin {
+    /// Decide a command line without running it. Exit 0 allow, 1 review or deny, 2 error.
+    Check {
+        /// Print the decision as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// The command line to check, as a shell script.
+        #[arg(short = 'c', value_name = "STRING", conflicts_with = "argv")]
+        command: Option<String>,
+        /// An exact argv to check (after `--`).
+        #[arg(last = true, value_name = "ARGV")]
+        argv: Vec<String>,
+    },
+    /// Inspect and test the rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCmd,
+    },
+    /// Print a completion script for SHELL.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCmd {
+    /// List every loaded rule.
+    List,
+    /// Show one rule as YAML, with where it was defined.
+    Show { id: String },
+    /// Check each rule's examples (match / no_match). With FILES, the
+    /// embedded packs plus those files; otherwise the configured rules.
+    Test { files: Vec<PathBuf> },
+    /// Validate the configuration (or FILES) and compile every regex.
+    Lint { files: Vec<PathBuf> },
+}
+
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(std::iter::once(argv0).chain(args)) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let env = Env::from_process();
+    match cli.command {
+        Admin::Check {
+            json,
+            command,
+            argv,
+        } => check(&env, json, command, argv),
+        Admin::Rules { command } => rules(&env, command),
+        Admin::Completions { shell } => {
+            clap_complete::generate(shell, &mut command(), "guard", &mut std::io::stdout());
+            0
+        }
+        Admin::Man => match clap_mangen::Man::new(command()).render(&mut std::io::stdout()) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("guard: {e}");
+                2
+            }
+        },
+    }
+}
+
+fn config_failure(e: &str) -> i32 {
+    eprintln!("guard: config error: {e}");
+    2
+}
+
+/// A rule as YAML, without the empty keys serde writes for defaults.
+fn show_yaml(spec: &crate::rules::spec::RuleSpec) -> Result<String, yaml_serde::Error> {
+    fn prune(v: &mut yaml_serde::Value) -> bool {
+        match v {
+            yaml_serde::Value::Null => true,
+            yaml_serde::Value::Sequence(s) => s.is_empty(),
+            yaml_serde::Value::String(s) => s.is_empty(),
+            yaml_serde::Value::Mapping(m) => {
+                let empty: Vec<yaml_serde::Value> = m
+                    .iter_mut()
+                    .filter_map(|(k, v)| prune(v).then(|| k.clone()))
+                    .collect();
+                for k in empty {
+                    m.remove(&k);
+                }
+                m.is_empty()
+            }
+            _ => false,
+        }
+    }
+    let mut v = yaml_serde::to_value(spec)?;
+    prune(&mut v);
+    yaml_serde::to_string(&v)
+}
+
+fn load_or_report(env: &Env) -> Result<Config, i32> {
+    load::load(&env.home).map_err(|e| {
+        eprintln!("guard: config error: {e}");
+        2
+    })
+}
+
+fn check(env: &Env, json: bool, command: Option<String>, argv: Vec<String>) -> i32 {
+    let input = match (&command, argv.is_empty()) {
+        (Some(c), true) => Input::Script(c),
+        (None, false) => Input::Argv(&argv),
+        _ => {
+            eprintln!("guard: check needs -c STRING or -- ARGV…");
+            return 2;
+        }
+    };
+    let cfg = match load_or_report(env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let v = policy::decide(input, &cfg, env);
+    if json {
+        match serde_json::to_string(&report::check_json(&v)) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("guard: {e}");
+                return 2;
+            }
+        }
+    } else {
+        print!("{}", report::human(&v));
+    }
+    match v.action {
+        crate::rules::spec::Action::Allow => 0,
+        _ => 1,
+    }
+}
+
+fn rules(env: &Env, cmd: RulesCmd) -> i32 {
+    match cmd {
+        RulesCmd::List => {
+            let Ok(cfg) = load_or_report(env) else {
+                return 2;
+            };
+            let rules = match cfg.rules.all() {
+                Ok(r) => r,
+                Err(e) => return config_failure(&e),
+            };
+            for r in rules {
+                println!(
+                    "{:<28} {:<7} {:<8} {}",
+                    r.spec.id,
+                    r.spec.action.as_str(),
+                    format!("{:?}", r.spec.risk).to_lowercase(),
+                    r.spec.description
+                );
+            }
+            0
+        }
+        RulesCmd::Show { id } => {
+            let Ok(cfg) = load_or_report(env) else {
+                return 2;
+            };
+            let rule = match cfg.rules.get(&id) {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    eprintln!("guard: no rule `{id}`");
+                    return 1;
+                }
+                Err(e) => return config_failure(&e),
+            };
+            println!("# {}", rule.origin);
+            match show_yaml(&rule.spec) {
+                Ok(y) => print!("{y}"),
+                Err(e) => {
+                    eprintln!("guard: {e}");
+                    return 2;
+                }
+            }
+            0
+        }
+        RulesCmd::Test { files } => {
+            let cfg = if files.is_empty() {
+                load::load(&env.home)
+            } else {
+                load::load_with(&files, &env.home, true)
+            };
+            let cfg = match cfg {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("guard: config error: {e}");
+                    return 2;
+                }
+            };
+            let only: Option<Vec<String>> = (!files.is_empty())
+                .then(|| files.iter().map(|f| f.display().to_string()).collect());
+            let report = match crate::rules::examples::run(&cfg, env, only.as_deref()) {
+                Ok(r) => r,
+                Err(e) => return config_failure(&e),
+            };
+            for failure in &report.failures {
+                println!("FAIL {failure}");
+            }
+            println!(
+                "{} rules, {} examples: {} passed, {} failed",
+                report.rules,
+                report.examples,
+                report.examples - report.failures.len(),
+                report.failures.len()
+            );
+            i32::from(!report.failures.is_empty())
+        }
+        RulesCmd::Lint { files } => {
+            let cfg = if files.is_empty() {
+                load::load(&env.home)
+            } else {
+                load::load_with(&files, &env.home, true)
+            };
+            match cfg {
+                Ok(cfg) => {
+                    let rules = match cfg.rules.all() {
+                        Ok(r) => r,
+                        Err(e) => return config_failure(&e),
+                    };
+                    let mut bad = 0;
+                    let mut seen = std::collections::HashMap::new();
+                    for r in &rules {
+                        for re in r.regexes() {
+                            if let Err(e) = re.get() {
+                                println!("{}: invalid regex: {e}", r.origin);
+                                bad += 1;
+                            }
+                        }
+                        if let Err(e) = load::validate(&r.spec, &|_| r.origin.clone()) {
+                            println!("{e}");
+                            bad += 1;
+                        }
+                        if let Some(first) = seen.insert(r.spec.id.clone(), r.origin.clone()) {
+                            println!(
+                                "{}: duplicate rule id `{}` (first at {first})",
+                                r.origin, r.spec.id
+                            );
+                            bad += 1;
+                        }
+                    }
+                    for n in &cfg.notes {
+                        println!("note: {n}");
+                    }
+                    if bad > 0 {
+                        return 2;
+                    }
+                    println!("ok: {} rules from {} files", rules.len(), cfg.files.len());
+                    0
+                }
+                Err(e) => {
+                    println!("guard: config error: {e}");
+                    eprintln!("guard: config error: {e}");
+                    2
+                }
+            }
+        }
+    }
+}

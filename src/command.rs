@@ -1,0 +1,112 @@
+//! The plain data handed from `parse` to `unwrap`, `facts` and `policy`.
+
+use serde::Serialize;
+
+/// One shell word after quote removal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Word {
+    /// The value bash would produce, where it is known statically. Unknown
+    /// expansions are kept as their source text.
+    pub text: String,
+    /// Part of the value is only known at run time (parameter expansion,
+    /// command substitution, arithmetic).
+    pub dynamic: bool,
+    /// The word has unquoted glob characters and bash would expand it
+    /// against the file system.
+    pub glob: bool,
+}
+
+impl Word {
+    pub fn literal(text: impl Into<String>) -> Word {
+        Word {
+            text: text.into(),
+            dynamic: false,
+            glob: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedirectKind {
+    Read,
+    Write,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Redirect {
+    pub kind: RedirectKind,
+    pub target: Word,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assignment {
+    pub name: String,
+    pub value: Word,
+}
+
+/// How a command's standard input is fed, when that matters: a shell that
+/// reads its program from stdin runs code guard never saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stdin {
+    Inherited,
+    Pipe,
+    HereDoc,
+    HereString,
+}
+
+/// One simple command, found anywhere in a script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Command {
+    pub argv: Vec<Word>,
+    pub assignments: Vec<Assignment>,
+    pub redirects: Vec<Redirect>,
+    /// The wrappers and nesting this command was found inside, outermost
+    /// first: `sudo`, `bash -c`, `$(…)`, `find -exec`.
+    pub via: Vec<String>,
+    pub stdin: Stdin,
+    /// The text of a here-document or here-string fed to the command.
+    pub stdin_text: Option<String>,
+    /// Names of variables expanded in this command's words.
+    pub env_refs: Vec<String>,
+    /// Why this command's program cannot be known before it runs.
+    pub dynamic: Option<String>,
+}
+
+impl Command {
+    pub fn new(argv: Vec<Word>, via: Vec<String>) -> Command {
+        Command {
+            argv,
+            assignments: Vec::new(),
+            redirects: Vec::new(),
+            via,
+            stdin: Stdin::Inherited,
+            stdin_text: None,
+            env_refs: Vec::new(),
+            dynamic: None,
+        }
+    }
+
+    /// The basename of argv[0]: `/usr/local/bin/aws`, `./aws` and
+    /// `~/bin/aws` all run `aws` as far as rules are concerned.
+    pub fn program(&self) -> &str {
+        self.argv.first().map(|w| basename(&w.text)).unwrap_or("")
+    }
+
+    pub fn args(&self) -> &[Word] {
+        self.argv.get(1..).unwrap_or(&[])
+    }
+
+    pub fn argv_text(&self) -> Vec<String> {
+        self.argv.iter().map(|w| w.text.clone()).collect()
+    }
+}
+
+pub fn basename(path: &str) -> &str {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.rfind('/') {
+        Some(i) => &trimmed[i + 1..],
+        None => trimmed,
+    }
+}

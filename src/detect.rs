@@ -1,0 +1,247 @@
+//! Secret detectors and redaction.
+//!
+//! Each detector is a regex with one capture group that is the secret
+//! itself; that group is what redaction replaces with `***`. Regexes are
+//! compiled on first use and only after a cheap literal prefilter passes,
+//! so a command with no candidate text pays nothing.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+pub struct Detector {
+    pub id: &'static str,
+    /// The text must contain one of these (case-insensitive) before the
+    /// regex runs.
+    prefilter: &'static [&'static str],
+    pattern: &'static str,
+    /// A found secret matching this is a documented placeholder, not a
+    /// credential.
+    placeholder: Option<&'static str>,
+    regex: OnceLock<Regex>,
+    placeholder_regex: OnceLock<Option<Regex>>,
+}
+
+const PLACEHOLDER: &str =
+    r"(?i)(example|placeholder|your[_-]|<[^>]*>|xxxx|\*\*\*|^\$|\.\.\.|changeme|dummy|redacted)";
+
+macro_rules! detector {
+    ($id:literal, [$($pre:literal),*], $pattern:literal, $placeholder:expr) => {
+        Detector {
+            id: $id,
+            prefilter: &[$($pre),*],
+            pattern: $pattern,
+            placeholder: $placeholder,
+            regex: OnceLock::new(),
+            placeholder_regex: OnceLock::new(),
+        }
+    };
+}
+
+pub static DETECTORS: [Detector; 10] = [
+    detector!(
+        "aws-access-key",
+        ["akia", "asia", "abia", "acca"],
+        r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
+        Some(r"EXAMPLE$")
+    ),
+    detector!(
+        "aws-secret-key",
+        ["aws_secret_access_key"],
+        r"(?i)aws_secret_access_key\s*[=:]\s*([A-Za-z0-9/+=]{40})\b",
+        Some(PLACEHOLDER)
+    ),
+    detector!(
+        "github-token",
+        ["gh", "github_pat_"],
+        r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
+        Some(PLACEHOLDER)
+    ),
+    detector!(
+        "slack-token",
+        ["xox"],
+        r"\b(xox[abpr]-[0-9A-Za-z-]{10,})",
+        Some(PLACEHOLDER)
+    ),
+    detector!(
+        "stripe-key",
+        ["k_live_"],
+        r"\b([sr]k_live_[0-9A-Za-z]{16,})",
+        Some(PLACEHOLDER)
+    ),
+    detector!(
+        "jwt",
+        ["eyj"],
+        r"\b(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})",
+        None
+    ),
+    detector!(
+        "private-key",
+        ["private key"],
+        r"(-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$))",
+        None
+    ),
+    detector!(
+        "auth-header",
+        ["auth", "token", "key", "cookie"],
+        r"(?im)^\s*(?:proxy-)?(?:authorization|x-api-key|api-key|apikey|x-auth-token|private-token|x-vault-token|cookie|x-[a-z-]*token)\s*:\s*(?:(?:bearer|basic|token|digest|bot)\s+)?(\S[^\r\n]*)",
+        Some(PLACEHOLDER)
+    ),
+    detector!(
+        "url-credentials",
+        ["@"],
+        r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@",
+        Some(PLACEHOLDER)
+    ),
+    detector!(
+        "password-flag",
+        ["pass", "token", "secret", "key"],
+        r"(?i)(?:^|\s)--?(?:password|passwd|pass|token|api-key|apikey|api_key|secret|client-secret|access-token|auth-token|secret-key)[=:]([^\s]+)",
+        Some(PLACEHOLDER)
+    ),
+];
+
+/// Programs whose `-pSECRET` is a password (and `-P` a port).
+const MYSQL_LIKE: &[&str] = &[
+    "mysql",
+    "mysqldump",
+    "mysqladmin",
+    "mysqlimport",
+    "mysqlshow",
+    "mysqlcheck",
+    "mariadb",
+    "mariadb-dump",
+    "mysqlsh",
+];
+
+/// Assignments whose value is a password for the command.
+pub const PASSWORD_ENV: &[&str] = &["PGPASSWORD", "MYSQL_PWD", "REDISCLI_AUTH", "SSHPASS"];
+
+impl Detector {
+    fn regex(&self) -> &Regex {
+        self.regex
+            .get_or_init(|| Regex::new(self.pattern).unwrap_or_else(|_| unreachable_regex()))
+    }
+
+    fn is_placeholder(&self, secret: &str) -> bool {
+        let re = self
+            .placeholder_regex
+            .get_or_init(|| self.placeholder.and_then(|p| Regex::new(p).ok()));
+        re.as_ref().is_some_and(|r| r.is_match(secret))
+    }
+
+    fn candidate(&self, lower: &str) -> bool {
+        self.prefilter.iter().any(|p| lower.contains(p))
+    }
+
+    /// Byte ranges of real (non-placeholder) secrets in `text`.
+    pub fn find(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        let lower = text.to_ascii_lowercase();
+        if !self.candidate(&lower) {
+            return Vec::new();
+        }
+        self.regex()
+            .captures_iter(text)
+            .filter_map(|c| c.get(1))
+            .filter(|m| !m.as_str().is_empty() && !self.is_placeholder(m.as_str()))
+            .map(|m| m.range())
+            .collect()
+    }
+}
+
+/// The detectors' patterns are constants checked by the tests; a regex
+/// that never matches keeps a broken one from crashing a shell.
+fn unreachable_regex() -> Regex {
+    static NEVER: OnceLock<Regex> = OnceLock::new();
+    NEVER
+        .get_or_init(|| Regex::new(r"[^\s\S]").expect("constant regex"))
+        .clone()
+}
+
+/// Which detectors fire on a word.
+pub fn scan(text: &str) -> Vec<&'static str> {
+    DETECTORS
+        .iter()
+        .filter(|d| !d.find(text).is_empty())
+        .map(|d| d.id)
+        .collect()
+}
+
+/// `mysql -psecret`: attached password of a mysql-like program.
+pub fn mysql_password<'a>(program: &str, word: &'a str) -> Option<&'a str> {
+    if !MYSQL_LIKE.contains(&program) {
+        return None;
+    }
+    let secret = word
+        .strip_prefix("--password=")
+        .or_else(|| word.strip_prefix("-p").filter(|_| !word.starts_with("--")))?;
+    (!secret.is_empty() && !secret.starts_with('$')).then_some(secret)
+}
+
+/// Replace every secret in free text with `***`.
+pub fn redact(text: &str) -> String {
+    let mut ranges: Vec<std::ops::Range<usize>> =
+        DETECTORS.iter().flat_map(|d| d.find(text)).collect();
+    ranges.extend(contextual_ranges(text));
+    if ranges.is_empty() {
+        return text.to_string();
+    }
+    ranges.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for r in ranges {
+        if r.start < pos {
+            pos = pos.max(r.end);
+            continue;
+        }
+        out.push_str(&text[pos..r.start]);
+        out.push_str("***");
+        pos = r.end;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// Secrets that are only secrets in context: `PGPASSWORD=x`, `mysql -px`.
+fn contextual_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    let lower = text.to_ascii_lowercase();
+    if !(lower.contains("pass")
+        || lower.contains("pwd")
+        || lower.contains("auth")
+        || lower.contains("mysql")
+        || lower.contains("maria"))
+    {
+        return Vec::new();
+    }
+    let re = RE.get_or_init(|| {
+        Regex::new(
+            r#"(?:\b(?:PGPASSWORD|MYSQL_PWD|REDISCLI_AUTH|SSHPASS)=['"]?([^\s'"]+))|(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb|mariadb-dump|mysqlsh)\b[^|;&\n]*?\s-p([^\s'"]+))|(?:\bsshpass\s+-p\s*['"]?([^\s'"]+))"#,
+        )
+        .ok()
+    });
+    let Some(re) = re.as_ref() else {
+        return Vec::new();
+    };
+    re.captures_iter(text)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)))
+        .filter(|m| !m.as_str().starts_with('$'))
+        .map(|m| m.range())
+        .collect()
+}
+
+/// Every id a rule's `secrets:` may name.
+pub const KNOWN_IDS: &[&str] = &[
+    "aws-access-key",
+    "aws-secret-key",
+    "github-token",
+    "slack-token",
+    "stripe-key",
+    "jwt",
+    "private-key",
+    "auth-header",
+    "url-credentials",
+    "password-flag",
+    "mysql-password",
+    "password-env",
+];

@@ -1,0 +1,377 @@
+//! What a command does, as far as rules care: program, subcommand words,
+//! flags, paths it touches, variables it reads and sets, secrets in its
+//! words, and the code it hands to interpreters.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::command::{Command, Word};
+use crate::detect;
+use crate::glob;
+
+/// One path-like operand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathArg {
+    pub text: String,
+    /// Unquoted glob characters: the operand is a pattern.
+    pub glob: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub program: String,
+    /// Arguments, after quote removal.
+    pub args: Vec<String>,
+    pub args_joined: String,
+    /// Non-option arguments; `true` when the previous word was an option
+    /// and this one may be its value.
+    pub positionals: Vec<(String, bool)>,
+    pub paths: Vec<PathArg>,
+    /// Names assigned for the command (`X=1 cmd`, `env X=1 cmd`).
+    pub env: Vec<String>,
+    /// Names of variables the command reads.
+    pub env_refs: Vec<String>,
+    /// Ids of the secret detectors that fired.
+    pub secrets: Vec<&'static str>,
+    /// What inline interpreter code mentions: `program aws`, `import boto3`.
+    pub code: Vec<String>,
+}
+
+/// Everything `facts` needs to know about the world outside the command.
+pub struct Context<'a> {
+    pub home: &'a str,
+    pub cwd: &'a str,
+    /// Is this a program some rule names? Used to scan inline code.
+    pub known_program: &'a dyn Fn(&str) -> bool,
+}
+
+pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
+    let program = cmd.program().to_string();
+    let args: Vec<String> = cmd.args().iter().map(|w| w.text.clone()).collect();
+    let mut facts = Facts {
+        args_joined: args.join(" "),
+        positionals: positionals(&args),
+        env: cmd.assignments.iter().map(|a| a.name.clone()).collect(),
+        env_refs: cmd.env_refs.clone(),
+        program,
+        args,
+        ..Facts::default()
+    };
+    for w in cmd.args() {
+        path_operands(w, ctx, &mut facts.paths);
+    }
+    for r in &cmd.redirects {
+        push_path(&r.target.text, r.target.glob, ctx, &mut facts.paths);
+    }
+    if facts.program == "printenv" {
+        facts
+            .env_refs
+            .extend(facts.args.iter().filter(|a| !a.starts_with('-')).cloned());
+    }
+    secrets(cmd, &mut facts);
+    if let Some(code) = inline_code(&facts.program, cmd.args(), cmd.stdin_text.as_deref()) {
+        scan_code(&code, ctx, &mut facts);
+    }
+    facts
+}
+
+fn positionals(args: &[String]) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut after_option = false;
+    for a in args {
+        if a.len() > 1 && a.starts_with('-') {
+            after_option = !a.contains('=');
+            continue;
+        }
+        out.push((a.clone(), after_option));
+        after_option = false;
+    }
+    out
+}
+
+/// Operands that may name files: plain words, `--opt=VALUE` values, and
+/// `-fVALUE` forms are all offered; path rules decide.
+fn path_operands(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
+    let text = w.text.as_str();
+    if text.is_empty() {
+        return;
+    }
+    if let Some(stripped) = text.strip_prefix('-') {
+        if let Some((_, value)) = text.split_once('=') {
+            push_path(value, w.glob, ctx, out);
+        } else if !stripped.starts_with('-') && stripped.len() > 1 {
+            push_path(&stripped[1..], w.glob, ctx, out);
+        }
+        return;
+    }
+    push_path(text, w.glob, ctx, out);
+    // `scp host:~/.aws/credentials .`, `user@host:path`
+    if let Some((_, remote)) = text.split_once(':') {
+        if !remote.is_empty() && !text.contains("://") {
+            push_path(remote, w.glob, ctx, out);
+        }
+    }
+}
+
+fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
+    let expanded = match text.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{}{rest}", ctx.home),
+        _ => text.to_string(),
+    };
+    let normal = normalize(&expanded);
+    if !normal.starts_with('/') && !ctx.cwd.is_empty() {
+        out.push(PathArg {
+            text: normalize(&format!("{}/{normal}", ctx.cwd)),
+            glob,
+        });
+    }
+    out.push(PathArg { text: normal, glob });
+}
+
+/// Lexical normalisation: `//`, `/./` and `dir/..` are what bash and the
+/// kernel would resolve them to, and are how a rule would be dodged.
+pub fn normalize(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !absolute {
+                    parts.push("..");
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
+fn secrets(cmd: &Command, facts: &mut Facts) {
+    let mut found: Vec<&'static str> = Vec::new();
+    for w in cmd.args() {
+        found.extend(detect::scan(&w.text));
+        if detect::mysql_password(&facts.program, &w.text).is_some() {
+            found.push("mysql-password");
+        }
+    }
+    for a in &cmd.assignments {
+        found.extend(detect::scan(&a.value.text));
+        if detect::PASSWORD_ENV.contains(&a.name.as_str()) && !a.value.text.is_empty() {
+            found.push("password-env");
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    facts.secrets = found;
+}
+
+/// The code string an interpreter is told to run inline, if any: after a
+/// code option, or as its program on stdin (`python3 - <<EOF`).
+fn inline_code(program: &str, args: &[Word], stdin_text: Option<&str>) -> Option<String> {
+    let family = interpreter(program)?;
+    let texts: Vec<&str> = args.iter().map(|w| w.text.as_str()).collect();
+    match family {
+        Interp::Flag(flags) => {
+            let script_operand = texts.iter().any(|t| !t.starts_with('-'));
+            let stdin_dash = texts.contains(&"-");
+            if let Some(text) = stdin_text.filter(|_| stdin_dash || !script_operand) {
+                if !texts.iter().any(|t| code_flag(t, flags).is_some()) {
+                    return Some(text.to_string());
+                }
+            }
+            let mut code = Vec::new();
+            let mut i = 0;
+            while i < texts.len() {
+                let t = texts[i];
+                if let Some(attached) = code_flag(t, flags) {
+                    match attached {
+                        Some(c) => code.push(c.to_string()),
+                        None => code.extend(texts.get(i + 1).map(|s| s.to_string())),
+                    }
+                }
+                i += 1;
+            }
+            (!code.is_empty()).then(|| code.join("\n"))
+        }
+        Interp::Awk => {
+            let mut i = 0;
+            while i < texts.len() {
+                match texts[i] {
+                    "-f" | "--file" => return None,
+                    "-F" | "-v" | "--assign" | "--field-separator" => i += 2,
+                    "--" => return texts.get(i + 1).map(|s| s.to_string()),
+                    t if t.starts_with('-') && t.len() > 1 => i += 1,
+                    // Only `system()`, pipes and `getline` from a command run
+                    // anything; a pattern that merely names a program does not.
+                    t => return awk_runs_commands(t).then(|| t.to_string()),
+                }
+            }
+            None
+        }
+        Interp::Sed => {
+            let mut scripts = Vec::new();
+            let mut explicit = false;
+            let mut i = 0;
+            let mut first_operand = None;
+            while i < texts.len() {
+                match texts[i] {
+                    "-e" | "--expression" => {
+                        explicit = true;
+                        scripts.extend(texts.get(i + 1).map(|s| s.to_string()));
+                        i += 2;
+                    }
+                    "-f" | "--file" | "-l" | "--line-length" => i += 2,
+                    t if t.starts_with("--expression=") => {
+                        explicit = true;
+                        scripts.push(t["--expression=".len()..].to_string());
+                        i += 1;
+                    }
+                    t if t.starts_with('-') && t.len() > 1 => i += 1,
+                    t => {
+                        first_operand.get_or_insert(t.to_string());
+                        i += 1;
+                    }
+                }
+            }
+            if !explicit {
+                scripts.extend(first_operand);
+            }
+            let code = scripts.join("\n");
+            sed_runs_commands(&code).then_some(code)
+        }
+    }
+}
+
+enum Interp {
+    /// The code follows one of these options (`python -c`, `node -e`).
+    Flag(&'static [&'static str]),
+    /// The first operand is the program.
+    Awk,
+    /// Only the `e` command and `s///e` run anything.
+    Sed,
+}
+
+fn interpreter(program: &str) -> Option<Interp> {
+    let base = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    Some(match base {
+        "python" | "pypy" | "ipython" => Interp::Flag(&["-c"]),
+        "node" | "nodejs" | "bun" => Interp::Flag(&["-e", "--eval", "-p", "--print"]),
+        "deno" => Interp::Flag(&["eval"]),
+        "perl" | "ruby" => Interp::Flag(&["-e", "-E"]),
+        "php" => Interp::Flag(&["-r", "--run"]),
+        "lua" | "luajit" => Interp::Flag(&["-e"]),
+        "Rscript" => Interp::Flag(&["-e"]),
+        "osascript" => Interp::Flag(&["-e"]),
+        "pwsh" | "powershell" => Interp::Flag(&["-c", "-Command", "-command"]),
+        "awk" | "gawk" | "mawk" | "nawk" | "busybox awk" => Interp::Awk,
+        "sed" | "gsed" => Interp::Sed,
+        _ => return None,
+    })
+}
+
+/// Does this word carry inline code? `-c`, `-cCODE`, `--eval=CODE`, and
+/// clusters such as perl's `-ne` or python's `-Bc` (the code is the next
+/// word).
+fn code_flag<'a>(word: &'a str, flags: &[&str]) -> Option<Option<&'a str>> {
+    for f in flags {
+        if word == *f {
+            return Some(None);
+        }
+        if f.starts_with("--") {
+            if let Some(v) = word.strip_prefix(f).and_then(|r| r.strip_prefix('=')) {
+                return Some(Some(v));
+            }
+            continue;
+        }
+        if f.len() == 2 && f.starts_with('-') && word.starts_with('-') && !word.starts_with("--") {
+            let letter = f.as_bytes()[1] as char;
+            let cluster = &word[1..];
+            if let Some(pos) = cluster.find(letter) {
+                let rest = &cluster[pos + 1..];
+                // Letters before it must be plain switches (`-ne`, `-Bc`).
+                if cluster[..pos].chars().all(|c| c.is_ascii_alphabetic()) {
+                    return Some(if rest.is_empty() { None } else { Some(rest) });
+                }
+            }
+        }
+    }
+    None
+}
+
+fn awk_runs_commands(program: &str) -> bool {
+    program.contains("system") || program.contains('|') || program.contains("getline")
+}
+
+fn sed_runs_commands(script: &str) -> bool {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?m)(?:^|[;{}\n])\s*(?:[0-9$]+(?:,[0-9$]+)?|/[^/]*/)?\s*e(?:\s|;|$)|s([/|#:,@!_])[^/|#:,@!_]*[/|#:,@!_][^/|#:,@!_]*[/|#:,@!_][gpiImMw0-9]*e",
+        )
+        .ok()
+    })
+    .as_ref()
+    .is_some_and(|re| re.is_match(script))
+}
+
+/// Scan code for what it reaches: programs rules care about, paths (added
+/// to the command's paths), variable names (added to its reads) and cloud
+/// SDK imports.
+fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
+    static IMPORTS: OnceLock<Option<Regex>> = OnceLock::new();
+    let imports = IMPORTS.get_or_init(|| {
+        Regex::new(
+            r"\b(boto3|botocore|google\.cloud|googleapiclient|google\.auth|azure\.[a-z]+|@azure/[a-z-]+|kubernetes|psycopg2?|pymysql|MySQLdb|mysql\.connector|pymongo|redis|paramiko|fabric|@aws-sdk/[a-z-]+|aws-sdk|@google-cloud/[a-z-]+|mongodb|mysql2|Net::SSH|Net::OpenSSH|Aws::[A-Za-z]+|DBI->connect|child_process|subprocess|os\.system|os\.popen|Kernel\.system)\b",
+        )
+        .ok()
+    });
+    if let Some(re) = imports {
+        for m in re.find_iter(code) {
+            let what = m.as_str();
+            // Process spawning alone is not a credential; what it runs is.
+            if !matches!(
+                what,
+                "child_process" | "subprocess" | "os.system" | "os.popen" | "Kernel.system"
+            ) {
+                facts.code.push(format!("import {what}"));
+            }
+        }
+    }
+    for token in code.split(|c: char| !(c.is_ascii_alphanumeric() || "_-./~$".contains(c))) {
+        if token.is_empty() {
+            continue;
+        }
+        // `s/x/aws s3 ls/e` and paths hide program names behind slashes.
+        for part in token.split('/') {
+            if (ctx.known_program)(part) {
+                facts.code.push(format!("program {part}"));
+            }
+        }
+        if token.contains('/') || token.starts_with(".env") {
+            push_path(token, glob::has_meta(token), ctx, &mut facts.paths);
+        }
+        let name = token.trim_start_matches('$');
+        if name.len() > 2
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && name.contains('_')
+        {
+            facts.env_refs.push(name.to_string());
+        }
+    }
+    for id in detect::scan(code) {
+        if !facts.secrets.contains(&id) {
+            facts.secrets.push(id);
+        }
+    }
+}

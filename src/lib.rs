@@ -1,0 +1,20 @@
+//! guard: authorize credential use at the point of use.
+//!
+//! The modules follow the data flow of one command line:
+//! `parse` → `unwrap` (via `analyze`) → `facts` → `rules`/`policy` →
+//! `audit` → `exec`. `cli` only wires them together.
+
+pub mod analyze;
+pub mod audit;
+pub mod cli;
+pub mod command;
+pub mod detect;
+pub mod exec;
+pub mod facts;
+pub mod glob;
+pub mod parse;
+pub mod policy;
+pub mod report;
+pub mod rules;
+pub mod state;
+pub mod unwrap;

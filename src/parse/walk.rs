@@ -1,0 +1,472 @@
+//! The AST walk: every node that can hold a command is visited.
+
+use brush_parser::ast;
+
+use super::{parse_script, word, Env, ParseError, Parsed};
+use crate::command::{Assignment, Command, Redirect, RedirectKind, Stdin, Word};
+
+/// Names a script defines, for callers that carry state between lines.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Definitions {
+    pub functions: Vec<String>,
+}
+
+pub(super) struct Walker<'a> {
+    pub(super) env: &'a Env,
+    pub(super) depth: usize,
+    pub(super) options: &'a brush_parser::ParserOptions,
+    commands: Vec<Command>,
+    definitions: Definitions,
+}
+
+/// Side effects of evaluating words for one command.
+#[derive(Default)]
+pub(super) struct WordRefs {
+    pub(super) env_refs: Vec<String>,
+}
+
+impl<'a> Walker<'a> {
+    pub(super) fn new(
+        env: &'a Env,
+        depth: usize,
+        options: &'a brush_parser::ParserOptions,
+    ) -> Walker<'a> {
+        Walker {
+            env,
+            depth,
+            options,
+            commands: Vec::new(),
+            definitions: Definitions::default(),
+        }
+    }
+
+    pub(super) fn finish(self) -> Parsed {
+        Parsed {
+            commands: self.commands,
+            definitions: self.definitions,
+        }
+    }
+
+    /// Parse nested script text (`$(…)`, backticks) and adopt its commands.
+    pub(super) fn nested(
+        &mut self,
+        text: &str,
+        via: &[String],
+        how: &str,
+    ) -> Result<(), ParseError> {
+        let mut inner_via = via.to_vec();
+        inner_via.push(how.to_string());
+        let parsed = parse_script(text, self.env, &inner_via, self.depth + 1)
+            .map_err(|e| ParseError::at(e.line, e.col, format!("in {how}: {}", e.message)))?;
+        self.commands.extend(parsed.commands);
+        self.definitions
+            .functions
+            .extend(parsed.definitions.functions);
+        Ok(())
+    }
+
+    pub(super) fn program(&mut self, p: &ast::Program, via: &[String]) -> Result<(), ParseError> {
+        for list in &p.complete_commands {
+            self.compound_list(list, via)?;
+        }
+        Ok(())
+    }
+
+    fn compound_list(&mut self, l: &ast::CompoundList, via: &[String]) -> Result<(), ParseError> {
+        for ast::CompoundListItem(and_or, _sep) in &l.0 {
+            self.pipeline(&and_or.first, via)?;
+            for next in &and_or.additional {
+                match next {
+                    ast::AndOr::And(p) | ast::AndOr::Or(p) => self.pipeline(p, via)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn pipeline(&mut self, p: &ast::Pipeline, via: &[String]) -> Result<(), ParseError> {
+        for (i, cmd) in p.seq.iter().enumerate() {
+            let stdin = if i == 0 {
+                Stdin::Inherited
+            } else {
+                Stdin::Pipe
+            };
+            self.command(cmd, via, stdin)?;
+        }
+        Ok(())
+    }
+
+    fn command(
+        &mut self,
+        c: &ast::Command,
+        via: &[String],
+        stdin: Stdin,
+    ) -> Result<(), ParseError> {
+        match c {
+            ast::Command::Simple(s) => self.simple(s, via, stdin),
+            ast::Command::Compound(cc, redirects) => {
+                self.compound(cc, via, stdin)?;
+                self.redirect_list(redirects.as_ref(), via)
+            }
+            ast::Command::Function(f) => {
+                let name = f.fname.value.clone();
+                self.definitions.functions.push(name.clone());
+                let mut inner = via.to_vec();
+                inner.push(format!("function {name}"));
+                self.compound(&f.body.0, &inner, Stdin::Inherited)?;
+                self.redirect_list(f.body.1.as_ref(), &inner)
+            }
+            ast::Command::ExtendedTest(t, redirects) => {
+                self.test_expr(&t.expr, via)?;
+                self.redirect_list(redirects.as_ref(), via)
+            }
+        }
+    }
+
+    fn compound(
+        &mut self,
+        cc: &ast::CompoundCommand,
+        via: &[String],
+        stdin: Stdin,
+    ) -> Result<(), ParseError> {
+        use ast::CompoundCommand as C;
+        match cc {
+            C::Arithmetic(a) => self.arithmetic_command(&a.expr.value, via),
+            C::ArithmeticForClause(f) => {
+                for e in [&f.initializer, &f.condition, &f.updater]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.arithmetic(&e.value, via)?;
+                }
+                self.compound_list(&f.body.list, via)
+            }
+            C::BraceGroup(b) => self.compound_list_fed(&b.list, via, stdin),
+            C::Subshell(s) => self.compound_list_fed(&s.list, via, stdin),
+            C::ForClause(f) => {
+                for w in f.values.iter().flatten() {
+                    self.words(&w.value, via, &mut WordRefs::default())?;
+                }
+                self.compound_list(&f.body.list, via)
+            }
+            C::CaseClause(c) => {
+                self.words(&c.value.value, via, &mut WordRefs::default())?;
+                for item in &c.cases {
+                    for p in &item.patterns {
+                        self.words(&p.value, via, &mut WordRefs::default())?;
+                    }
+                    if let Some(cmd) = &item.cmd {
+                        self.compound_list(cmd, via)?;
+                    }
+                }
+                Ok(())
+            }
+            C::IfClause(i) => {
+                self.compound_list(&i.condition, via)?;
+                self.compound_list(&i.then, via)?;
+                for e in i.elses.iter().flatten() {
+                    if let Some(cond) = &e.condition {
+                        self.compound_list(cond, via)?;
+                    }
+                    self.compound_list(&e.body, via)?;
+                }
+                Ok(())
+            }
+            C::WhileClause(w) | C::UntilClause(w) => {
+                self.compound_list(&w.0, via)?;
+                self.compound_list(&w.1.list, via)
+            }
+            C::Coprocess(c) => {
+                let mut inner = via.to_vec();
+                inner.push("coproc".to_string());
+                self.command(&c.body, &inner, Stdin::Pipe)
+            }
+        }
+    }
+
+    /// A group or subshell at the receiving end of a pipe passes that pipe
+    /// on to the commands inside it (`… | (sh)`).
+    fn compound_list_fed(
+        &mut self,
+        l: &ast::CompoundList,
+        via: &[String],
+        stdin: Stdin,
+    ) -> Result<(), ParseError> {
+        let first = self.commands.len();
+        self.compound_list(l, via)?;
+        if stdin != Stdin::Inherited {
+            for c in &mut self.commands[first..] {
+                if c.stdin == Stdin::Inherited && c.via.len() == via.len() {
+                    c.stdin = stdin;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn test_expr(&mut self, e: &ast::ExtendedTestExpr, via: &[String]) -> Result<(), ParseError> {
+        use ast::ExtendedTestExpr as T;
+        match e {
+            T::And(a, b) | T::Or(a, b) => {
+                self.test_expr(a, via)?;
+                self.test_expr(b, via)
+            }
+            T::Not(a) | T::Parenthesized(a) => self.test_expr(a, via),
+            T::UnaryTest(_, w) => self
+                .words(&w.value, via, &mut WordRefs::default())
+                .map(drop),
+            T::BinaryTest(_, a, b) => {
+                self.words(&a.value, via, &mut WordRefs::default())?;
+                self.words(&b.value, via, &mut WordRefs::default())
+                    .map(drop)
+            }
+        }
+    }
+
+    /// Arithmetic text can hold `$(…)` and backticks; their commands run.
+    fn arithmetic(&mut self, text: &str, via: &[String]) -> Result<(), ParseError> {
+        if text.contains("$(") || text.contains('`') {
+            self.words(text, via, &mut WordRefs::default())?;
+        }
+        Ok(())
+    }
+
+    /// brush reads `( (cmd) )` as an arithmetic command where bash runs
+    /// nested subshells. Whatever of the text parses as commands is
+    /// analysed too: for real arithmetic that finds only harmless words.
+    fn arithmetic_command(&mut self, text: &str, via: &[String]) -> Result<(), ParseError> {
+        self.arithmetic(text, via)?;
+        let mut inner = via.to_vec();
+        inner.push("((…))".to_string());
+        if let Ok(parsed) = parse_script(text, self.env, &inner, self.depth + 1) {
+            self.commands.extend(parsed.commands);
+        }
+        Ok(())
+    }
+
+    fn redirect_list(
+        &mut self,
+        list: Option<&ast::RedirectList>,
+        via: &[String],
+    ) -> Result<(), ParseError> {
+        // Redirections on compound commands are evaluated for their nested
+        // commands; the group's own commands carry no record of them.
+        let mut sink = Command::new(Vec::new(), via.to_vec());
+        let mut refs = WordRefs::default();
+        for r in list.iter().flat_map(|l| l.0.iter()) {
+            self.redirect(r, via, &mut sink, &mut refs)?;
+        }
+        if !sink.redirects.is_empty() {
+            sink.env_refs = refs.env_refs;
+            self.commands.push(sink);
+        }
+        Ok(())
+    }
+
+    fn redirect(
+        &mut self,
+        r: &ast::IoRedirect,
+        via: &[String],
+        cmd: &mut Command,
+        refs: &mut WordRefs,
+    ) -> Result<(), ParseError> {
+        use ast::IoFileRedirectKind as K;
+        use ast::IoFileRedirectTarget as T;
+        match r {
+            ast::IoRedirect::File(_, kind, target) => {
+                let kind = match kind {
+                    K::Read | K::DuplicateInput => RedirectKind::Read,
+                    _ => RedirectKind::Write,
+                };
+                match target {
+                    T::Filename(w) | T::Duplicate(w) => {
+                        for target in self.words(&w.value, via, refs)? {
+                            cmd.redirects.push(Redirect { kind, target });
+                        }
+                    }
+                    T::ProcessSubstitution(k, sub) => self.process_substitution(k, sub, via)?,
+                    T::Fd(_) => {}
+                }
+            }
+            ast::IoRedirect::HereDocument(_, doc) => {
+                cmd.stdin = Stdin::HereDoc;
+                cmd.stdin_text = Some(doc.doc.value.clone());
+                if doc.requires_expansion {
+                    self.heredoc(&doc.doc.value, via, refs)?;
+                }
+            }
+            ast::IoRedirect::HereString(_, w) => {
+                cmd.stdin = Stdin::HereString;
+                let words = self.words(&w.value, via, refs)?;
+                let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+                cmd.stdin_text = Some(text.join(" "));
+            }
+            ast::IoRedirect::OutputAndError(w, _) => {
+                for target in self.words(&w.value, via, refs)? {
+                    cmd.redirects.push(Redirect {
+                        kind: RedirectKind::Write,
+                        target,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn process_substitution(
+        &mut self,
+        kind: &ast::ProcessSubstitutionKind,
+        sub: &ast::SubshellCommand,
+        via: &[String],
+    ) -> Result<(), ParseError> {
+        let how = match kind {
+            ast::ProcessSubstitutionKind::Read => "<(…)",
+            ast::ProcessSubstitutionKind::Write => ">(…)",
+        };
+        let mut inner = via.to_vec();
+        inner.push(how.to_string());
+        self.compound_list(&sub.list, &inner)
+    }
+
+    fn simple(
+        &mut self,
+        s: &ast::SimpleCommand,
+        via: &[String],
+        stdin: Stdin,
+    ) -> Result<(), ParseError> {
+        let mut cmd = Command::new(Vec::new(), via.to_vec());
+        cmd.stdin = stdin;
+        let mut refs = WordRefs::default();
+        for item in s.prefix.iter().flat_map(|p| p.0.iter()) {
+            self.item(item, via, &mut cmd, &mut refs, true)?;
+        }
+        if let Some(name) = &s.word_or_name {
+            let words = self.words(&name.value, via, &mut refs)?;
+            cmd.argv.extend(words);
+        }
+        for item in s.suffix.iter().flat_map(|p| p.0.iter()) {
+            self.item(item, via, &mut cmd, &mut refs, false)?;
+        }
+        if let Some(first) = cmd.argv.first() {
+            if first.dynamic {
+                cmd.dynamic = Some(format!(
+                    "command name `{}` is only known at run time",
+                    first.text
+                ));
+            } else if first.glob {
+                cmd.dynamic = Some(format!("command name `{}` is a glob", first.text));
+            }
+        }
+        cmd.env_refs = refs.env_refs;
+        self.commands.push(cmd);
+        Ok(())
+    }
+
+    fn item(
+        &mut self,
+        item: &ast::CommandPrefixOrSuffixItem,
+        via: &[String],
+        cmd: &mut Command,
+        refs: &mut WordRefs,
+        prefix: bool,
+    ) -> Result<(), ParseError> {
+        use ast::CommandPrefixOrSuffixItem as I;
+        match item {
+            I::IoRedirect(r) => self.redirect(r, via, cmd, refs),
+            I::Word(w) => {
+                let words = self.words(&w.value, via, refs)?;
+                cmd.argv.extend(words);
+                Ok(())
+            }
+            I::AssignmentWord(a, w) => {
+                let value = self.assignment_value(a, via, refs)?;
+                if prefix {
+                    let name = match &a.name {
+                        ast::AssignmentName::VariableName(n) => n.clone(),
+                        ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
+                    };
+                    cmd.assignments.push(Assignment { name, value });
+                } else {
+                    // `export X=…`: an argument to a declaration builtin.
+                    let mut words = self.words(&w.value, via, refs)?;
+                    cmd.argv.append(&mut words);
+                }
+                Ok(())
+            }
+            I::ProcessSubstitution(kind, sub) => {
+                self.process_substitution(kind, sub, via)?;
+                cmd.argv.push(Word {
+                    text: "/dev/fd/63".to_string(),
+                    dynamic: true,
+                    glob: false,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn assignment_value(
+        &mut self,
+        a: &ast::Assignment,
+        via: &[String],
+        refs: &mut WordRefs,
+    ) -> Result<Word, ParseError> {
+        if let ast::AssignmentName::ArrayElementName(_, index) = &a.name {
+            self.words(index, via, refs)?;
+        }
+        match &a.value {
+            ast::AssignmentValue::Scalar(w) => {
+                // No word splitting or globbing happens in an assignment.
+                let words = self.words_no_brace(&w.value, via, refs)?;
+                Ok(words)
+            }
+            ast::AssignmentValue::Array(items) => {
+                let mut texts = Vec::new();
+                let mut dynamic = false;
+                for (key, value) in items {
+                    if let Some(k) = key {
+                        self.words(&k.value, via, refs)?;
+                    }
+                    for w in self.words(&value.value, via, refs)? {
+                        dynamic |= w.dynamic;
+                        texts.push(w.text);
+                    }
+                }
+                Ok(Word {
+                    text: texts.join(" "),
+                    dynamic,
+                    glob: false,
+                })
+            }
+        }
+    }
+
+    pub(super) fn words(
+        &mut self,
+        raw: &str,
+        via: &[String],
+        refs: &mut WordRefs,
+    ) -> Result<Vec<Word>, ParseError> {
+        word::expand(self, raw, via, refs)
+    }
+
+    fn words_no_brace(
+        &mut self,
+        raw: &str,
+        via: &[String],
+        refs: &mut WordRefs,
+    ) -> Result<Word, ParseError> {
+        let mut w = word::expand_one(self, raw, via, refs, false)?;
+        w.glob = false;
+        Ok(w)
+    }
+
+    fn heredoc(
+        &mut self,
+        body: &str,
+        via: &[String],
+        refs: &mut WordRefs,
+    ) -> Result<(), ParseError> {
+        word::heredoc(self, body, via, refs)
+    }
+}

@@ -1,0 +1,115 @@
+//! Facts + rules → verdict. The strictest answer over every command wins.
+
+use crate::analyze;
+use crate::command::Command;
+use crate::facts::{self, Facts};
+use crate::parse::Env;
+use crate::rules::load::Config;
+use crate::rules::spec::Action;
+use crate::rules::Hit;
+
+/// Pseudo-rule ids for decisions no YAML rule made.
+pub const DYNAMIC_RULE: &str = "guard.dynamic";
+pub const PARSE_RULE: &str = "guard.parse";
+pub const CONFIG_RULE: &str = "guard.config";
+
+/// The decision for one command line, before approval.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub action: Action,
+    pub reason: String,
+    /// The rule that decided, if one did.
+    pub rule: Option<String>,
+    pub commands: Vec<Command>,
+    /// Each hit with the index of the command it matched.
+    pub matches: Vec<(usize, Hit)>,
+}
+
+impl Verdict {
+    fn refused(rule: &str, reason: String) -> Verdict {
+        Verdict {
+            action: Action::Deny,
+            reason: reason.clone(),
+            rule: Some(rule.to_string()),
+            commands: Vec::new(),
+            matches: vec![(
+                0,
+                Hit {
+                    rule: rule.to_string(),
+                    action: Action::Deny,
+                    message: reason,
+                },
+            )],
+        }
+    }
+
+    /// A config that failed to load refuses everything.
+    pub fn config_error(message: String) -> Verdict {
+        Verdict::refused(CONFIG_RULE, format!("config error: {message}"))
+    }
+}
+
+/// What a line is checked as.
+pub enum Input<'a> {
+    Script(&'a str),
+    Argv(&'a [String]),
+}
+
+pub fn decide(input: Input<'_>, cfg: &Config, env: &Env) -> Verdict {
+    let analysed = match input {
+        Input::Script(s) => analyze::script(s, env, &cfg.wrappers),
+        Input::Argv(a) => analyze::argv(a, env, &cfg.wrappers),
+    };
+    let commands = match analysed {
+        Ok(c) => c,
+        Err(e) => return Verdict::refused(PARSE_RULE, format!("cannot parse command line: {e}")),
+    };
+    let known = |p: &str| cfg.rules.names_program(p);
+    let ctx = facts::Context {
+        home: &env.home,
+        cwd: &env.cwd,
+        known_program: &known,
+    };
+    let mut matches = Vec::new();
+    let mut unmatched = false;
+    for (i, cmd) in commands.iter().enumerate() {
+        let f: Facts = facts::collect(cmd, &ctx);
+        let mut hits = match cfg.rules.hits(&f) {
+            Ok(h) => h,
+            Err(e) => return Verdict::refused(CONFIG_RULE, format!("config error: {e}")),
+        };
+        if let Some(reason) = &cmd.dynamic {
+            hits.push(Hit {
+                rule: DYNAMIC_RULE.to_string(),
+                action: cfg.dynamic,
+                message: reason.clone(),
+            });
+        }
+        // An empty argv (`X=1` alone, a redirection on a group) is not a
+        // program for `default` to judge.
+        if hits.is_empty() && !cmd.argv.is_empty() {
+            unmatched = true;
+        }
+        matches.extend(hits.into_iter().map(|h| (i, h)));
+    }
+    let strictest = matches.iter().map(|(_, h)| h.action).max();
+    let mut action = strictest.unwrap_or(Action::Allow);
+    if unmatched {
+        action = action.max(cfg.default);
+    }
+    let decider = matches.iter().find(|(_, h)| h.action == action);
+    let (reason, rule) = match decider {
+        Some((_, h)) => (h.message.clone(), Some(h.rule.clone())),
+        None if unmatched && action == cfg.default && action != Action::Allow => {
+            ("no rule matched; the default applies".to_string(), None)
+        }
+        None => ("no rule matched".to_string(), None),
+    };
+    Verdict {
+        action,
+        reason,
+        rule,
+        commands,
+        matches,
+    }
+}

@@ -1,0 +1,99 @@
+//! How a verdict is shown: the `check --json` contract, the human form,
+//! and the one-line refusal. Every string passes through redaction.
+
+use serde::Serialize;
+
+use crate::detect::redact;
+use crate::policy::Verdict;
+
+#[derive(Serialize)]
+pub struct CheckJson {
+    pub decision: &'static str,
+    pub reason: String,
+    pub commands: Vec<CommandJson>,
+    pub matches: Vec<MatchJson>,
+}
+
+#[derive(Serialize)]
+pub struct CommandJson {
+    pub argv: Vec<String>,
+    pub dynamic: bool,
+    pub via: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct MatchJson {
+    pub rule: String,
+    pub action: &'static str,
+    pub message: String,
+}
+
+pub fn check_json(v: &Verdict) -> CheckJson {
+    CheckJson {
+        decision: v.action.as_str(),
+        reason: redact(&v.reason),
+        commands: commands_json(v),
+        matches: matches_json(v),
+    }
+}
+
+pub fn commands_json(v: &Verdict) -> Vec<CommandJson> {
+    v.commands
+        .iter()
+        .map(|c| CommandJson {
+            argv: c.argv.iter().map(|w| redact(&w.text)).collect(),
+            dynamic: c.dynamic.is_some(),
+            via: c.via.iter().map(|s| redact(s)).collect(),
+        })
+        .collect()
+}
+
+pub fn matches_json(v: &Verdict) -> Vec<MatchJson> {
+    v.matches
+        .iter()
+        .map(|(_, h)| MatchJson {
+            rule: h.rule.clone(),
+            action: h.action.as_str(),
+            message: redact(&h.message),
+        })
+        .collect()
+}
+
+/// `guard: denied: <reason> [rule <id>]`
+pub fn refusal(v: &Verdict, why: Option<&str>) -> String {
+    let mut line = format!("guard: denied: {}", redact(&v.reason));
+    if let Some(why) = why {
+        line.push_str(&format!(" ({why})"));
+    }
+    if let Some(rule) = &v.rule {
+        line.push_str(&format!(" [rule {rule}]"));
+    }
+    // One line, whatever the reason held.
+    line.replace(['\n', '\r'], " ")
+}
+
+/// The human form of `check`.
+pub fn human(v: &Verdict) -> String {
+    let mut out = format!("{}: {}", v.action.as_str(), redact(&v.reason));
+    if let Some(rule) = &v.rule {
+        out.push_str(&format!(" [rule {rule}]"));
+    }
+    out.push('\n');
+    for (i, c) in v.commands.iter().enumerate() {
+        let argv: Vec<String> = c.argv.iter().map(|w| redact(&w.text)).collect();
+        out.push_str(&format!("  command: {}", shell_words::join(&argv)));
+        if !c.via.is_empty() {
+            out.push_str(&format!("  (via {})", c.via.join(" → ")));
+        }
+        out.push('\n');
+        for (_, h) in v.matches.iter().filter(|(j, _)| *j == i) {
+            out.push_str(&format!(
+                "    {} {}: {}\n",
+                h.action.as_str(),
+                h.rule,
+                redact(&h.message)
+            ));
+        }
+    }
+    out
+}

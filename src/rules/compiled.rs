@@ -1,0 +1,134 @@
+//! The compiled form of rule files: what the binary embeds and the cache
+//! stores. It is read without copying: indexes map program names to rule
+//! and wrapper numbers, and each rule stays an encoded blob until a command
+//! names its program, so start-up cost does not grow with the number of
+//! rules. (This file is also compiled into build.rs.)
+
+use serde::{Deserialize, Serialize};
+
+use super::spec::{Action, FileSpec, RuleSpec, WrapperSpec};
+
+/// Bumped whenever the encoding changes.
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Compiled<'a> {
+    pub format: u32,
+    #[serde(borrow)]
+    pub shell: Option<&'a str>,
+    pub default: Option<Action>,
+    pub dynamic: Option<Action>,
+    #[serde(borrow)]
+    pub rule_dirs: Vec<&'a str>,
+    /// `(program, rule number)`, sorted by program.
+    #[serde(borrow)]
+    pub programs: Vec<(&'a str, u32)>,
+    /// Rules that name no literal program: checked for every command.
+    pub any_program: Vec<u32>,
+    /// Each rule, encoded as a `PackedRule`.
+    #[serde(borrow)]
+    pub rules: Vec<&'a [u8]>,
+    /// `(program, wrapper number)`, sorted by program.
+    #[serde(borrow)]
+    pub wrapper_programs: Vec<(&'a str, u32)>,
+    /// Each wrapper, encoded as a `WrapperSpec`.
+    #[serde(borrow)]
+    pub wrappers: Vec<&'a [u8]>,
+    #[serde(borrow)]
+    pub command_env: Vec<&'a str>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackedRule {
+    pub spec: RuleSpec,
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+}
+
+/// One parsed file with where each of its rules was written.
+pub struct Parsed {
+    pub name: String,
+    pub spec: FileSpec,
+    pub origins: Vec<(usize, usize)>,
+}
+
+fn is_literal(name: &str) -> bool {
+    !name.contains(['*', '?', '['])
+}
+
+/// Compile parsed files into one layer. Files later in the list override
+/// earlier settings, as layering does.
+pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
+    let mut shell = None;
+    let (mut default, mut dynamic) = (None, None);
+    let mut rule_dirs = Vec::new();
+    let mut rule_blobs: Vec<Vec<u8>> = Vec::new();
+    let mut programs: Vec<(String, u32)> = Vec::new();
+    let mut any_program = Vec::new();
+    let mut wrapper_blobs: Vec<Vec<u8>> = Vec::new();
+    let mut wrapper_programs: Vec<(String, u32)> = Vec::new();
+    let mut command_env = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for file in files {
+        let spec = file.spec;
+        shell = spec.shell.or(shell);
+        default = spec.default.or(default);
+        dynamic = spec.dynamic.or(dynamic);
+        rule_dirs.extend(spec.rule_dirs);
+        command_env.extend(spec.command_env);
+        for (rule, (line, col)) in spec.rules.into_iter().zip(file.origins) {
+            if !ids.insert(rule.id.clone()) {
+                return Err(format!(
+                    "{}:{line}:{col}: duplicate rule id `{}`",
+                    file.name, rule.id
+                ));
+            }
+            let n = u32::try_from(rule_blobs.len()).map_err(|e| e.to_string())?;
+            let names = &rule.matches.program;
+            if !names.is_empty() && names.iter().all(|p| is_literal(p)) {
+                programs.extend(names.iter().map(|p| (p.clone(), n)));
+            } else {
+                any_program.push(n);
+            }
+            let packed = PackedRule {
+                spec: rule,
+                file: file.name.clone(),
+                line,
+                col,
+            };
+            rule_blobs.push(postcard::to_stdvec(&packed).map_err(|e| e.to_string())?);
+        }
+        for w in spec.wrappers {
+            let n = u32::try_from(wrapper_blobs.len()).map_err(|e| e.to_string())?;
+            wrapper_programs.extend(w.programs.iter().map(|p| (p.clone(), n)));
+            wrapper_blobs.push(postcard::to_stdvec::<WrapperSpec>(&w).map_err(|e| e.to_string())?);
+        }
+    }
+    programs.sort();
+    wrapper_programs.sort();
+    let compiled = Compiled {
+        format: FORMAT,
+        shell: shell.as_deref(),
+        default,
+        dynamic,
+        rule_dirs: rule_dirs.iter().map(String::as_str).collect(),
+        programs: programs.iter().map(|(p, n)| (p.as_str(), *n)).collect(),
+        any_program,
+        rules: rule_blobs.iter().map(Vec::as_slice).collect(),
+        wrapper_programs: wrapper_programs
+            .iter()
+            .map(|(p, n)| (p.as_str(), *n))
+            .collect(),
+        wrappers: wrapper_blobs.iter().map(Vec::as_slice).collect(),
+        command_env: command_env.iter().map(String::as_str).collect(),
+    };
+    postcard::to_stdvec(&compiled).map_err(|e| e.to_string())
+}
+
+/// The entries for `name` in a sorted `(name, number)` index.
+pub fn lookup<'i>(index: &'i [(&'i str, u32)], name: &str) -> &'i [(&'i str, u32)] {
+    let start = index.partition_point(|(p, _)| *p < name);
+    let len = index[start..].partition_point(|(p, _)| *p == name);
+    &index[start..start + len]
+}

@@ -1,0 +1,324 @@
+//! Finding, parsing, validating and layering config and rules files.
+//!
+//! Layers, weakest first: the packs embedded in the binary, then
+//! `/etc/guard/` (`config.yaml`, `rules.d/*.yaml`), then the user's config
+//! dir. `GUARD_CONFIG` names one file that replaces the last two. The
+//! user's own files are writable by the agent guard is guarding, so they
+//! may only tighten: their `default`/`dynamic` can only raise the
+//! setting, their `shell` is ignored and their `allow` rules are dropped.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::compiled::{self, Parsed};
+use super::layer::{Layer, Trust};
+use super::origins;
+use super::spec::{Action, FileSpec, RuleSpec};
+use super::{cache, Origin, RuleSet};
+use crate::unwrap::Wrappers;
+
+/// The shipped packs, parsed and compiled at build time (see build.rs).
+static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/embedded_rules.bin"));
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct ConfigError {
+    pub origin: Origin,
+    pub message: String,
+}
+
+/// Everything loaded, ready to decide.
+#[derive(Debug)]
+pub struct Config {
+    pub shell: String,
+    pub default: Action,
+    pub dynamic: Action,
+    pub rules: RuleSet,
+    pub wrappers: Wrappers,
+    /// The layers that were read, in order.
+    pub files: Vec<String>,
+    /// Notes for `rules lint`: settings ignored because of where they were.
+    pub notes: Vec<String>,
+}
+
+fn origin(file: &str, line: usize, col: usize) -> Origin {
+    Origin {
+        file: file.to_string(),
+        line,
+        col,
+    }
+}
+
+fn error(file: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        origin: origin(file, 0, 0),
+        message: message.into(),
+    }
+}
+
+/// Load the configuration the way shell mode and `check` see it.
+pub fn load(home: &str) -> Result<Config, ConfigError> {
+    let mut paths: Vec<(PathBuf, Trust)> = Vec::new();
+    match std::env::var_os("GUARD_CONFIG") {
+        Some(path) => paths.push((PathBuf::from(path), Trust::Admin)),
+        None => {
+            let etc = Path::new("/etc/guard");
+            push_if_exists(&mut paths, etc.join("config.yaml"), Trust::Admin);
+            push_dir(&mut paths, &etc.join("rules.d"), Trust::Admin)?;
+            if let Some(dir) = dirs::config_dir().map(|d| d.join("guard")) {
+                push_if_exists(&mut paths, dir.join("config.yaml"), Trust::User);
+                push_dir(&mut paths, &dir.join("rules.d"), Trust::User)?;
+            }
+        }
+    }
+    build(paths, home, true)
+}
+
+/// The embedded packs plus the given files (`rules test`, `rules lint`).
+pub fn load_with(
+    files: &[PathBuf],
+    home: &str,
+    include_embedded: bool,
+) -> Result<Config, ConfigError> {
+    let paths = files.iter().map(|f| (f.clone(), Trust::Admin)).collect();
+    build(paths, home, include_embedded)
+}
+
+fn push_if_exists(out: &mut Vec<(PathBuf, Trust)>, path: PathBuf, trust: Trust) {
+    if path.exists() {
+        out.push((path, trust));
+    }
+}
+
+fn push_dir(out: &mut Vec<(PathBuf, Trust)>, dir: &Path, trust: Trust) -> Result<(), ConfigError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(error(
+                &dir.display().to_string(),
+                format!("cannot read directory: {e}"),
+            ))
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    out.extend(files.into_iter().map(|f| (f, trust)));
+    Ok(())
+}
+
+/// The compiled blob for one file: from the cache when its content is
+/// unchanged, else parsed, validated, compiled and cached. Blobs live for
+/// the rest of the process.
+fn compiled_file(path: &Path) -> Result<&'static [u8], ConfigError> {
+    let name = path.display().to_string();
+    let unreadable = |e: std::io::Error| error(&name, format!("cannot read: {e}"));
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    let bytes = std::fs::read(path).map_err(unreadable)?;
+    let key = cache::key(name.as_bytes(), &bytes);
+    if let Some(blob) = cache::load(&meta, &key) {
+        return Ok(Box::leak(blob.into_boxed_slice()));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| error(&name, "not valid UTF-8"))?;
+    let parsed = parse_file(&name, &text)?;
+    let blob = compiled::compile(vec![parsed]).map_err(|e| error(&name, e))?;
+    cache::store(&meta, &key, &blob);
+    Ok(Box::leak(blob.into_boxed_slice()))
+}
+
+/// Parse and validate one file's text.
+pub fn parse_file(name: &str, text: &str) -> Result<Parsed, ConfigError> {
+    let spec = parse(name, text)?;
+    let found = origins::rule_origins(text);
+    let mut at = Vec::with_capacity(spec.rules.len());
+    for rule in &spec.rules {
+        let (line, col) = found
+            .iter()
+            .find(|(id, _, _)| *id == rule.id)
+            .map_or((0, 0), |(_, l, c)| (*l, *c));
+        validate(rule, &|key: &str| {
+            let (l, c) = origins::key_in_block(text, line, key).unwrap_or((line, col));
+            origin(name, l, c)
+        })?;
+        at.push((line, col));
+    }
+    if let Some(shell) = &spec.shell {
+        if !shell.starts_with('/') {
+            let (line, col) = origins::key_in_block(text, 1, "shell").unwrap_or((0, 0));
+            return Err(ConfigError {
+                origin: origin(name, line, col),
+                message: format!("shell must be an absolute path, not `{shell}`"),
+            });
+        }
+    }
+    for (n, w) in spec.wrappers.iter().enumerate() {
+        if w.programs.is_empty() {
+            let (line, col) = locate_nth(text, "programs", n).unwrap_or((0, 0));
+            return Err(ConfigError {
+                origin: origin(name, line, col),
+                message: "wrapper has no programs".to_string(),
+            });
+        }
+    }
+    Ok(Parsed {
+        name: name.to_string(),
+        spec,
+        origins: at,
+    })
+}
+
+fn parse(name: &str, text: &str) -> Result<FileSpec, ConfigError> {
+    let meaningful = text
+        .lines()
+        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.trim() != "---");
+    if !meaningful {
+        return Ok(FileSpec::default());
+    }
+    yaml_serde::from_str::<FileSpec>(text).map_err(|e| {
+        let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        ConfigError {
+            origin: origin(name, line, col),
+            message: strip_location(&e.to_string()),
+        }
+    })
+}
+
+/// yaml's messages end in " at line L column C"; the location is already
+/// in front.
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn build(
+    mut paths: Vec<(PathBuf, Trust)>,
+    home: &str,
+    include_embedded: bool,
+) -> Result<Config, ConfigError> {
+    let mut layers = Vec::new();
+    if include_embedded {
+        layers.push(
+            Layer::new("<embedded>".to_string(), Trust::Admin, EMBEDDED, home)
+                .map_err(|e| error("<embedded>", e))?,
+        );
+    }
+    let mut i = 0;
+    while i < paths.len() {
+        let (path, trust) = paths[i].clone();
+        let name = path.display().to_string();
+        let blob = compiled_file(&path)?;
+        let layer = Layer::new(name.clone(), trust, blob, home).map_err(|e| error(&name, e))?;
+        let mut extra = Vec::new();
+        for d in &layer.compiled.rule_dirs {
+            let dir = match path.parent() {
+                Some(b) if !Path::new(d).is_absolute() => b.join(d),
+                _ => PathBuf::from(d),
+            };
+            push_dir(&mut extra, &dir, trust)?;
+        }
+        for (k, p) in extra.into_iter().enumerate() {
+            paths.insert(i + 1 + k, p);
+        }
+        layers.push(layer);
+        i += 1;
+    }
+
+    let mut shell = "/bin/bash".to_string();
+    let (mut default, mut dynamic) = (Action::Allow, Action::Review);
+    let mut notes = Vec::new();
+    for layer in &layers {
+        let c = &layer.compiled;
+        let user = layer.trust == Trust::User;
+        if let Some(s) = c.shell {
+            if user {
+                notes.push(format!(
+                    "{}: `shell` ignored in a user-writable file",
+                    layer.name
+                ));
+            } else {
+                shell = s.to_string();
+            }
+        }
+        if let Some(d) = c.default {
+            default = if user { default.max(d) } else { d };
+        }
+        if let Some(d) = c.dynamic {
+            dynamic = if user { dynamic.max(d) } else { d };
+        }
+    }
+    let files = layers.iter().map(|l| l.name.clone()).collect();
+    let layers = Arc::new(layers);
+    Ok(Config {
+        shell,
+        default,
+        dynamic,
+        rules: RuleSet::new(Arc::clone(&layers)),
+        wrappers: Wrappers::from_layers(layers),
+        files,
+        notes,
+    })
+}
+
+/// Checks serde cannot make. Regexes are parsed (cheap) but not compiled
+/// (dear); compilation happens on first use and `rules lint` forces it.
+pub fn validate(rule: &RuleSpec, at: &dyn Fn(&str) -> Origin) -> Result<(), ConfigError> {
+    let fail = |key: &str, message: String| {
+        Err(ConfigError {
+            origin: at(key),
+            message,
+        })
+    };
+    if rule.id.is_empty()
+        || !rule
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    {
+        return fail("id", format!("rule id `{}` must be [a-z0-9._-]+", rule.id));
+    }
+    if rule.matches.is_empty() {
+        return fail("match", format!("rule `{}` has an empty match", rule.id));
+    }
+    for (key, spec) in [
+        ("match", Some(&rule.matches)),
+        ("unless", rule.unless.as_ref()),
+    ] {
+        let Some(spec) = spec else { continue };
+        if let Some(re) = &spec.args_regex {
+            if let Err(e) = regex_syntax::Parser::new().parse(re) {
+                let first = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .to_string();
+                return fail(
+                    "args_regex",
+                    format!("rule `{}`: {key}.args_regex: {first}", rule.id),
+                );
+            }
+        }
+        for s in &spec.secrets {
+            if s != "any" && !crate::detect::KNOWN_IDS.contains(&s.as_str()) {
+                return fail(
+                    "secrets",
+                    format!("rule `{}`: unknown secret detector `{s}`", rule.id),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn locate_nth(text: &str, key: &str, n: usize) -> Option<(usize, usize)> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, l)| l.find(&format!("{key}:")).map(|c| (i + 1, c + 1)))
+        .nth(n)
+}

@@ -1,0 +1,207 @@
+//! The YAML shapes: what a config or rules file may say.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    #[default]
+    Allow,
+    Review,
+    Deny,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Review => "review",
+            Action::Deny => "deny",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    Low,
+    #[default]
+    Medium,
+    High,
+    Critical,
+}
+
+/// One config or rules file. Every key is optional so that a pack may hold
+/// only rules and a config only settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub shell: Option<String>,
+    pub default: Option<Action>,
+    pub dynamic: Option<Action>,
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+    #[serde(default)]
+    pub rule_dirs: Vec<String>,
+    #[serde(default)]
+    pub wrappers: Vec<WrapperSpec>,
+    /// Variables whose value is a command line some program will run
+    /// (`GIT_SSH_COMMAND`, `PAGER`).
+    #[serde(default)]
+    pub command_env: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(rename = "match")]
+    pub matches: MatchSpec,
+    pub unless: Option<MatchSpec>,
+    pub action: Action,
+    #[serde(default)]
+    pub risk: Risk,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub grants: Vec<String>,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub examples: Examples,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Examples {
+    #[serde(default, rename = "match")]
+    pub matches: Vec<String>,
+    #[serde(default)]
+    pub no_match: Vec<String>,
+}
+
+/// Conditions on one command. All given fields must hold; a list field
+/// holds when any of its entries does.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSpec {
+    #[serde(default)]
+    pub program: Vec<String>,
+    #[serde(default)]
+    pub subcommand: Vec<String>,
+    #[serde(default)]
+    pub flags: Vec<String>,
+    #[serde(default)]
+    pub args_regex: Option<String>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub env_refs: Vec<String>,
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    #[serde(default)]
+    pub code: Option<bool>,
+}
+
+impl MatchSpec {
+    pub fn is_empty(&self) -> bool {
+        *self == MatchSpec::default()
+    }
+}
+
+/// How to find the command a wrapper program runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrapperSpec {
+    pub programs: Vec<String>,
+    #[serde(default)]
+    pub inner: InnerKind,
+    /// Only wrap when the first positional is one of these (`docker exec`).
+    #[serde(default)]
+    pub subcommands: Vec<String>,
+    /// Options that consume the next word.
+    #[serde(default)]
+    pub options_with_value: Vec<String>,
+    /// Positionals between the options and the inner command (`timeout 5`).
+    #[serde(default)]
+    pub skip: usize,
+    /// `NAME=VALUE` words before the inner command are settings (`env`).
+    #[serde(default)]
+    pub assignments: bool,
+    /// The inner command starts after this word when it is present (`--`).
+    pub separator: Option<String>,
+    /// The inner argv ends at any of these words (`parallel … ::: …`).
+    #[serde(default)]
+    pub terminators: Vec<String>,
+    /// Options that start an inner argv running to one of the listed
+    /// terminators (`find -exec … ;`).
+    #[serde(default)]
+    pub exec_options: Vec<ExecOption>,
+    /// Options whose value is a shell script (`su -c`, `flock -c`).
+    #[serde(default)]
+    pub script_options: Vec<String>,
+    /// Options whose value is split into more words of this wrapper's
+    /// own command line (`env -S`).
+    #[serde(default)]
+    pub split_options: Vec<String>,
+    /// With any of these the wrapper does not run its command
+    /// (`command -v`).
+    #[serde(default)]
+    pub inert_options: Vec<String>,
+    /// Options whose value is a command line (`git --upload-pack=`).
+    #[serde(default)]
+    pub command_options: Vec<String>,
+    /// `-c key=value` settings whose value is a command line (git).
+    pub config_option: Option<ConfigOption>,
+    /// `git config KEY VALUE`: with this first positional, a KEY from
+    /// `config_option.keys` makes VALUE a command line.
+    pub setting_subcommand: Option<String>,
+    /// Options may follow the skipped positionals (GNU getopt permutes;
+    /// OpenSSH parses options again after the host).
+    #[serde(default)]
+    pub permute: bool,
+    /// With no inner command, the program runs commands read from its
+    /// stdin (`ssh host <<EOF`).
+    #[serde(default)]
+    pub stdin_script: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InnerKind {
+    /// The rest of the words are the inner argv.
+    #[default]
+    Argv,
+    /// The rest of the words, joined by spaces, are a shell script
+    /// (`eval`, `ssh host cmd`, `watch`).
+    Script,
+    /// bash-style arguments: `-c STRING`, a script file, or stdin.
+    Shell,
+    /// `NAME=VALUE` arguments whose values are commands (`alias`).
+    Alias,
+    /// No inner command of its own; only options may run one (git).
+    None,
+    /// `source FILE`: the file's code runs in this shell.
+    Source,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecOption {
+    pub option: String,
+    pub terminators: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigOption {
+    pub flag: String,
+    /// Key globs (`alias.*`, `core.pager`).
+    pub keys: Vec<String>,
+}

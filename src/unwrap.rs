@@ -1,0 +1,573 @@
+//! Wrappers as data: from a command to the commands it runs.
+//!
+//! The table (`rules/wrappers.yaml`, extendable by the user) says, per
+//! program, which options take a value, how many positionals come before
+//! the inner command, and whether the inner command is an argv or a script.
+
+use std::sync::Arc;
+
+use crate::command::{Assignment, Command, Stdin, Word};
+use crate::glob::Glob;
+use crate::rules::layer::Layer;
+use crate::rules::spec::{InnerKind, WrapperSpec};
+
+/// What a command runs besides itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inner {
+    /// An argv to analyse as its own command.
+    Argv {
+        argv: Vec<Word>,
+        assignments: Vec<Assignment>,
+        label: String,
+    },
+    /// Script text to parse and analyse.
+    Script { text: String, label: String },
+    /// Code the command runs that guard cannot see.
+    Dynamic { reason: String },
+}
+
+/// The wrapper table, across configuration layers.
+#[derive(Debug)]
+pub struct Wrappers {
+    layers: Arc<Vec<Layer>>,
+}
+
+/// Declaration builtins whose `NAME=VALUE` arguments set variables.
+const DECLARATIONS: &[&str] = &["export", "declare", "typeset", "local", "readonly"];
+
+impl Wrappers {
+    pub fn from_layers(layers: Arc<Vec<Layer>>) -> Wrappers {
+        Wrappers { layers }
+    }
+
+    pub fn is_wrapper(&self, program: &str) -> bool {
+        self.layers.iter().any(|l| l.is_wrapper(program))
+    }
+
+    fn is_command_env(&self, name: &str) -> bool {
+        self.layers
+            .iter()
+            .any(|l| l.compiled.command_env.contains(&name))
+    }
+
+    /// Every inner command or script `cmd` runs.
+    pub fn unwrap(&self, cmd: &Command) -> Vec<Inner> {
+        let mut out = Vec::new();
+        self.command_env_values(cmd, &mut out);
+        let program = cmd.program();
+        for layer in self.layers.iter() {
+            match layer.wrappers_for(program) {
+                Ok(specs) => {
+                    for spec in specs {
+                        unwrap_one(spec, cmd, &mut out);
+                    }
+                }
+                Err(e) => out.push(Inner::Dynamic {
+                    reason: format!("wrapper table unreadable: {e}"),
+                }),
+            }
+        }
+        out
+    }
+
+    /// `GIT_SSH_COMMAND='…' git fetch`, `export PAGER='…'`: a program will
+    /// run the value as a command line.
+    fn command_env_values(&self, cmd: &Command, out: &mut Vec<Inner>) {
+        let mut settings: Vec<(&str, &Word)> = cmd
+            .assignments
+            .iter()
+            .map(|a| (a.name.as_str(), &a.value))
+            .collect();
+        if DECLARATIONS.contains(&cmd.program()) {
+            for w in cmd.args() {
+                if let Some((name, _)) = w.text.split_once('=') {
+                    settings.push((name, w));
+                }
+            }
+        }
+        for (name, value) in settings {
+            if !self.is_command_env(name) {
+                continue;
+            }
+            let text = match value.text.split_once('=') {
+                Some((n, v)) if n == name => v,
+                _ => value.text.as_str(),
+            };
+            // less's LESSOPEN='| lesspipe %s' marks a pipe with a leading bar.
+            let text = text
+                .trim_start()
+                .trim_start_matches('|')
+                .trim_start_matches('|');
+            push_script(out, text, value.dynamic, &format!("{name}="));
+        }
+    }
+}
+
+fn push_script(out: &mut Vec<Inner>, text: &str, dynamic: bool, label: &str) {
+    if dynamic {
+        out.push(Inner::Dynamic {
+            reason: format!("{label} runs a command only known at run time"),
+        });
+    }
+    out.push(Inner::Script {
+        text: text.to_string(),
+        label: label.to_string(),
+    });
+}
+
+/// What one option word means to a wrapper.
+enum Opt {
+    /// The wrapper will not run its command (`command -v`, `sudo -l`).
+    Inert,
+    /// Its value is a shell script (`su -c`).
+    Script(Word),
+    /// Its value is split into more words of the wrapper's command line.
+    Split(String),
+    /// It takes a value or is a plain switch; nothing to analyse.
+    Plain,
+}
+
+fn is_option(w: &str) -> bool {
+    w.starts_with('-') && w != "--"
+}
+
+/// Classify `args[i]` and say how many words it consumes. One-letter
+/// options may be clustered (`-iu root`, `-qc CMD`, `-iS STRING`), and
+/// take their value attached or from the next word.
+fn classify(spec: &WrapperSpec, args: &[Word], i: usize) -> (Opt, usize) {
+    let w = &args[i];
+    let next = args.get(i + 1);
+    let has = |list: &[String], o: &str| list.iter().any(|x| x == o);
+    let value = |attached: Option<&str>| -> (Option<Word>, usize) {
+        match attached {
+            Some(v) => (
+                Some(Word {
+                    text: v.to_string(),
+                    dynamic: w.dynamic,
+                    glob: false,
+                }),
+                1,
+            ),
+            None => (next.cloned(), 2),
+        }
+    };
+    let kind = |name: &str, attached: Option<&str>| -> Option<(Opt, usize)> {
+        if has(&spec.inert_options, name) {
+            return Some((Opt::Inert, 1));
+        }
+        if has(&spec.script_options, name) {
+            let (v, n) = value(attached);
+            return Some((v.map_or(Opt::Plain, Opt::Script), n));
+        }
+        if has(&spec.split_options, name) {
+            let (v, n) = value(attached);
+            return Some((v.map_or(Opt::Plain, |v| Opt::Split(v.text)), n));
+        }
+        if has(&spec.options_with_value, name) {
+            return Some((Opt::Plain, if attached.is_some() { 1 } else { 2 }));
+        }
+        None
+    };
+    let text = w.text.as_str();
+    if let Some(long) = text.strip_prefix("--") {
+        let (name, attached) = match long.split_once('=') {
+            Some((n, v)) => (format!("--{n}"), Some(v)),
+            None => (text.to_string(), None),
+        };
+        return kind(&name, attached).unwrap_or((Opt::Plain, 1));
+    }
+    let letters = text.get(1..).unwrap_or("");
+    for (pos, letter) in letters.char_indices() {
+        let rest = &letters[pos + letter.len_utf8()..];
+        let attached = (!rest.is_empty()).then_some(rest);
+        if let Some(found) = kind(&format!("-{letter}"), attached) {
+            // A plain switch before a value-taking letter is fine; a
+            // value-taking letter ends the cluster.
+            return found;
+        }
+    }
+    (Opt::Plain, 1)
+}
+
+/// Indices of the positionals, skipping options and their values.
+fn positional_indices(spec: &WrapperSpec, args: &[Word]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        if is_option(&args[i].text) {
+            i += classify(spec, args, i).1;
+        } else {
+            out.push(i);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn unwrap_one(spec: &WrapperSpec, cmd: &Command, out: &mut Vec<Inner>) {
+    let program = cmd.program();
+    let args: Vec<Word> = cmd.args().to_vec();
+
+    option_commands(spec, program, &args, out);
+    exec_options(spec, program, &args, out);
+    setting_commands(spec, program, &args, out);
+
+    match spec.inner {
+        InnerKind::Shell => return shell(program, cmd, &args, out),
+        InnerKind::Source => return source(program, &args, out),
+        InnerKind::Alias => {
+            for w in &args {
+                if let Some((name, value)) = w.text.split_once('=') {
+                    push_script(out, value, w.dynamic, &format!("alias {name}"));
+                }
+            }
+            return;
+        }
+        _ => {}
+    }
+
+    let mut args = args;
+    let mut i = 0;
+    if !spec.subcommands.is_empty() {
+        let pos = positional_indices(spec, &args);
+        let found = spec.subcommands.iter().find_map(|sub| {
+            let words: Vec<&str> = sub.split_whitespace().collect();
+            let hit = words.len() <= pos.len()
+                && words.iter().zip(&pos).all(|(w, &p)| args[p].text == *w);
+            hit.then(|| pos[words.len() - 1] + 1)
+        });
+        match found {
+            Some(next) => i = next,
+            None => return,
+        }
+    }
+    let mut assignments = Vec::new();
+    let mut skipped = 0;
+    let mut start = None;
+    let mut options_done = false;
+    while i < args.len() {
+        let w = args[i].text.clone();
+        if !options_done && spec.separator.as_deref() == Some(w.as_str()) {
+            start = Some(i + 1);
+            break;
+        }
+        if !options_done && w == "--" {
+            options_done = true;
+            i += 1;
+            continue;
+        }
+        if !options_done && is_option(&w) && (skipped == 0 || spec.permute) {
+            match classify(spec, &args, i) {
+                (Opt::Inert, _) => return,
+                (Opt::Script(v), n) => {
+                    let label = format!("{program} {}", w.split('=').next().unwrap_or(&w));
+                    push_script(out, &v.text, v.dynamic, &label);
+                    i += n;
+                }
+                (Opt::Split(v), n) => {
+                    let split: Vec<Word> = shell_words::split(&v)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Word::literal)
+                        .collect();
+                    let rest = args.split_off((i + n).min(args.len()));
+                    args.truncate(i);
+                    args.extend(split);
+                    args.extend(rest);
+                }
+                (Opt::Plain, n) => i += n,
+            }
+            continue;
+        }
+        if spec.assignments && skipped == 0 && start.is_none() && is_assignment(&w) {
+            if let Some((name, value)) = w.split_once('=') {
+                assignments.push(Assignment {
+                    name: name.to_string(),
+                    value: Word {
+                        text: value.to_string(),
+                        dynamic: args[i].dynamic,
+                        glob: false,
+                    },
+                });
+            }
+            i += 1;
+            continue;
+        }
+        // With no inner argv, positionals are only stepped over, so that
+        // options after them are still seen (`su root -c CMD`).
+        if skipped < spec.skip || spec.inner == InnerKind::None {
+            skipped += 1;
+            i += 1;
+            continue;
+        }
+        start = Some(i);
+        break;
+    }
+    let Some(start) = start.filter(|&s| s < args.len()) else {
+        if spec.stdin_script {
+            stdin_program(program, cmd, out);
+        }
+        return;
+    };
+    let end = args[start..]
+        .iter()
+        .position(|w| spec.terminators.contains(&w.text))
+        .map_or(args.len(), |p| start + p);
+    let inner: Vec<Word> = args[start..end].to_vec();
+    if inner.is_empty() {
+        return;
+    }
+    match spec.inner {
+        InnerKind::Argv => out.push(Inner::Argv {
+            argv: inner,
+            assignments,
+            label: program.to_string(),
+        }),
+        InnerKind::Script => {
+            let dynamic = inner.iter().any(|w| w.dynamic);
+            let text: Vec<&str> = inner.iter().map(|w| w.text.as_str()).collect();
+            push_script(out, &text.join(" "), dynamic, program);
+        }
+        InnerKind::Shell | InnerKind::Alias | InnerKind::None | InnerKind::Source => {}
+    }
+}
+
+/// `source FILE` / `. FILE`: code from a file runs in this very shell.
+fn source(program: &str, args: &[Word], out: &mut Vec<Inner>) {
+    let Some(file) = args.iter().find(|w| w.text != "--") else {
+        return;
+    };
+    if file.dynamic {
+        out.push(Inner::Dynamic {
+            reason: format!(
+                "{program} runs code only known at run time (`{}`)",
+                file.text
+            ),
+        });
+    }
+}
+
+/// A program that reads the commands it runs from stdin: what a
+/// here-document says is analysed, and anything else is unknown.
+fn stdin_program(program: &str, cmd: &Command, out: &mut Vec<Inner>) {
+    let from = match cmd.stdin {
+        Stdin::Inherited => return,
+        Stdin::Pipe => "a pipe",
+        Stdin::HereDoc => "a here-document",
+        Stdin::HereString => "a here-string",
+    };
+    out.push(Inner::Dynamic {
+        reason: format!("{program} reads the commands it runs from {from}"),
+    });
+    if let Some(text) = &cmd.stdin_text {
+        out.push(Inner::Script {
+            text: text.clone(),
+            label: format!("{program} <<…"),
+        });
+    }
+}
+
+/// Does option word `w` name `opt`? Returns the attached value, if any:
+/// `--user=x`, and for one-letter options `-ux`.
+fn option_value<'w>(w: &'w str, opt: &str) -> Option<Option<&'w str>> {
+    if w == opt {
+        return Some(None);
+    }
+    if opt.starts_with("--") {
+        return w
+            .strip_prefix(opt)
+            .and_then(|rest| rest.strip_prefix('='))
+            .map(Some);
+    }
+    if opt.len() == 2 && !w.starts_with("--") {
+        return w.strip_prefix(opt).filter(|v| !v.is_empty()).map(Some);
+    }
+    None
+}
+
+fn find_option<'w>(w: &'w str, opts: &[String]) -> Option<Option<&'w str>> {
+    opts.iter().find_map(|o| option_value(w, o))
+}
+
+fn is_assignment(w: &str) -> bool {
+    match w.split_once('=') {
+        Some((name, _)) => {
+            !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        None => false,
+    }
+}
+
+/// `git --upload-pack=CMD`, `git -c core.pager=CMD`.
+fn option_commands(spec: &WrapperSpec, program: &str, args: &[Word], out: &mut Vec<Inner>) {
+    let mut i = 0;
+    while i < args.len() {
+        let w = &args[i].text;
+        if let Some(attached) = find_option(w, &spec.command_options) {
+            let value = attached
+                .map(|v| (v.to_string(), args[i].dynamic))
+                .or_else(|| args.get(i + 1).map(|v| (v.text.clone(), v.dynamic)));
+            if let Some((text, dynamic)) = value {
+                let text = text.trim_start().trim_start_matches([':', '!']);
+                push_script(
+                    out,
+                    text,
+                    dynamic,
+                    &format!("{program} {}", w.split('=').next().unwrap_or(w)),
+                );
+            }
+        }
+        if let Some(config) = &spec.config_option {
+            if let Some(attached) = option_value(w, &config.flag) {
+                let setting = attached
+                    .map(|v| (v.to_string(), args[i].dynamic))
+                    .or_else(|| args.get(i + 1).map(|v| (v.text.clone(), v.dynamic)));
+                if let Some((setting, dynamic)) = setting {
+                    // `key=value`, or ssh's `Key value`.
+                    let split = setting
+                        .split_once('=')
+                        .or_else(|| setting.trim_start().split_once(char::is_whitespace));
+                    if let Some((key, value)) = split {
+                        if key_matches(&config.keys, key.trim()) {
+                            let value = value.trim_start().trim_start_matches(['!', ':']);
+                            push_script(
+                                out,
+                                value,
+                                dynamic,
+                                &format!("{program} {} {key}", config.flag),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+}
+
+/// `git config core.pager CMD`: a setting that runs later.
+fn setting_commands(spec: &WrapperSpec, program: &str, args: &[Word], out: &mut Vec<Inner>) {
+    let (Some(sub), Some(config)) = (&spec.setting_subcommand, &spec.config_option) else {
+        return;
+    };
+    let pos: Vec<&Word> = args.iter().filter(|w| !is_option(&w.text)).collect();
+    if pos.first().map(|w| w.text.as_str()) != Some(sub.as_str()) {
+        return;
+    }
+    if let (Some(key), Some(value)) = (pos.get(1), pos.get(2)) {
+        if key_matches(&config.keys, &key.text) {
+            let text = value.text.trim_start_matches('!');
+            push_script(
+                out,
+                text,
+                value.dynamic,
+                &format!("{program} {sub} {}", key.text),
+            );
+        }
+    }
+}
+
+fn key_matches(keys: &[String], key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    keys.iter()
+        .any(|k| Glob::new(&k.to_ascii_lowercase()).matches(&key))
+}
+
+/// `find … -exec CMD {} ;`
+fn exec_options(spec: &WrapperSpec, program: &str, args: &[Word], out: &mut Vec<Inner>) {
+    let mut i = 0;
+    while i < args.len() {
+        let Some(opt) = spec.exec_options.iter().find(|o| o.option == args[i].text) else {
+            i += 1;
+            continue;
+        };
+        let start = i + 1;
+        let end = args[start..]
+            .iter()
+            .position(|w| opt.terminators.contains(&w.text))
+            .map_or(args.len(), |p| start + p);
+        if end > start {
+            out.push(Inner::Argv {
+                argv: args[start..end].to_vec(),
+                assignments: Vec::new(),
+                label: format!("{program} {}", opt.option),
+            });
+        }
+        i = end + 1;
+    }
+}
+
+/// bash-style invocation: `-c STRING [NAME ARGS…]`, a script file, or a
+/// program read from stdin.
+fn shell(program: &str, cmd: &Command, args: &[Word], out: &mut Vec<Inner>) {
+    let mut i = 0;
+    let (mut command_string, mut reads_stdin) = (false, false);
+    while i < args.len() {
+        let w = args[i].text.as_str();
+        if w == "--" || w == "-" {
+            if program == "guard" && w == "--" {
+                if i + 1 < args.len() {
+                    out.push(Inner::Argv {
+                        argv: args[i + 1..].to_vec(),
+                        assignments: Vec::new(),
+                        label: "guard --".to_string(),
+                    });
+                }
+                return;
+            }
+            i += 1;
+            break;
+        }
+        if let Some(long) = w.strip_prefix("--") {
+            let takes_value = matches!(long, "rcfile" | "init-file");
+            command_string |= long == "command";
+            i += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        if (w.starts_with('-') || w.starts_with('+')) && w.len() > 1 {
+            let mut extra = 0;
+            for ch in w[1..].chars() {
+                match ch {
+                    'c' => command_string = true,
+                    's' => reads_stdin = true,
+                    'o' | 'O' => extra += 1,
+                    _ => {}
+                }
+            }
+            i += 1 + extra;
+            continue;
+        }
+        break;
+    }
+    let rest = args.get(i..).unwrap_or(&[]);
+    if command_string {
+        if let Some(script) = rest.first() {
+            push_script(out, &script.text, script.dynamic, &format!("{program} -c"));
+        }
+        return;
+    }
+    if let Some(file) = rest.first().filter(|_| !reads_stdin) {
+        // `bash <(curl …)`: the script itself is produced at run time.
+        if file.dynamic {
+            out.push(Inner::Dynamic {
+                reason: format!(
+                    "{program} runs a script only known at run time (`{}`)",
+                    file.text
+                ),
+            });
+        }
+        return;
+    }
+    if cmd.stdin == Stdin::Inherited {
+        let reason = if reads_stdin {
+            format!("{program} -s reads its program from stdin")
+        } else {
+            format!("{program} starts an interactive shell guard cannot see into")
+        };
+        out.push(Inner::Dynamic { reason });
+        return;
+    }
+    stdin_program(program, cmd, out);
+}

@@ -1,0 +1,161 @@
+//! Test support: a builder for shell-mode runs of the real binary (one
+//! test row in three lines), and the library entry point for table tests.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use guard::parse::Env;
+use guard::policy::{self, Input, Verdict};
+use guard::rules::load::{self, Config};
+
+pub const HOME: &str = "/home/agent";
+
+/// The shipped packs alone, with a fixed home and cwd so tables do not
+/// depend on the machine.
+pub fn shipped() -> (Config, Env) {
+    let env = Env {
+        home: HOME.to_string(),
+        cwd: "/home/agent/project".to_string(),
+    };
+    let cfg = load::load_with(&[], &env.home, true).expect("shipped packs load");
+    (cfg, env)
+}
+
+pub fn decide(cfg: &Config, env: &Env, line: &str) -> Verdict {
+    policy::decide(Input::Script(line), cfg, env)
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_guard"))
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A shell-mode or admin-mode run of the real binary in a private state
+/// dir, with an empty config unless one is given.
+pub struct Guard {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+    stdin: Option<Vec<u8>>,
+    config: Option<String>,
+}
+
+pub struct Run {
+    pub output: Output,
+    pub state: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Guard {
+    pub fn new() -> Guard {
+        Guard {
+            dir: tempfile::tempdir().expect("tempdir"),
+            args: Vec::new(),
+            envs: Vec::new(),
+            stdin: None,
+            config: None,
+        }
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Guard {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// `guard -c LINE`
+    pub fn c(self, line: &str) -> Guard {
+        self.args(["-c", line])
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Guard {
+        self.envs.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    pub fn stdin(mut self, bytes: &[u8]) -> Guard {
+        self.stdin = Some(bytes.to_vec());
+        self
+    }
+
+    pub fn config(mut self, yaml: &str) -> Guard {
+        self.config = Some(yaml.to_string());
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn run(self) -> Run {
+        let state = self.dir.path().join("state");
+        let config = self.dir.path().join("config.yaml");
+        std::fs::write(&config, self.config.as_deref().unwrap_or("# empty\n"))
+            .expect("write config");
+        let mut cmd = Command::new(bin());
+        cmd.args(&self.args)
+            .env("GUARD_CONFIG", &config)
+            .env("GUARD_STATE_DIR", &state)
+            .env("HOME", HOME)
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn guard");
+        if let Some(bytes) = &self.stdin {
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(bytes).expect("write stdin");
+        }
+        let output = child.wait_with_output().expect("wait guard");
+        Run {
+            output,
+            state,
+            _dir: self.dir,
+        }
+    }
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn audit(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.state.join("audit.jsonl")).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+            .collect()
+    }
+
+    /// A refusal: exit 126, nothing on stdout, one `guard:` line on stderr.
+    pub fn assert_refused(&self) -> &Run {
+        assert_eq!(self.code(), 126, "stderr: {}", self.stderr());
+        assert_eq!(self.stdout(), "", "a refusal prints nothing on stdout");
+        let err = self.stderr();
+        assert_eq!(err.lines().count(), 1, "one stderr line, got: {err:?}");
+        assert!(
+            err.starts_with("guard: "),
+            "stderr starts with guard: {err:?}"
+        );
+        self
+    }
+}
