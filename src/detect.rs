@@ -42,7 +42,7 @@ pub static DETECTORS: [Detector; 10] = [
     detector!(
         "aws-access-key",
         ["akia", "asia", "abia", "acca"],
-        r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
+        r"\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})\b",
         Some(r"EXAMPLE$")
     ),
     detector!(
@@ -90,7 +90,7 @@ pub static DETECTORS: [Detector; 10] = [
     detector!(
         "url-credentials",
         ["@"],
-        r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@",
+        r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@",
         Some(PLACEHOLDER)
     ),
     detector!(
@@ -202,21 +202,51 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// Options whose next word is `user:password`.
+const USER_PASS_OPTIONS: &[&str] = &["-u", "--user", "-a", "--auth", "--proxy-user", "-U"];
+/// Options whose next word is a password.
+const PASSWORD_OPTIONS: &[&str] = &["--password", "--http-password", "--proxy-password"];
+
+/// Redact an argv word by word, using each word's neighbour for the
+/// secrets only context reveals (`curl -u user:pass`, `sshpass -p pw`).
+pub fn redact_argv(argv: &[String]) -> Vec<String> {
+    let program = argv.first().map_or("", |a| crate::command::basename(a));
+    argv.iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let prev = if i > 0 { argv[i - 1].as_str() } else { "" };
+            if USER_PASS_OPTIONS.contains(&prev) {
+                if let Some((user, _)) = w.split_once(':') {
+                    return format!("{user}:***");
+                }
+            }
+            if PASSWORD_OPTIONS.contains(&prev) || (program == "sshpass" && prev == "-p") {
+                return "***".to_string();
+            }
+            if let Some(secret) = mysql_password(program, w) {
+                return w.replacen(secret, "***", 1);
+            }
+            if let Some((name, value)) = w.split_once('=') {
+                if PASSWORD_ENV.contains(&name) && !value.is_empty() {
+                    return format!("{name}=***");
+                }
+            }
+            redact(w)
+        })
+        .collect()
+}
+
 /// Secrets that are only secrets in context: `PGPASSWORD=x`, `mysql -px`.
 fn contextual_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
     let lower = text.to_ascii_lowercase();
-    if !(lower.contains("pass")
-        || lower.contains("pwd")
-        || lower.contains("auth")
-        || lower.contains("mysql")
-        || lower.contains("maria"))
-    {
+    let hints = ["pass", "pwd", "auth", "mysql", "maria", "-u", "user"];
+    if !hints.iter().any(|h| lower.contains(h)) {
         return Vec::new();
     }
     let re = RE.get_or_init(|| {
         Regex::new(
-            r#"(?:\b(?:PGPASSWORD|MYSQL_PWD|REDISCLI_AUTH|SSHPASS)=['"]?([^\s'"]+))|(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb|mariadb-dump|mysqlsh)\b[^|;&\n]*?\s-p([^\s'"]+))|(?:\bsshpass\s+-p\s*['"]?([^\s'"]+))"#,
+            r#"(?:\b(?:PGPASSWORD|MYSQL_PWD|REDISCLI_AUTH|SSHPASS)=['"]?([^\s'"]+))|(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb|mariadb-dump|mysqlsh)\b[^|;&\n]*?\s-p([^\s'"]+))|(?:\bsshpass\s+-p\s*['"]?([^\s'"]+))|(?:(?:^|\s)(?:-u\s*|--user[= ]|-a\s*|--auth[= ]|--http-user[= ]|--proxy-user[= ])['"]?[^\s:'"]+:([^\s'"]+))|(?:(?:^|\s)--(?:http-|proxy-)?password[= ]['"]?([^\s'"]+))"#,
         )
         .ok()
     });
@@ -224,7 +254,7 @@ fn contextual_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
         return Vec::new();
     };
     re.captures_iter(text)
-        .filter_map(|c| c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)))
+        .filter_map(|c| c.iter().skip(1).flatten().next())
         .filter(|m| !m.as_str().starts_with('$'))
         .map(|m| m.range())
         .collect()

@@ -30,11 +30,29 @@ enum Tok {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob {
     toks: Vec<Tok>,
+    /// The longest literal run every match must contain: a text without
+    /// it is rejected before the automaton runs.
+    required: String,
+    /// May a wildcard match the `.` that starts a file name? Rule
+    /// patterns say yes; bash's pathname expansion says no.
+    dotfiles: bool,
 }
 
 impl Glob {
-    /// Compile a pattern. Unbalanced `[` is taken literally, as bash does.
+    /// A rule pattern: `**` spans directories and wildcards match
+    /// dotfiles.
     pub fn new(pattern: &str) -> Glob {
+        Glob::compile(pattern, true)
+    }
+
+    /// An argument bash would expand: with `globstar` and `dotglob` off,
+    /// `**` is `*` and no wildcard matches a leading `.`.
+    pub fn bash(pattern: &str) -> Glob {
+        Glob::compile(pattern, false)
+    }
+
+    /// Compile a pattern. Unbalanced `[` is taken literally, as bash does.
+    fn compile(pattern: &str, rule: bool) -> Glob {
         let chars: Vec<char> = pattern.chars().collect();
         let mut toks = Vec::with_capacity(chars.len());
         let mut i = 0;
@@ -46,7 +64,7 @@ impl Glob {
                     continue;
                 }
                 '*' => {
-                    if i + 1 < chars.len() && chars[i + 1] == '*' {
+                    if rule && i + 1 < chars.len() && chars[i + 1] == '*' {
                         while i < chars.len() && chars[i] == '*' {
                             i += 1;
                         }
@@ -76,7 +94,12 @@ impl Glob {
             }
             i += 1;
         }
-        Glob { toks }
+        let required = longest_literal(&toks);
+        Glob {
+            toks,
+            required,
+            dotfiles: rule,
+        }
     }
 
     /// Does the pattern contain any wildcard?
@@ -97,8 +120,13 @@ impl Glob {
 
     /// Does the pattern match this exact text?
     pub fn matches(&self, text: &str) -> bool {
+        if !text.contains(self.required.as_str()) {
+            return false;
+        }
         let lit = Glob {
             toks: text.chars().map(Tok::Lit).collect(),
+            required: String::new(),
+            dotfiles: true,
         };
         self.intersects(&lit)
     }
@@ -107,43 +135,77 @@ impl Glob {
     pub fn intersects(&self, other: &Glob) -> bool {
         let (a, b) = (&self.toks, &other.toks);
         let (n, m) = (a.len(), b.len());
-        // reach[i][j]: a[..i] and b[..j] can consume the same string.
-        let mut reach = vec![false; (n + 1) * (m + 1)];
-        let idx = |i: usize, j: usize| i * (m + 1) + j;
-        reach[idx(0, 0)] = true;
+        // reach[i][j][s]: a[..i] and b[..j] can consume the same string;
+        // s = 1 when that string is empty or ends in `/` (a name starts).
+        let mut reach = vec![false; (n + 1) * (m + 1) * 2];
+        let idx = |i: usize, j: usize, s: usize| (i * (m + 1) + j) * 2 + s;
+        reach[idx(0, 0, 1)] = true;
         for i in 0..=n {
             for j in 0..=m {
-                if !reach[idx(i, j)] {
-                    continue;
-                }
-                // Epsilon moves: a star may match nothing; `**/` may be skipped.
-                if i < n {
-                    if let Some(k) = epsilon(&a[i]) {
-                        reach[idx(i + 1, j)] = true;
-                        reach[idx((i + 1 + k).min(n), j)] = true;
+                for s in 0..2 {
+                    if !reach[idx(i, j, s)] {
+                        continue;
                     }
-                }
-                if j < m {
-                    if let Some(k) = epsilon(&b[j]) {
-                        reach[idx(i, j + 1)] = true;
-                        reach[idx(i, (j + 1 + k).min(m))] = true;
+                    // Epsilon moves: a star may match nothing; `**/` may be skipped.
+                    if i < n {
+                        if let Some(k) = epsilon(&a[i]) {
+                            reach[idx(i + 1, j, s)] = true;
+                            reach[idx((i + 1 + k).min(n), j, s)] = true;
+                        }
                     }
-                }
-                // Both consume one shared character; a star stays put and leaves by epsilon.
-                if i < n
-                    && j < m
-                    && consumes(&a[i])
-                    && consumes(&b[j])
-                    && CharSet::of(&a[i]).overlaps(&CharSet::of(&b[j]))
-                {
+                    if j < m {
+                        if let Some(k) = epsilon(&b[j]) {
+                            reach[idx(i, j + 1, s)] = true;
+                            reach[idx(i, (j + 1 + k).min(m), s)] = true;
+                        }
+                    }
+                    if i == n || j == m || !consumes(&a[i]) || !consumes(&b[j]) {
+                        continue;
+                    }
+                    // Both consume one shared character; a star stays put
+                    // and leaves by epsilon.
+                    let (sa, sb) = (CharSet::of(&a[i]), CharSet::of(&b[j]));
                     let ni = if is_repeating(&a[i]) { i } else { i + 1 };
                     let nj = if is_repeating(&b[j]) { j } else { j + 1 };
-                    reach[idx(ni, nj)] = true;
+                    if sa.contains('/') && sb.contains('/') {
+                        reach[idx(ni, nj, 1)] = true;
+                    }
+                    let dot_ok = s == 0
+                        || ((self.dotfiles || a[i] == Tok::Lit('.'))
+                            && (other.dotfiles || b[j] == Tok::Lit('.')));
+                    if dot_ok && sa.contains('.') && sb.contains('.') {
+                        reach[idx(ni, nj, 0)] = true;
+                    }
+                    if sa.overlaps_ordinary(&sb) {
+                        reach[idx(ni, nj, 0)] = true;
+                    }
                 }
             }
         }
-        reach[idx(n, m)]
+        reach[idx(n, m, 0)] || reach[idx(n, m, 1)]
     }
+}
+
+/// The longest run of literal characters that every match contains. The
+/// `/` of a `**/` is optional, so it ends a run.
+fn longest_literal(toks: &[Tok]) -> String {
+    let mut best = String::new();
+    let mut run = String::new();
+    let mut optional_until = 0;
+    for (i, t) in toks.iter().enumerate() {
+        match t {
+            Tok::Skip(k) => {
+                optional_until = i + k + 1;
+                run.clear();
+            }
+            Tok::Lit(c) if i >= optional_until => run.push(*c),
+            _ => run.clear(),
+        }
+        if run.chars().count() > best.chars().count() {
+            best = run.clone();
+        }
+    }
+    best
 }
 
 /// The epsilon move a token allows: `Some(k)` means it may be left without
@@ -195,13 +257,15 @@ impl<'a> CharSet<'a> {
         }
     }
 
-    fn overlaps(&self, other: &CharSet<'_>) -> bool {
+    /// Do both sets hold a common character other than `/` and `.`?
+    fn overlaps_ordinary(&self, other: &CharSet<'_>) -> bool {
+        let ordinary = |c: char| c != '/' && c != '.';
         match (self, other) {
             (CharSet::Nothing, _) | (_, CharSet::Nothing) => false,
-            (CharSet::One(c), o) | (o, CharSet::One(c)) => o.contains(*c),
+            (CharSet::One(c), o) | (o, CharSet::One(c)) => ordinary(*c) && o.contains(*c),
             (CharSet::Class(false, items), o) | (o, CharSet::Class(false, items)) => items
                 .iter()
-                .any(|(lo, hi)| (*lo..=*hi).any(|c| o.contains(c))),
+                .any(|(lo, hi)| (*lo..=*hi).any(|c| ordinary(c) && o.contains(c))),
             // Wildcards and negated classes always share some ordinary character.
             _ => true,
         }
@@ -275,14 +339,35 @@ mod tests {
             ("/h/.a?s/c*s", "**/.aws/credentials", true),
             ("/h/.ssh/*", "/h/.ssh/id_*", true),
             ("/h/.ssh/id_rsa*", "/h/.ssh/id_*", true),
-            ("/h/*/credentials", "**/.aws/credentials", true),
+            ("/h/*/credentials", "**/.aws/credentials", false),
+            ("/h/.*/credentials", "**/.aws/credentials", true),
             ("/h/*.txt", "**/.aws/credentials", false),
             ("/h/src/*.rs", "**/*.pem", false),
-            ("*", "**/.env", true),
         ];
         for (p, q, want) in cases {
-            assert_eq!(Glob::new(p).intersects(&Glob::new(q)), want, "{p} vs {q}");
-            assert_eq!(Glob::new(q).intersects(&Glob::new(p)), want, "{q} vs {p}");
+            assert_eq!(Glob::bash(p).intersects(&Glob::new(q)), want, "{p} vs {q}");
+            assert_eq!(Glob::new(q).intersects(&Glob::bash(p)), want, "{q} vs {p}");
+        }
+    }
+
+    #[test]
+    fn bash_wildcards_skip_dotfiles() {
+        let cases = [
+            ("/p/*", "**/.env", false),
+            ("/p/.*", "**/.env", true),
+            ("/p/.e*", "**/.env", true),
+            ("/p/*/*.js", "**/.env.*", false),
+            ("/p/src/**/*.js", "**/.env.*", false),
+            ("/h/.[^.]*", "/h/.aws", true),
+            ("/h/.aws/*", "/h/.aws/credentials", true),
+            ("/h/*", "/h/.aws/**", false),
+        ];
+        for (arg, rule, want) in cases {
+            assert_eq!(
+                Glob::bash(arg).intersects(&Glob::new(rule)),
+                want,
+                "{arg} vs {rule}"
+            );
         }
     }
 }

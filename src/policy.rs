@@ -64,7 +64,7 @@ pub fn decide(input: Input<'_>, cfg: &Config, env: &Env) -> Verdict {
         Ok(c) => c,
         Err(e) => return Verdict::refused(PARSE_RULE, format!("cannot parse command line: {e}")),
     };
-    let known = |p: &str| cfg.rules.names_program(p);
+    let known = |p: &str| cfg.rules.flags_whole_program(p);
     let ctx = facts::Context {
         home: &env.home,
         cwd: &env.cwd,

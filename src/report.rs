@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::detect::redact;
+use crate::detect::{redact, redact_argv};
 use crate::policy::Verdict;
 
 #[derive(Serialize)]
@@ -41,7 +41,7 @@ pub fn commands_json(v: &Verdict) -> Vec<CommandJson> {
     v.commands
         .iter()
         .map(|c| CommandJson {
-            argv: c.argv.iter().map(|w| redact(&w.text)).collect(),
+            argv: redact_argv(&c.argv_text()),
             dynamic: c.dynamic.is_some(),
             via: c.via.iter().map(|s| redact(s)).collect(),
         })
@@ -80,7 +80,7 @@ pub fn human(v: &Verdict) -> String {
     }
     out.push('\n');
     for (i, c) in v.commands.iter().enumerate() {
-        let argv: Vec<String> = c.argv.iter().map(|w| redact(&w.text)).collect();
+        let argv = redact_argv(&c.argv_text());
         out.push_str(&format!("  command: {}", shell_words::join(&argv)));
         if !c.via.is_empty() {
             out.push_str(&format!("  (via {})", c.via.join(" → ")));

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::spec::{Action, FileSpec, RuleSpec, WrapperSpec};
 
 /// Bumped whenever the encoding changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Compiled<'a> {
@@ -36,6 +36,10 @@ pub struct Compiled<'a> {
     pub wrappers: Vec<&'a [u8]>,
     #[serde(borrow)]
     pub command_env: Vec<&'a str>,
+    /// Programs a rule flags whatever their arguments, sorted: naming one
+    /// in inline interpreter code is what `code: true` looks for.
+    #[serde(borrow)]
+    pub code_programs: Vec<&'a str>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +74,7 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
     let mut wrapper_programs: Vec<(String, u32)> = Vec::new();
     let mut command_env = Vec::new();
     let mut ids = std::collections::HashSet::new();
+    let mut code_programs: Vec<String> = Vec::new();
     for file in files {
         let spec = file.spec;
         shell = spec.shell.or(shell);
@@ -86,6 +91,14 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
             }
             let n = u32::try_from(rule_blobs.len()).map_err(|e| e.to_string())?;
             let names = &rule.matches.program;
+            let whole_program = super::spec::MatchSpec {
+                program: Vec::new(),
+                ..rule.matches.clone()
+            }
+            .is_empty();
+            if whole_program && rule.action != Action::Allow {
+                code_programs.extend(names.iter().filter(|p| is_literal(p)).cloned());
+            }
             if !names.is_empty() && names.iter().all(|p| is_literal(p)) {
                 programs.extend(names.iter().map(|p| (p.clone(), n)));
             } else {
@@ -107,6 +120,8 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
     }
     programs.sort();
     wrapper_programs.sort();
+    code_programs.sort();
+    code_programs.dedup();
     let compiled = Compiled {
         format: FORMAT,
         shell: shell.as_deref(),
@@ -122,6 +137,7 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
             .collect(),
         wrappers: wrapper_blobs.iter().map(Vec::as_slice).collect(),
         command_env: command_env.iter().map(String::as_str).collect(),
+        code_programs: code_programs.iter().map(String::as_str).collect(),
     };
     postcard::to_stdvec(&compiled).map_err(|e| e.to_string())
 }

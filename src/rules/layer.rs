@@ -96,8 +96,8 @@ impl Layer {
         v
     }
 
-    pub fn names_program(&self, program: &str) -> bool {
-        !compiled::lookup(&self.compiled.programs, program).is_empty()
+    pub fn flags_whole_program(&self, program: &str) -> bool {
+        self.compiled.code_programs.binary_search(&program).is_ok()
     }
 
     pub fn wrappers_for(&self, program: &str) -> Result<Vec<&WrapperSpec>, String> {

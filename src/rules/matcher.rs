@@ -164,7 +164,7 @@ impl Matcher {
             .iter()
             .find(|p| {
                 if p.glob {
-                    let pattern = Glob::new(&p.text);
+                    let pattern = Glob::bash(&p.text);
                     globs.iter().any(|g| g.intersects(&pattern))
                 } else {
                     globs.iter().any(|g| g.matches(&p.text))

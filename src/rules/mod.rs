@@ -182,8 +182,10 @@ impl RuleSet {
         RuleSet { layers }
     }
 
-    pub fn names_program(&self, program: &str) -> bool {
-        self.layers.iter().any(|l| l.names_program(program))
+    /// Does some rule flag this program whatever its arguments? Inline
+    /// code that names one is what `code: true` rules look for.
+    pub fn flags_whole_program(&self, program: &str) -> bool {
+        self.layers.iter().any(|l| l.flags_whole_program(program))
     }
 
     /// Every rule that matches, in layer and file order. An error means a

@@ -1,0 +1,62 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_guard_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_guard_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_guard_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_guard_using_subcommand
+    set -l cmd (__fish_guard_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c guard -n "__fish_guard_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c guard -n "__fish_guard_needs_command" -s V -l version -d 'Print version'
+complete -c guard -n "__fish_guard_needs_command" -f -a "check" -d 'Decide a command line without running it. Exit 0 allow, 1 review or deny, 2 error'
+complete -c guard -n "__fish_guard_needs_command" -f -a "rules" -d 'Inspect and test the rules'
+complete -c guard -n "__fish_guard_needs_command" -f -a "completions" -d 'Print a completion script for SHELL'
+complete -c guard -n "__fish_guard_needs_command" -f -a "man" -d 'Print the man page (roff)'
+complete -c guard -n "__fish_guard_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c guard -n "__fish_guard_using_subcommand check" -s c -d 'The command line to check, as a shell script' -r
+complete -c guard -n "__fish_guard_using_subcommand check" -l json -d 'Print the decision as one JSON object'
+complete -c guard -n "__fish_guard_using_subcommand check" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand rules; and not __fish_seen_subcommand_from list show test lint help" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand rules; and not __fish_seen_subcommand_from list show test lint help" -f -a "list" -d 'List every loaded rule'
+complete -c guard -n "__fish_guard_using_subcommand rules; and not __fish_seen_subcommand_from list show test lint help" -f -a "show" -d 'Show one rule as YAML, with where it was defined'
+complete -c guard -n "__fish_guard_using_subcommand rules; and not __fish_seen_subcommand_from list show test lint help" -f -a "test" -d 'Check each rule\'s examples (match / no_match). With FILES, the embedded packs plus those files; otherwise the configured rules'
+complete -c guard -n "__fish_guard_using_subcommand rules; and not __fish_seen_subcommand_from list show test lint help" -f -a "lint" -d 'Validate the configuration (or FILES) and compile every regex'
+complete -c guard -n "__fish_guard_using_subcommand rules; and not __fish_seen_subcommand_from list show test lint help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from lint" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "list" -d 'List every loaded rule'
+complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one rule as YAML, with where it was defined'
+complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "test" -d 'Check each rule\'s examples (match / no_match). With FILES, the embedded packs plus those files; otherwise the configured rules'
+complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "lint" -d 'Validate the configuration (or FILES) and compile every regex'
+complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c guard -n "__fish_guard_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand man" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules completions man help" -f -a "check" -d 'Decide a command line without running it. Exit 0 allow, 1 review or deny, 2 error'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules completions man help" -f -a "rules" -d 'Inspect and test the rules'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules completions man help" -f -a "completions" -d 'Print a completion script for SHELL'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "list" -d 'List every loaded rule'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "show" -d 'Show one rule as YAML, with where it was defined'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "test" -d 'Check each rule\'s examples (match / no_match). With FILES, the embedded packs plus those files; otherwise the configured rules'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "lint" -d 'Validate the configuration (or FILES) and compile every regex'
