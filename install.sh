@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Install guard as a login shell.
+#
+#   ./install.sh [--prefix DIR] [--user NAME [--create-user]] [--binary PATH]
+#   ./install.sh --uninstall [--prefix DIR] [--user NAME]
+#
+# Installs the release binary to PREFIX/bin/guard (default /usr/local),
+# adds it to /etc/shells once, and creates a root-owned /etc/guard/ with
+# config.yaml and rules.d/ that the agent cannot write. With --user, sets
+# that user's login shell (creating the user with --create-user). Running it
+# again changes nothing; --uninstall reverses it (the user's shell goes back
+# to /bin/bash; /etc/guard is kept, since it is policy someone wrote).
+set -euo pipefail
+
+prefix=/usr/local
+user=""
+create_user=0
+uninstall=0
+binary=""
+etc=/etc/guard
+
+die() { echo "install.sh: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
+    --prefix=*) prefix=${1#*=}; shift ;;
+    --user) user=${2:?--user needs a name}; shift 2 ;;
+    --user=*) user=${1#*=}; shift ;;
+    --create-user) create_user=1; shift ;;
+    --binary) binary=${2:?--binary needs a path}; shift 2 ;;
+    --uninstall) uninstall=1; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option: $1 (see --help)" ;;
+  esac
+done
+
+root=0
+[ "$(id -u)" -eq 0 ] && root=1
+# Without root only a prefix the caller owns makes sense, and then nothing
+# system-wide (/etc/shells, /etc/guard, users) is touched.
+system=$root
+if [ $root -eq 0 ]; then
+  [ "$prefix" = /usr/local ] && die "run as root, or give --prefix pointing at a directory you own"
+  mkdir -p "$prefix" 2>/dev/null || die "cannot create $prefix"
+  [ -w "$prefix" ] || die "$prefix is not writable; run as root"
+  [ -n "$user" ] && die "--user needs root"
+fi
+dest="$prefix/bin/guard"
+
+if [ $uninstall -eq 1 ]; then
+  if [ -n "$user" ] && id "$user" >/dev/null 2>&1; then
+    if [ "$(getent passwd "$user" | cut -d: -f7)" = "$dest" ]; then
+      usermod -s /bin/bash "$user"
+      echo "install.sh: $user's shell is /bin/bash again"
+    fi
+  fi
+  if [ $system -eq 1 ] && [ -f /etc/shells ] && grep -qxF "$dest" /etc/shells; then
+    grep -vxF "$dest" /etc/shells > /etc/shells.guard-tmp && cat /etc/shells.guard-tmp > /etc/shells && rm -f /etc/shells.guard-tmp
+    echo "install.sh: removed $dest from /etc/shells"
+  fi
+  rm -f "$dest"
+  echo "install.sh: removed $dest"
+  exit 0
+fi
+
+if [ -z "$binary" ]; then
+  here=$(cd "$(dirname "$0")" && pwd)
+  binary="$here/target/release/guard"
+  if [ ! -x "$binary" ]; then
+    command -v cargo >/dev/null || die "no built binary at $binary and no cargo to build it"
+    (cd "$here" && cargo build --release --locked)
+  fi
+fi
+[ -x "$binary" ] || die "not an executable: $binary"
+
+install -d -m 0755 "$prefix/bin"
+install -m 0755 "$binary" "$dest.new"
+mv -f "$dest.new" "$dest"
+echo "install.sh: installed $dest"
+
+if [ $system -eq 1 ]; then
+  touch /etc/shells
+  grep -qxF "$dest" /etc/shells || { echo "$dest" >> /etc/shells; echo "install.sh: added $dest to /etc/shells"; }
+
+  install -d -o root -g root -m 0755 "$etc" "$etc/rules.d"
+  if [ ! -e "$etc/config.yaml" ]; then
+    cat > "$etc/config.yaml" <<'YAML'
+# guard configuration. Root-owned: the agent must not be able to change it.
+# The shipped rule packs are built in; add your own in rules.d/*.yaml.
+shell: /bin/bash
+default: allow      # commands no rule matches
+dynamic: review     # commands only known at run time ($cmd, eval "$x", … | sh)
+YAML
+    chown root:root "$etc/config.yaml"
+    chmod 0644 "$etc/config.yaml"
+    echo "install.sh: wrote $etc/config.yaml"
+  fi
+  # Parse and cache the configuration as root, so each start is fast.
+  "$dest" rules lint >/dev/null || die "the configuration in $etc does not load; see: $dest rules lint"
+
+  if [ -n "$user" ]; then
+    if ! id "$user" >/dev/null 2>&1; then
+      [ $create_user -eq 1 ] || die "no user $user (add --create-user)"
+      useradd -m -s "$dest" "$user"
+      echo "install.sh: created user $user"
+    fi
+    if [ "$(getent passwd "$user" | cut -d: -f7)" != "$dest" ]; then
+      usermod -s "$dest" "$user"
+      echo "install.sh: $user's login shell is now $dest"
+    fi
+  fi
+fi
