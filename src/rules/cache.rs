@@ -71,15 +71,22 @@ pub fn store(source: &std::fs::Metadata, key: &str, blob: &[u8]) {
 fn write(dir: &Path, key: &str, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::DirBuilderExt;
+    // Root's entries serve every user; a user's own serve only them.
+    let shared = nix::unistd::geteuid().is_root();
+    let (dir_mode, file_mode) = if shared {
+        (0o755, 0o644)
+    } else {
+        (0o700, 0o600)
+    };
     std::fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o700)
+        .mode(dir_mode)
         .create(dir)?;
     let tmp = dir.join(format!(".{key}.{}", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(file_mode)
         .open(&tmp)?;
     f.write_all(data)?;
     std::fs::rename(&tmp, dir.join(format!("{key}.bin")))

@@ -20,7 +20,7 @@ pub fn run(cfg: &Config, env: &Env, only: Option<&[String]>) -> Result<ExampleRe
     };
     for rule in cfg.rules.all()? {
         if let Some(files) = only {
-            if !files.iter().any(|f| *f == rule.origin.file) {
+            if !files.contains(&rule.origin.file) {
                 continue;
             }
         }
