@@ -21,6 +21,7 @@ pub struct Record<'a> {
     pub uid: u32,
     pub host: String,
     pub cwd: String,
+    pub session: Option<String>,
     pub mode: &'a str,
     pub line: String,
     pub commands: Vec<CommandJson>,
@@ -28,6 +29,30 @@ pub struct Record<'a> {
     pub decision: &'static str,
     pub rule: Option<String>,
     pub reason: String,
+    /// Who answered a review, on which channel, for what scope.
+    pub approval: Option<crate::approve::Decision>,
+}
+
+/// The user guard runs as, by name where the system knows one.
+pub fn user_name() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub fn cwd() -> String {
+    std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
 
 impl<'a> Record<'a> {
@@ -40,21 +65,13 @@ impl<'a> Record<'a> {
         outcome: &'static str,
         reason: &str,
     ) -> Record<'a> {
-        let uid = nix::unistd::getuid();
         Record {
             time: jiff::Timestamp::now().to_string(),
-            user: nix::unistd::User::from_uid(uid)
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-                .unwrap_or_else(|| uid.to_string()),
-            uid: uid.as_raw(),
-            host: nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            cwd: std::env::current_dir()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            user: user_name(),
+            uid: nix::unistd::getuid().as_raw(),
+            host: host_name(),
+            cwd: cwd(),
+            session: None,
             mode,
             line: redact(line),
             commands: report::commands_json(v),
@@ -62,6 +79,7 @@ impl<'a> Record<'a> {
             decision: outcome,
             rule: v.rule.clone(),
             reason: redact(reason),
+            approval: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! `audit` → `exec`. `cli` only wires them together.
 
 pub mod analyze;
+pub mod approve;
 pub mod audit;
 pub mod cli;
 pub mod command;
@@ -16,5 +17,6 @@ pub mod parse;
 pub mod policy;
 pub mod report;
 pub mod rules;
+pub mod session;
 pub mod state;
 pub mod unwrap;

@@ -5,7 +5,7 @@ use crate::command::Command;
 use crate::facts::{self, Facts};
 use crate::parse::Env;
 use crate::rules::load::Config;
-use crate::rules::spec::Action;
+use crate::rules::spec::{Action, Risk};
 use crate::rules::Hit;
 
 /// Pseudo-rule ids for decisions no YAML rule made.
@@ -37,6 +37,7 @@ impl Verdict {
                 Hit {
                     rule: rule.to_string(),
                     action: Action::Deny,
+                    risk: Risk::High,
                     message: reason,
                 },
             )],
@@ -82,6 +83,7 @@ pub fn decide(input: Input<'_>, cfg: &Config, env: &Env) -> Verdict {
             hits.push(Hit {
                 rule: DYNAMIC_RULE.to_string(),
                 action: cfg.dynamic,
+                risk: Risk::High,
                 message: reason.clone(),
             });
         }

@@ -72,6 +72,48 @@ pub fn refusal(v: &Verdict, why: Option<&str>) -> String {
     line.replace(['\n', '\r'], " ")
 }
 
+/// `guard: denied by <approver>: <reason>`: the agent learns who said no
+/// and why, so it can adapt.
+pub fn denied_by(v: &Verdict, approver: &str, reason: Option<&str>) -> String {
+    let line = match reason {
+        Some(r) => format!("guard: denied by {approver}: {}", redact(r)),
+        None => {
+            let rule = v
+                .rule
+                .as_deref()
+                .map(|r| format!(" [rule {r}]"))
+                .unwrap_or_default();
+            format!("guard: denied by {approver}: {}{rule}", redact(&v.reason))
+        }
+    };
+    line.replace(['\n', '\r'], " ")
+}
+
+/// A rule as YAML, without the empty keys serde writes for defaults.
+pub fn rule_yaml(spec: &crate::rules::spec::RuleSpec) -> Result<String, yaml_serde::Error> {
+    fn prune(v: &mut yaml_serde::Value) -> bool {
+        match v {
+            yaml_serde::Value::Null => true,
+            yaml_serde::Value::Sequence(s) => s.is_empty(),
+            yaml_serde::Value::String(s) => s.is_empty(),
+            yaml_serde::Value::Mapping(m) => {
+                let empty: Vec<yaml_serde::Value> = m
+                    .iter_mut()
+                    .filter_map(|(k, v)| prune(v).then(|| k.clone()))
+                    .collect();
+                for k in empty {
+                    m.remove(&k);
+                }
+                m.is_empty()
+            }
+            _ => false,
+        }
+    }
+    let mut v = yaml_serde::to_value(spec)?;
+    prune(&mut v);
+    yaml_serde::to_string(&v)
+}
+
 /// The human form of `check`.
 pub fn human(v: &Verdict) -> String {
     let mut out = format!("{}: {}", v.action.as_str(), redact(&v.reason));

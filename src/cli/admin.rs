@@ -108,31 +108,6 @@ fn config_failure(e: &str) -> i32 {
     2
 }
 
-/// A rule as YAML, without the empty keys serde writes for defaults.
-fn show_yaml(spec: &crate::rules::spec::RuleSpec) -> Result<String, yaml_serde::Error> {
-    fn prune(v: &mut yaml_serde::Value) -> bool {
-        match v {
-            yaml_serde::Value::Null => true,
-            yaml_serde::Value::Sequence(s) => s.is_empty(),
-            yaml_serde::Value::String(s) => s.is_empty(),
-            yaml_serde::Value::Mapping(m) => {
-                let empty: Vec<yaml_serde::Value> = m
-                    .iter_mut()
-                    .filter_map(|(k, v)| prune(v).then(|| k.clone()))
-                    .collect();
-                for k in empty {
-                    m.remove(&k);
-                }
-                m.is_empty()
-            }
-            _ => false,
-        }
-    }
-    let mut v = yaml_serde::to_value(spec)?;
-    prune(&mut v);
-    yaml_serde::to_string(&v)
-}
-
 fn load_or_report(env: &Env) -> Result<Config, i32> {
     load::load(&env.home).map_err(|e| {
         eprintln!("guard: config error: {e}");
@@ -205,7 +180,7 @@ fn rules(env: &Env, cmd: RulesCmd) -> i32 {
                 Err(e) => return config_failure(&e),
             };
             println!("# {}", rule.origin);
-            match show_yaml(&rule.spec) {
+            match report::rule_yaml(&rule.spec) {
                 Ok(y) => print!("{y}"),
                 Err(e) => {
                     eprintln!("guard: {e}");

@@ -4,6 +4,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::{IsTerminal, Read};
 
 use super::flags::{self, ShellArgs};
+use crate::approve::{self, Channel, Request};
 use crate::audit;
 use crate::exec;
 use crate::parse::Env;
@@ -11,6 +12,7 @@ use crate::policy::{self, Input, Verdict};
 use crate::report;
 use crate::rules::load::{self, Config};
 use crate::rules::spec::Action;
+use crate::session::{self, Session};
 
 /// Exit status of a refusal, as bash uses for "cannot execute".
 pub const REFUSED: i32 = 126;
@@ -26,23 +28,30 @@ pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
     let env = Env::from_process();
     let cfg = load::load(&env.home);
     exec::scrub_env();
+    let interactive_mode = flags.argv.is_none()
+        && flags.command.is_none()
+        && flags.script_file.is_none()
+        && !flags.stdin
+        && std::io::stdin().is_terminal();
+    let ctx = Ctx {
+        cfg: &cfg,
+        env: &env,
+        session: session::resolve(flags.login || flags.interactive || interactive_mode),
+    };
     match (&flags.argv, &flags.command, &flags.script_file) {
-        (Some(argv), _, _) => run_argv(&cfg, &env, argv),
+        (Some(argv), _, _) => run_argv(&ctx, argv),
         (None, Some(cmd), _) => match cmd.to_str() {
-            Some(text) => run_script(&cfg, &env, &flags, text, "-c"),
+            Some(text) => run_script(&ctx, &flags, text, "-c"),
             None => refuse_plain("command line is not valid UTF-8"),
         },
-        (None, None, Some(file)) => run_file(&cfg, &env, &flags, file),
+        (None, None, Some(file)) => run_file(&ctx, &flags, file),
+        (None, None, None) if interactive_mode => interactive(&ctx, &flags),
         (None, None, None) => {
-            if std::io::stdin().is_terminal() && !flags.stdin {
-                interactive(&cfg, &env, &flags)
-            } else {
-                let mut text = String::new();
-                if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-                    return refuse_plain(&format!("cannot read script from stdin: {e}"));
-                }
-                run_script(&cfg, &env, &flags, &text, "stdin")
+            let mut text = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+                return refuse_plain(&format!("cannot read script from stdin: {e}"));
             }
+            run_script(&ctx, &flags, &text, "stdin")
         }
     }
 }
@@ -59,32 +68,90 @@ fn verdict(cfg: &Result<Config, load::ConfigError>, env: &Env, input: Input<'_>)
     }
 }
 
-/// Decide whether the line may run, record the decision, and say why
-/// not on stderr when it may not. `Ok` means exec now.
-fn gate(mode: &str, line: &str, v: &Verdict) -> Result<(), i32> {
-    let (outcome, why) = match v.action {
-        Action::Allow => ("allow", None),
-        // Approval channels come later; until then nobody can approve.
-        Action::Review => ("deny", Some("review required; no approver available")),
-        Action::Deny => ("deny", None),
+/// What every decision in this process shares.
+struct Ctx<'a> {
+    cfg: &'a Result<Config, load::ConfigError>,
+    env: &'a Env,
+    session: Option<Session>,
+}
+
+/// Decide whether the line may run (asking an approver for a review),
+/// record the decision, and say why not on stderr when it may not. `Ok`
+/// means exec now.
+fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result<(), i32> {
+    let mut record = audit::Record::new(mode, line, v, "deny", &v.reason);
+    record.session = ctx.session.as_ref().map(|s| s.id.clone());
+    let refusal = match (v.action, ctx.cfg) {
+        (Action::Allow, _) => None,
+        (Action::Review, Ok(cfg)) => {
+            let redacted = crate::detect::redact(line);
+            let req = Request {
+                id: approve::request_id(line),
+                line: &redacted,
+                verdict: v,
+                session: ctx.session.as_ref(),
+                cwd: audit::cwd(),
+                user: record.user.clone(),
+                host: record.host.clone(),
+                rule_texts: rule_texts(cfg, v),
+            };
+            let d = approve::approve(&req, &cfg.approval);
+            let refusal = match (d.allow, d.channel) {
+                (true, _) => None,
+                (false, Channel::None) => {
+                    let why = format!(
+                        "review required; {}",
+                        d.reason.as_deref().unwrap_or("no approver available")
+                    );
+                    record.reason = format!("{} ({why})", v.reason);
+                    Some(report::refusal(v, Some(&why)))
+                }
+                (false, _) => {
+                    record.reason = d.reason.clone().unwrap_or_else(|| v.reason.clone());
+                    Some(report::denied_by(v, &d.approver, d.reason.as_deref()))
+                }
+            };
+            record.approval = Some(d);
+            refusal
+        }
+        _ => Some(report::refusal(v, None)),
     };
-    let reason = match why {
-        Some(w) => format!("{} ({w})", v.reason),
-        None => v.reason.clone(),
-    };
-    if let Err(e) = audit::append(&audit::Record::new(mode, line, v, outcome, &reason)) {
+    record.decision = if refusal.is_none() { "allow" } else { "deny" };
+    if refusal.is_none() {
+        record.reason = record.approval.as_ref().map_or_else(
+            || v.reason.clone(),
+            |d| format!("approved by {} ({:?})", d.approver, d.channel).to_lowercase(),
+        );
+    }
+    record.reason = crate::detect::redact(&record.reason);
+    if let Err(e) = audit::append(&record) {
         eprintln!("guard: denied: {e}");
         return Err(REFUSED);
     }
-    if outcome == "allow" {
-        Ok(())
-    } else {
-        eprintln!("{}", report::refusal(v, why));
-        Err(REFUSED)
+    match refusal {
+        None => Ok(()),
+        Some(line) => {
+            eprintln!("{line}");
+            Err(REFUSED)
+        }
     }
 }
 
-fn run_argv(cfg: &Result<Config, load::ConfigError>, env: &Env, argv: &[OsString]) -> i32 {
+fn rule_texts(cfg: &Config, v: &Verdict) -> Vec<String> {
+    let mut out = Vec::new();
+    for (_, hit) in &v.matches {
+        if let Ok(Some(rule)) = cfg.rules.get(&hit.rule) {
+            let text = report::rule_yaml(&rule.spec).unwrap_or_default();
+            out.push(format!("# {}\n{text}", rule.origin));
+        } else {
+            out.push(format!("{}: {}", hit.rule, hit.message));
+        }
+    }
+    out.dedup();
+    out
+}
+
+fn run_argv(ctx: &Ctx<'_>, argv: &[OsString]) -> i32 {
     let Some(words) = argv
         .iter()
         .map(|a| a.to_str().map(str::to_string))
@@ -92,8 +159,8 @@ fn run_argv(cfg: &Result<Config, load::ConfigError>, env: &Env, argv: &[OsString
     else {
         return refuse_plain("command line is not valid UTF-8");
     };
-    let v = verdict(cfg, env, Input::Argv(&words));
-    if let Err(code) = gate("argv", &shell_words::join(&words), &v) {
+    let v = verdict(ctx.cfg, ctx.env, Input::Argv(&words));
+    if let Err(code) = gate(ctx, "argv", &shell_words::join(&words), &v) {
         return code;
     }
     let e = exec::argv(argv);
@@ -105,18 +172,12 @@ fn run_argv(cfg: &Result<Config, load::ConfigError>, env: &Env, argv: &[OsString
     }
 }
 
-fn run_script(
-    cfg: &Result<Config, load::ConfigError>,
-    env: &Env,
-    flags: &ShellArgs,
-    text: &str,
-    mode: &str,
-) -> i32 {
-    let v = verdict(cfg, env, Input::Script(text));
-    if let Err(code) = gate(mode, text, &v) {
+fn run_script(ctx: &Ctx<'_>, flags: &ShellArgs, text: &str, mode: &str) -> i32 {
+    let v = verdict(ctx.cfg, ctx.env, Input::Script(text));
+    if let Err(code) = gate(ctx, mode, text, &v) {
         return code;
     }
-    let shell = shell_of(cfg);
+    let shell = shell_of(ctx.cfg);
     let e = exec::shell(
         &shell,
         &flags.passthrough,
@@ -129,12 +190,7 @@ fn run_script(
 
 /// `guard script.sh args`: the file's text is what gets decided, and what
 /// runs (as `-c`, so the file cannot change in between).
-fn run_file(
-    cfg: &Result<Config, load::ConfigError>,
-    env: &Env,
-    flags: &ShellArgs,
-    file: &OsStr,
-) -> i32 {
+fn run_file(ctx: &Ctx<'_>, flags: &ShellArgs, file: &OsStr) -> i32 {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => return refuse_plain(&format!("cannot read {}: {e}", file.to_string_lossy())),
@@ -145,7 +201,7 @@ fn run_file(
         ..ShellArgs::default()
     };
     flags_with_name.rest.extend(flags.rest.iter().cloned());
-    run_script(cfg, env, &flags_with_name, &text, "file")
+    run_script(ctx, &flags_with_name, &text, "file")
 }
 
 fn shell_of(cfg: &Result<Config, load::ConfigError>) -> String {
@@ -154,7 +210,7 @@ fn shell_of(cfg: &Result<Config, load::ConfigError>) -> String {
 }
 
 /// A minimal line loop; each line is decided and run in a fresh shell.
-fn interactive(cfg: &Result<Config, load::ConfigError>, env: &Env, flags: &ShellArgs) -> i32 {
+fn interactive(ctx: &Ctx<'_>, flags: &ShellArgs) -> i32 {
     use std::io::{BufRead, Write};
     let stdin = std::io::stdin();
     let mut status = 0;
@@ -170,12 +226,12 @@ fn interactive(cfg: &Result<Config, load::ConfigError>, env: &Env, flags: &Shell
         if line.trim().is_empty() {
             continue;
         }
-        let v = verdict(cfg, env, Input::Script(line));
-        if let Err(code) = gate("interactive", line, &v) {
+        let v = verdict(ctx.cfg, ctx.env, Input::Script(line));
+        if let Err(code) = gate(ctx, "interactive", line, &v) {
             status = code;
             continue;
         }
-        let shell = shell_of(cfg);
+        let shell = shell_of(ctx.cfg);
         let mut cmd = std::process::Command::new(&shell);
         cmd.args(exec::no_startup_files(&shell))
             .args(&flags.passthrough)

@@ -6,10 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::{Action, FileSpec, RuleSpec, WrapperSpec};
+use super::spec::{Action, ApprovalSpec, FileSpec, RuleSpec, WrapperSpec};
 
 /// Bumped whenever the encoding changes.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Compiled<'a> {
@@ -40,6 +40,7 @@ pub struct Compiled<'a> {
     /// in inline interpreter code is what `code: true` looks for.
     #[serde(borrow)]
     pub code_programs: Vec<&'a str>,
+    pub approval: Option<ApprovalSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +67,7 @@ fn is_literal(name: &str) -> bool {
 pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
     let mut shell = None;
     let (mut default, mut dynamic) = (None, None);
+    let mut approval = None;
     let mut rule_dirs = Vec::new();
     let mut rule_blobs: Vec<Vec<u8>> = Vec::new();
     let mut programs: Vec<(String, u32)> = Vec::new();
@@ -80,6 +82,7 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
         shell = spec.shell.or(shell);
         default = spec.default.or(default);
         dynamic = spec.dynamic.or(dynamic);
+        approval = spec.approval.or(approval);
         rule_dirs.extend(spec.rule_dirs);
         command_env.extend(spec.command_env);
         for (rule, (line, col)) in spec.rules.into_iter().zip(file.origins) {
@@ -138,6 +141,7 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
         wrappers: wrapper_blobs.iter().map(Vec::as_slice).collect(),
         command_env: command_env.iter().map(String::as_str).collect(),
         code_programs: code_programs.iter().map(String::as_str).collect(),
+        approval,
     };
     postcard::to_stdvec(&compiled).map_err(|e| e.to_string())
 }

@@ -15,6 +15,7 @@ use super::layer::{Layer, Trust};
 use super::origins;
 use super::spec::{Action, FileSpec, RuleSpec};
 use super::{cache, Origin, RuleSet};
+use crate::approve::settings::Settings as ApprovalSettings;
 use crate::unwrap::Wrappers;
 
 /// The shipped packs, parsed and compiled at build time (see build.rs).
@@ -35,6 +36,7 @@ pub struct Config {
     pub dynamic: Action,
     pub rules: RuleSet,
     pub wrappers: Wrappers,
+    pub approval: ApprovalSettings,
     /// The layers that were read, in order.
     pub files: Vec<String>,
     /// Notes for `rules lint`: settings ignored because of where they were.
@@ -155,6 +157,15 @@ pub fn parse_file(name: &str, text: &str) -> Result<Parsed, ConfigError> {
             });
         }
     }
+    if let Some(a) = &spec.approval {
+        if let Err((key, message)) = ApprovalSettings::from_spec(a) {
+            let (line, col) = origins::key_in_block(text, 1, key).unwrap_or((0, 0));
+            return Err(ConfigError {
+                origin: origin(name, line, col),
+                message,
+            });
+        }
+    }
     for (n, w) in spec.wrappers.iter().enumerate() {
         if w.programs.is_empty() {
             let (line, col) = locate_nth(text, "programs", n).unwrap_or((0, 0));
@@ -232,6 +243,7 @@ fn build(
     let mut shell = "/bin/bash".to_string();
     let (mut default, mut dynamic) = (Action::Allow, Action::Review);
     let mut notes = Vec::new();
+    let mut approval = ApprovalSettings::default();
     for layer in &layers {
         let c = &layer.compiled;
         let user = layer.trust == Trust::User;
@@ -251,6 +263,18 @@ fn build(
         if let Some(d) = c.dynamic {
             dynamic = if user { dynamic.max(d) } else { d };
         }
+        if let Some(a) = &c.approval {
+            // An agent-written approver could approve anything it asks.
+            if user {
+                notes.push(format!(
+                    "{}: `approval` ignored in a user-writable file",
+                    layer.name
+                ));
+            } else {
+                approval =
+                    ApprovalSettings::from_spec(a).map_err(|(_, m)| error(&layer.name, m))?;
+            }
+        }
     }
     let files = layers.iter().map(|l| l.name.clone()).collect();
     let layers = Arc::new(layers);
@@ -260,6 +284,7 @@ fn build(
         dynamic,
         rules: RuleSet::new(Arc::clone(&layers)),
         wrappers: Wrappers::from_layers(layers),
+        approval,
         files,
         notes,
     })

@@ -44,6 +44,7 @@ pub struct Rule {
 pub struct Hit {
     pub rule: String,
     pub action: Action,
+    pub risk: spec::Risk,
     pub message: String,
 }
 
@@ -79,6 +80,7 @@ impl Rule {
         Ok(Some(Hit {
             rule: self.spec.id.clone(),
             action: self.spec.action,
+            risk: self.spec.risk,
             message: self.render_message(f),
         }))
     }

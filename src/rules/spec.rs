@@ -51,6 +51,28 @@ pub struct FileSpec {
     /// (`GIT_SSH_COMMAND`, `PAGER`).
     #[serde(default)]
     pub command_env: Vec<String>,
+    pub approval: Option<ApprovalSpec>,
+}
+
+/// Who may approve a `review`, tried in order: session memory, the
+/// terminal, a webhook; then deny.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSpec {
+    /// Prompt on /dev/tty when there is one.
+    pub tty: Option<bool>,
+    /// How long the terminal prompt waits (`120s`, `2m`).
+    pub timeout: Option<String>,
+    pub webhook: Option<WebhookSpec>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    pub url: String,
+    /// The HMAC key; the file must not be readable by others.
+    pub secret_file: String,
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -1,0 +1,402 @@
+//! The webhook approver against a real HTTP server on 127.0.0.1, which
+//! checks guard's HMAC signature itself. guard runs detached from any
+//! terminal (setsid), so the webhook is the only approver.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+const SECRET: &str = "s3cret-for-tests";
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    body: String,
+    signature_ok: bool,
+}
+
+/// What the server does with the n-th request (0-based).
+enum Reply {
+    Status(u16, String),
+    /// Hold the request and never answer.
+    Hang,
+}
+
+struct Server {
+    port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+fn serve(reply: impl Fn(usize, &Seen) -> Reply + Send + 'static) -> Server {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1");
+    let port = server.server_addr().to_ip().expect("ip listener").port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for (n, mut req) in server.incoming_requests().enumerate() {
+            let mut body = String::new();
+            let _ = req.as_reader().read_to_string(&mut body);
+            let signature = req
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("X-Guard-Signature"))
+                .map(|h| h.value.as_str().to_string())
+                .unwrap_or_default();
+            let signed = if req.method() == &tiny_http::Method::Post {
+                body.clone()
+            } else {
+                format!("http://127.0.0.1:{port}{}", req.url())
+            };
+            let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+            mac.update(signed.as_bytes());
+            let want: String = mac
+                .finalize()
+                .into_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let s = Seen {
+                method: req.method().to_string(),
+                path: req.url().to_string(),
+                body,
+                signature_ok: signature == format!("sha256={want}"),
+            };
+            log.lock().unwrap().push(s.clone());
+            if !s.signature_ok {
+                let _ = req.respond(
+                    tiny_http::Response::from_string("bad signature").with_status_code(401),
+                );
+                continue;
+            }
+            match reply(n, &s) {
+                Reply::Status(code, text) => {
+                    let _ =
+                        req.respond(tiny_http::Response::from_string(text).with_status_code(code));
+                }
+                Reply::Hang => {
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_secs(30));
+                        drop(req);
+                    });
+                }
+            }
+        }
+    });
+    Server { port, seen }
+}
+
+impl Server {
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    marker: PathBuf,
+    path: String,
+}
+
+fn setup(port: u16, secret_mode: u32, timeout: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let marker = dir.path().join("aws-ran");
+    let aws = bin.join("aws");
+    std::fs::write(
+        &aws,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(secret_mode)).unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        format!(
+            "approval:\n  tty: false\n  webhook:\n    url: http://127.0.0.1:{port}/approve\n    secret_file: {}\n    timeout: {timeout}\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Setup { dir, marker, path }
+}
+
+impl Setup {
+    fn run(&self, line: &str, session: Option<&str>) -> Output {
+        let mut c = Command::new(common::bin());
+        c.args(["-c", line])
+            .env("GUARD_CONFIG", self.dir.path().join("config.yaml"))
+            .env("GUARD_STATE_DIR", self.dir.path().join("state"))
+            .env("PATH", &self.path)
+            .env_remove("GUARD_SESSION")
+            .stdin(Stdio::null());
+        if let Some(s) = session {
+            c.env("GUARD_SESSION", s);
+        }
+        // SAFETY: setsid is async-signal-safe.
+        unsafe {
+            c.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(drop)
+                    .map_err(std::io::Error::from)
+            })
+        };
+        c.output().unwrap()
+    }
+
+    fn ran(&self) -> bool {
+        self.marker.exists()
+    }
+
+    fn audit(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("state/audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn allow_runs_the_command_and_records_the_approver() {
+    let server = serve(|_, _| {
+        Reply::Status(
+            200,
+            r#"{"decision":"allow","approver":"alice","reason":"ticket 42","scope":"once"}"#.into(),
+        )
+    });
+    let t = setup(server.port, 0o600, "10s");
+    let out = t.run("aws s3 ls", None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(t.ran());
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].signature_ok, "the server could not verify the HMAC");
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].path, "/approve");
+    let body: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap();
+    for key in [
+        "id",
+        "requested_at",
+        "expires_at",
+        "session",
+        "user",
+        "host",
+        "cwd",
+        "command",
+        "commands",
+        "matches",
+    ] {
+        assert!(body.get(key).is_some(), "request body lacks {key}: {body}");
+    }
+    assert_eq!(body["command"], "aws s3 ls");
+    assert_eq!(body["matches"][0]["rule"], "cloud.aws");
+    let audit = t.audit();
+    assert_eq!(audit[0]["decision"], "allow");
+    assert_eq!(audit[0]["approval"]["channel"], "webhook");
+    assert_eq!(audit[0]["approval"]["approver"], "alice");
+    assert_eq!(audit[0]["approval"]["reason"], "ticket 42");
+    assert_eq!(audit[0]["approval"]["scope"], "once");
+}
+
+#[test]
+fn deny_carries_approver_and_reason() {
+    let server = serve(|_, _| {
+        Reply::Status(
+            200,
+            r#"{"decision":"deny","approver":"bob","reason":"use the staging profile"}"#.into(),
+        )
+    });
+    let t = setup(server.port, 0o600, "10s");
+    let out = t.run("aws s3 ls", None);
+    assert_eq!(out.status.code(), Some(126));
+    assert_eq!(
+        stderr(&out),
+        "guard: denied by bob: use the staging profile\n"
+    );
+    assert!(out.stdout.is_empty());
+    assert!(!t.ran());
+    assert_eq!(t.audit()[0]["approval"]["approver"], "bob");
+}
+
+#[test]
+fn accepted_then_polled_until_decided() {
+    let server = serve(|n, seen| match (n, seen.method.as_str()) {
+        (0, "POST") => Reply::Status(
+            202,
+            r#"{"poll_url":"/poll/abc","retry_after_ms":50}"#.into(),
+        ),
+        (1, "GET") => Reply::Status(
+            202,
+            r#"{"poll_url":"/poll/abc","retry_after_ms":50}"#.into(),
+        ),
+        (_, "GET") => Reply::Status(200, r#"{"decision":"allow","approver":"carol"}"#.into()),
+        _ => Reply::Status(500, String::new()),
+    });
+    let t = setup(server.port, 0o600, "10s");
+    let out = t.run("aws s3 ls", None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let seen = server.seen();
+    let methods: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str()))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            ("POST", "/approve"),
+            ("GET", "/poll/abc"),
+            ("GET", "/poll/abc")
+        ]
+    );
+    assert!(seen.iter().all(|s| s.signature_ok));
+    assert_eq!(t.audit()[0]["approval"]["approver"], "carol");
+}
+
+#[test]
+fn server_errors_are_retried() {
+    let server = serve(|n, _| {
+        if n < 2 {
+            Reply::Status(500, "oops".into())
+        } else {
+            Reply::Status(200, r#"{"decision":"allow","approver":"dave"}"#.into())
+        }
+    });
+    let t = setup(server.port, 0o600, "10s");
+    let out = t.run("aws s3 ls", None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.seen().len(), 3);
+    assert!(t.ran());
+}
+
+#[test]
+fn an_approver_that_never_answers_is_a_deny_at_the_timeout() {
+    let server = serve(|_, _| Reply::Hang);
+    let t = setup(server.port, 0o600, "2s");
+    let out = t.run("aws s3 ls", None);
+    assert_eq!(out.status.code(), Some(126));
+    let err = stderr(&out);
+    assert!(err.contains("did not decide within 2s"), "{err}");
+    assert!(!t.ran());
+}
+
+#[test]
+fn an_approver_that_is_down_is_a_deny() {
+    // Bind and close a port so nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = setup(port, 0o600, "1s");
+    let out = t.run("aws s3 ls", None);
+    assert_eq!(out.status.code(), Some(126));
+    assert!(stderr(&out).contains("did not decide"), "{}", stderr(&out));
+    assert!(!t.ran());
+}
+
+#[test]
+fn malformed_answers_deny() {
+    for text in [
+        "not json",
+        r#"{"decision":"maybe"}"#,
+        r#"{"decision":"allow","scope":"forever"}"#,
+        "{}",
+    ] {
+        let reply = text.to_string();
+        let server = serve(move |_, _| Reply::Status(200, reply.clone()));
+        let t = setup(server.port, 0o600, "10s");
+        let out = t.run("aws s3 ls", None);
+        assert_eq!(out.status.code(), Some(126), "{text}");
+        assert!(
+            stderr(&out).contains("malformed answer"),
+            "{text}: {}",
+            stderr(&out)
+        );
+        assert!(!t.ran(), "{text}");
+    }
+}
+
+#[test]
+fn a_wrong_secret_is_rejected_by_the_server_and_denied() {
+    let server = serve(|_, _| Reply::Status(200, r#"{"decision":"allow"}"#.into()));
+    let t = setup(server.port, 0o600, "1s");
+    std::fs::write(t.dir.path().join("secret"), "not-the-secret\n").unwrap();
+    let out = t.run("aws s3 ls", None);
+    assert_eq!(out.status.code(), Some(126));
+    let seen = server.seen();
+    assert!(!seen.is_empty() && seen.iter().all(|s| !s.signature_ok));
+    assert!(!t.ran());
+}
+
+#[test]
+fn a_world_readable_secret_is_refused() {
+    let server = serve(|_, _| Reply::Status(200, r#"{"decision":"allow"}"#.into()));
+    let t = setup(server.port, 0o644, "5s");
+    let out = t.run("aws s3 ls", None);
+    assert_eq!(out.status.code(), Some(126));
+    let err = stderr(&out);
+    assert!(err.contains("accessible to others"), "{err}");
+    assert!(server.seen().is_empty(), "guard must not send anything");
+    assert!(!t.ran());
+}
+
+#[test]
+fn session_scope_is_remembered() {
+    let server = serve(|_, _| {
+        Reply::Status(
+            200,
+            r#"{"decision":"allow","approver":"erin","scope":"session"}"#.into(),
+        )
+    });
+    let t = setup(server.port, 0o600, "10s");
+    assert_eq!(
+        t.run("aws s3 ls", Some("hook-session")).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        t.run("aws s3 ls", Some("hook-session")).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        server.seen().len(),
+        1,
+        "the second run must come from memory"
+    );
+    // A different session asks again.
+    assert_eq!(
+        t.run("aws s3 ls", Some("other-session")).status.code(),
+        Some(0)
+    );
+    assert_eq!(server.seen().len(), 2);
+    let channels: Vec<String> = t
+        .audit()
+        .iter()
+        .map(|r| r["approval"]["channel"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(channels, ["webhook", "memory", "webhook"]);
+}
