@@ -16,6 +16,9 @@ _guard() {
             ",$1")
                 cmd="guard"
                 ;;
+            guard,approver)
+                cmd="guard__subcmd__approver"
+                ;;
             guard,check)
                 cmd="guard__subcmd__check"
                 ;;
@@ -31,6 +34,21 @@ _guard() {
             guard,rules)
                 cmd="guard__subcmd__rules"
                 ;;
+            guard__subcmd__approver,help)
+                cmd="guard__subcmd__approver__subcmd__help"
+                ;;
+            guard__subcmd__approver,serve)
+                cmd="guard__subcmd__approver__subcmd__serve"
+                ;;
+            guard__subcmd__approver__subcmd__help,help)
+                cmd="guard__subcmd__approver__subcmd__help__subcmd__help"
+                ;;
+            guard__subcmd__approver__subcmd__help,serve)
+                cmd="guard__subcmd__approver__subcmd__help__subcmd__serve"
+                ;;
+            guard__subcmd__help,approver)
+                cmd="guard__subcmd__help__subcmd__approver"
+                ;;
             guard__subcmd__help,check)
                 cmd="guard__subcmd__help__subcmd__check"
                 ;;
@@ -45,6 +63,9 @@ _guard() {
                 ;;
             guard__subcmd__help,rules)
                 cmd="guard__subcmd__help__subcmd__rules"
+                ;;
+            guard__subcmd__help__subcmd__approver,serve)
+                cmd="guard__subcmd__help__subcmd__approver__subcmd__serve"
                 ;;
             guard__subcmd__help__subcmd__rules,lint)
                 cmd="guard__subcmd__help__subcmd__rules__subcmd__lint"
@@ -95,12 +116,94 @@ _guard() {
 
     case "${cmd}" in
         guard)
-            opts="-h -V --help --version check rules completions man help"
+            opts="-h -V --help --version check rules approver completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__approver)
+            opts="-h --help serve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__approver__subcmd__help)
+            opts="serve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__approver__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__approver__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__approver__subcmd__serve)
+            opts="-h --listen --secret-file --name --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -141,8 +244,36 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help)
-            opts="check rules completions man help"
+            opts="check rules approver completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__approver)
+            opts="serve"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__approver__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

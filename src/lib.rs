@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod approve;
+pub mod approver;
 pub mod audit;
 pub mod cli;
 pub mod command;

@@ -49,10 +49,31 @@ enum Admin {
         #[command(subcommand)]
         command: RulesCmd,
     },
+    /// The reference webhook approver.
+    Approver {
+        #[command(subcommand)]
+        command: ApproverCmd,
+    },
     /// Print a completion script for SHELL.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
     Man,
+}
+
+#[derive(Subcommand, Debug)]
+enum ApproverCmd {
+    /// Serve the webhook protocol and take decisions from this terminal.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8787.
+        #[arg(long, value_name = "ADDR")]
+        listen: String,
+        /// The shared HMAC secret (must not be readable by others).
+        #[arg(long, value_name = "FILE")]
+        secret_file: PathBuf,
+        /// The approver name recorded in decisions (default: USER@approver).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,6 +110,23 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
             argv,
         } => check(&env, json, command, argv),
         Admin::Rules { command } => rules(&env, command),
+        Admin::Approver {
+            command:
+                ApproverCmd::Serve {
+                    listen,
+                    secret_file,
+                    name,
+                },
+        } => {
+            let name = name.unwrap_or_else(|| format!("{}@approver", crate::audit::user_name()));
+            match crate::approver::serve(&listen, &secret_file, &name) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("guard: {e}");
+                    2
+                }
+            }
+        }
         Admin::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "guard", &mut std::io::stdout());
             0

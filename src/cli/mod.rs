@@ -6,18 +6,21 @@ mod shell;
 
 use std::ffi::OsString;
 
-/// Words that select admin mode when they are the first argument.
-const ADMIN: &[&str] = &[
-    "check",
-    "rules",
-    "completions",
-    "man",
-    "help",
-    "--help",
-    "-h",
-    "--version",
-    "-V",
-];
+/// Flags that select admin mode; any other first word that is not a
+/// subcommand of the clap definition is shell mode.
+const ADMIN_FLAGS: &[&str] = &["--help", "-h", "--version", "-V"];
+
+fn is_admin(first: &str) -> bool {
+    if first.starts_with('-') {
+        return ADMIN_FLAGS.contains(&first);
+    }
+    // Building the clap tree costs start-up time, so only when the first
+    // word could be a subcommand at all.
+    first == "help"
+        || admin::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == first)
+}
 
 pub fn main() -> i32 {
     let mut args: Vec<OsString> = std::env::args_os().collect();
@@ -26,10 +29,7 @@ pub fn main() -> i32 {
     } else {
         args.remove(0)
     };
-    let admin = args
-        .first()
-        .and_then(|a| a.to_str())
-        .is_some_and(|a| ADMIN.contains(&a));
+    let admin = args.first().and_then(|a| a.to_str()).is_some_and(is_admin);
     if admin {
         admin::run(argv0, args)
     } else {
