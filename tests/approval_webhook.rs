@@ -214,6 +214,42 @@ fn allow_runs_the_command_and_records_the_approver() {
         assert!(body.get(key).is_some(), "request body lacks {key}: {body}");
     }
     assert_eq!(body["command"], "aws s3 ls");
+    // The body has exactly the keys the shipped JSON Schema lists.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("schemas/webhook-request.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut want: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut got: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    want.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, want);
+    let mut want: Vec<&str> = schema["properties"]["matches"]["items"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut got: Vec<&str> = body["matches"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    want.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, want);
     assert_eq!(body["matches"][0]["rule"], "cloud.aws");
     let audit = t.audit();
     assert_eq!(audit[0]["decision"], "allow");
