@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install guard as a login shell.
 #
-#   ./install.sh [--prefix DIR] [--user NAME [--create-user]] [--binary PATH]
-#   ./install.sh --uninstall [--prefix DIR] [--user NAME]
+#   ./install.sh [--prefix DIR] [--root DIR] [--user NAME [--create-user]] [--binary PATH]
+#   ./install.sh --uninstall [--prefix DIR] [--root DIR] [--user NAME]
 #
 # Installs the release binary to PREFIX/bin/guard (default /usr/local),
 # adds it to /etc/shells once, and creates a root-owned /etc/guard/ with
@@ -10,6 +10,8 @@
 # that user's login shell (creating the user with --create-user). Running it
 # again changes nothing; --uninstall reverses it (the user's shell goes back
 # to /bin/bash; /etc/guard is kept, since it is policy someone wrote).
+# --root DIR puts the system files (etc/shells, etc/guard, var/cache/guard)
+# under DIR instead of /, for staging and tests.
 set -euo pipefail
 
 prefix=/usr/local
@@ -17,7 +19,7 @@ user=""
 create_user=0
 uninstall=0
 binary=""
-etc=/etc/guard
+sysroot=/
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 
@@ -29,11 +31,18 @@ while [ $# -gt 0 ]; do
     --user=*) user=${1#*=}; shift ;;
     --create-user) create_user=1; shift ;;
     --binary) binary=${2:?--binary needs a path}; shift 2 ;;
+    --root) sysroot=${2:?--root needs a directory}; shift 2 ;;
+    --root=*) sysroot=${1#*=}; shift ;;
     --uninstall) uninstall=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
+
+sysroot=${sysroot%/}
+shells="$sysroot/etc/shells"
+etc="$sysroot/etc/guard"
+cache="$sysroot/var/cache/guard"
 
 root=0
 [ "$(id -u)" -eq 0 ] && root=1
@@ -55,9 +64,10 @@ if [ $uninstall -eq 1 ]; then
       echo "install.sh: $user's shell is /bin/bash again"
     fi
   fi
-  if [ $system -eq 1 ] && [ -f /etc/shells ] && grep -qxF "$dest" /etc/shells; then
-    grep -vxF "$dest" /etc/shells > /etc/shells.guard-tmp && cat /etc/shells.guard-tmp > /etc/shells && rm -f /etc/shells.guard-tmp
-    echo "install.sh: removed $dest from /etc/shells"
+  if [ $system -eq 1 ] && [ -f "$shells" ] && grep -qxF "$dest" "$shells"; then
+    grep -vxF "$dest" "$shells" > "$shells.guard-tmp" || true
+    cat "$shells.guard-tmp" > "$shells" && rm -f "$shells.guard-tmp"
+    echo "install.sh: removed $dest from $shells"
   fi
   rm -f "$dest"
   echo "install.sh: removed $dest"
@@ -80,8 +90,9 @@ mv -f "$dest.new" "$dest"
 echo "install.sh: installed $dest"
 
 if [ $system -eq 1 ]; then
-  touch /etc/shells
-  grep -qxF "$dest" /etc/shells || { echo "$dest" >> /etc/shells; echo "install.sh: added $dest to /etc/shells"; }
+  install -d -m 0755 "$(dirname "$shells")"
+  touch "$shells"
+  grep -qxF "$dest" "$shells" || { echo "$dest" >> "$shells"; echo "install.sh: added $dest to $shells"; }
 
   install -d -o root -g root -m 0755 "$etc" "$etc/rules.d"
   if [ ! -e "$etc/config.yaml" ]; then
@@ -96,8 +107,14 @@ YAML
     chmod 0644 "$etc/config.yaml"
     echo "install.sh: wrote $etc/config.yaml"
   fi
-  # Parse and cache the configuration as root, so each start is fast.
-  "$dest" rules lint >/dev/null || die "the configuration in $etc does not load; see: $dest rules lint"
+  # Check the configuration; as root with the real /etc this also caches
+  # it compiled in /var/cache/guard, so each start is fast.
+  if [ "$sysroot" = "" ]; then
+    "$dest" rules lint >/dev/null || die "the configuration in $etc does not load; see: $dest rules lint"
+  else
+    GUARD_CONFIG="$etc/config.yaml" "$dest" rules lint >/dev/null || die "$etc/config.yaml does not load"
+    install -d -m 0755 "$cache"
+  fi
 
   if [ -n "$user" ]; then
     if ! id "$user" >/dev/null 2>&1; then

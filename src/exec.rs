@@ -55,9 +55,24 @@ fn cstrings(argv: &[OsString]) -> Vec<CString> {
 }
 
 /// Replace this process with `shell [options] -c script [name args…]`.
-pub fn shell(shell: &str, options: &[OsString], script: &OsString, rest: &[OsString]) -> ExecError {
+/// Start-up files are read only when the config allows it (`startup`),
+/// and then a login shell stays one.
+pub fn shell(
+    shell: &str,
+    login: bool,
+    startup: bool,
+    options: &[OsString],
+    script: &OsString,
+    rest: &[OsString],
+) -> ExecError {
     let mut argv: Vec<OsString> = vec![OsString::from(crate::command::basename(shell))];
-    argv.extend(no_startup_files(shell).iter().map(OsString::from));
+    if startup {
+        if login {
+            argv.push(OsString::from("-l"));
+        }
+    } else {
+        argv.extend(no_startup_files(shell).iter().map(OsString::from));
+    }
     argv.extend(options.iter().cloned());
     argv.push(OsString::from("-c"));
     argv.push(script.clone());

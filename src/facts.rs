@@ -36,6 +36,8 @@ pub struct Facts {
     pub secrets: Vec<&'static str>,
     /// What inline interpreter code mentions: `program aws`, `import boto3`.
     pub code: Vec<String>,
+    /// An ssh file transfer or git transport, recognised exactly.
+    pub transfer: Option<crate::transfer::Transfer>,
 }
 
 /// Everything `facts` needs to know about the world outside the command.
@@ -44,6 +46,7 @@ pub struct Context<'a> {
     pub cwd: &'a str,
     /// Is this a program some rule names? Used to scan inline code.
     pub known_program: &'a dyn Fn(&str) -> bool,
+    pub transfers: &'a crate::transfer::Settings,
 }
 
 pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
@@ -70,6 +73,7 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
             .extend(facts.args.iter().filter(|a| !a.starts_with('-')).cloned());
     }
     secrets(cmd, &mut facts);
+    facts.transfer = crate::transfer::recognise(cmd, ctx.transfers, ctx.home, ctx.cwd);
     if let Some(code) = inline_code(&facts.program, cmd.args(), cmd.stdin_text.as_deref()) {
         scan_code(&code, ctx, &mut facts);
     }

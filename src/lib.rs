@@ -20,4 +20,5 @@ pub mod report;
 pub mod rules;
 pub mod session;
 pub mod state;
+pub mod transfer;
 pub mod unwrap;

@@ -70,6 +70,7 @@ pub fn decide(input: Input<'_>, cfg: &Config, env: &Env) -> Verdict {
         home: &env.home,
         cwd: &env.cwd,
         known_program: &known,
+        transfers: &cfg.transfers,
     };
     let mut matches = Vec::new();
     let mut unmatched = false;

@@ -739,3 +739,155 @@ fn look_alikes_stay_allowed() {
         ],
     );
 }
+
+/// Bypasses found in review: every row is a line that guard allowed
+/// (exit 0) while real bash 5.2 ran a credential-using command or printed
+/// a credential. Each was checked against the built binary and against
+/// bash with a fake `aws` on PATH and a fake ~/.aws/credentials.
+#[test]
+fn review_findings() {
+    check(
+        "review findings",
+        &[
+            // --- paths that reach the command through a variable or data.
+            // facts::collect only looks at argv words and redirect targets;
+            // assignment values, for-lists, `${x:-default}` words and stdin
+            // text are never offered to path rules, and a `$x` segment
+            // inside a path operand is matched as literal text.
+            (r#"f=~/.aws/credentials; cat "$f""#, Flagged), // cat gets the file via $f
+            (r#"for f in ~/.aws/credentials; do cat "$f"; done"#, Flagged), // same via a for-list
+            (r#"a=(~/.aws/credentials); cat "${a[@]}""#, Flagged), // same via an array
+            (r#"cat "${f:-$HOME/.aws/credentials}""#, Flagged), // $f unset: the default is the operand
+            ("OLDPWD=~/.aws; cd - >/dev/null; cat credentials", Flagged), // cd - enters ~/.aws
+            ("HOME=~/.aws; cd; cat credentials", Flagged), // cd with no args enters $HOME
+            ("read f <<< ~/.aws/credentials; cat $f", Flagged), // the path arrives by here-string
+            ("xargs cat <<< ~/.aws/credentials", Flagged), // xargs appends the stdin path to cat
+            ("x=; cat ~/.a${x}ws/credentials", Flagged), // empty $x: bash opens ~/.aws/credentials
+            ("cat ~/.aws/credentials$x", Flagged), // unset $x expands to nothing
+            (r#"cd ~/.a$x"ws" && cat credentials"#, Flagged), // cd into ~/.aws, relative read
+            // --- glob options: guard assumes `*` never matches a leading dot.
+            ("shopt -s dotglob; cat ~/*/credentials", Flagged), // dotglob: * matches .aws
+            ("GLOBIGNORE=x; cat ~/*/credentials", Flagged), // setting GLOBIGNORE turns on dotglob
+            // --- directory rules (`~/.aws`, `~/.ssh`, `~/.kube`) match only the
+            // directory itself, not the files under it (rules/credentials.yaml).
+            ("cat ~/.aws/sso/cache/*.json", Flagged), // AWS SSO access tokens
+            ("cat ~/.aws/cli/cache/x.json", Flagged), // cached assumed-role credentials
+            ("cat ~/.ssh/deploy_key", Flagged), // a private key not named id_*
+            ("cat ~/.kube/prod.yaml", Flagged), // a second kubeconfig
+            // --- nesting: walk.rs arithmetic_command drops the parse error of
+            // the re-parse, so past MAX_DEPTH the nested commands vanish.
+            (
+                // 50 nested `( ` subshells: bash runs aws; guard sees no command.
+                "( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( ( aws s3 ls ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) ) )",
+                Rule(AWS),
+            ),
+            // --- bash evaluates array subscripts in arithmetic contexts, and the
+            // text evaluated may be a quoted literal or a variable's value.
+            ("x='a[$(aws s3 ls)]'; (( x ))", Rule(AWS)), // (( x )) evaluates x's value
+            ("(( 'a[$(aws s3 ls)]' ))", Rule(AWS)), // single quotes do not stop it
+            ("echo $(( 'a[$(aws s3 ls)]' ))", Rule(AWS)),
+            ("[[ -v 'a[$(aws s3 ls)]' ]]", Rule(AWS)),
+            ("[[ 'a[$(aws s3 ls)]' -eq 1 ]]", Rule(AWS)),
+            ("x='a[$(aws s3 ls)]'; [[ $x -eq 1 ]]", Rule(AWS)),
+            ("test -v 'a[$(aws s3 ls)]'", Rule(AWS)),
+            ("let 'a[$(aws s3 ls)]=1'", Rule(AWS)),
+            ("printf -v 'a[$(aws s3 ls)]' x", Rule(AWS)),
+            ("read 'a[$(aws s3 ls)]' <<< x", Rule(AWS)),
+            ("declare 'a[$(aws s3 ls)]=1'", Rule(AWS)),
+            ("declare -a 'a=($(aws s3 ls))'", Rule(AWS)), // quoted compound assignment is expanded
+            ("a=(1); unset 'a[$(aws s3 ls)]'", Rule(AWS)),
+            ("y=abc; x='a[$(aws s3 ls)]'; echo ${y:x}", Rule(AWS)), // substring offset is arithmetic
+            ("a=(1); x='b[$(aws s3 ls)]'; echo ${a[x]}", Rule(AWS)), // indexed subscript is arithmetic
+            ("declare -i x; x='a[$(aws s3 ls)]'", Rule(AWS)),
+            ("for ((i='a[$(aws s3 ls)]';0;)); do :; done", Rule(AWS)),
+            ("read -r x <<< 'a[$(aws s3 ls)]'; echo $((x))", Rule(AWS)),
+            // --- code stored in a variable that bash expands later.
+            ("PS4='$(aws s3 ls)'; set -x; true", Rule(AWS)), // xtrace expands PS4
+            (r#"x='$(aws s3 ls)'; echo "${x@P}""#, Rule(AWS)), // @P is prompt expansion
+            ("BASH_ENV='$(aws s3 ls >&2)' bash -c true", Rule(AWS)), // BASH_ENV's value is expanded
+            ("ENV='$(aws s3 ls >&2)' sh -i -c true", Rule(AWS)), // dash -i expands $ENV
+            // Inside "${x:-…}" single quotes are literal, so the $(…) runs.
+            (r#"echo "${x:-'$(aws s3 ls)'}""#, Rule(AWS)),
+            // --- builtins that run commands or rename programs.
+            (r#"mapfile -C "aws s3 ls #" -c 1 a <<< x"#, Rule(AWS)), // -C callback is eval'd
+            (r#"compgen -C "aws s3 ls" x"#, Rule(AWS)), // -C runs the command
+            ("hash -p /usr/local/bin/aws x; x s3 ls", Flagged), // x is aws
+            ("BASH_CMDS[x]=/usr/local/bin/aws; x s3 ls", Flagged), // same via BASH_CMDS
+            ("shopt -s expand_aliases; BASH_ALIASES[x]=aws\nx s3 ls", Flagged), // alias via the array
+            // --- programs read from stdin or /dev/stdin.
+            ("sh /dev/stdin <<< 'aws s3 ls'", Flagged),
+            ("echo 'aws s3 ls' | bash /dev/stdin", Flagged),
+            (". /dev/stdin <<< 'aws s3 ls'", Flagged),
+            ("echo 'aws s3 ls' | source /dev/fd/0", Flagged),
+            (r#"echo 'import os; os.system("aws s3 ls")' | python3"#, Flagged),
+            (r#"echo 'system("aws s3 ls")' | perl"#, Flagged),
+            (r#"echo 'require("child_process").execSync("aws s3 ls")' | node"#, Flagged),
+            ("echo 'exec aws s3 ls >@ stdout' | tclsh", Flagged),
+            (r#"python3 /dev/stdin <<< 'import os; os.system("aws s3 ls")'"#, Flagged),
+            (r#"awk -f /dev/stdin <<< 'BEGIN{system("aws s3 ls")}'"#, Flagged),
+            ("make -f /dev/stdin <<< $'x:\\n\\taws s3 ls'", Flagged),
+            ("make --eval=$'x:\\n\\taws s3 ls' x", Flagged),
+            ("echo 'aws s3 ls' | sed e", Flagged), // sed's e runs the pattern space
+            ("sed 's/.*/a&/e' <<< 'ws s3 ls'", Flagged), // the replacement is "aws s3 ls"
+            ("echo 'aws s3 ls' | SHELL=/bin/bash script -q /dev/null", Flagged), // script's shell reads the pipe
+            // --- inline code that builds the command name.
+            (r#"perl -e 'system("a"."ws s3 ls")'"#, Flagged),
+            (r#"awk 'BEGIN{system("a" "ws s3 ls")}'"#, Flagged),
+            (r#"python3 -c 'import os; os.system("a" "ws s3 ls")'"#, Flagged),
+            (r#"perl '-Mstrict;system("aws s3 ls")' -e 1"#, Flagged), // -M text is code
+            (r#"python3 -m timeit -n1 -r1 'import os; os.system("aws s3 ls")'"#, Flagged),
+            // --- xargs and find: the command or its script comes from data.
+            ("echo 'aws s3 ls' | xargs env", Flagged), // env runs the words xargs appends
+            (r"echo 'aws s3 ls' | xargs -d '\n' sh -c", Flagged), // the script is the stdin line
+            ("echo 'aws s3 ls' | xargs -I{} sh -c '{}'", Flagged),
+            (r"find /usr/local/bin -name aws -exec {} s3 ls \;", Flagged), // {} is the program
+            ("xargs -e aws s3 ls < /dev/null", Rule(AWS)), // -e's value is optional and attached only
+            ("xargs --eof aws s3 ls < /dev/null", Rule(AWS)),
+            // --- env -S expands ${VAR} itself.
+            ("X=aws env -S '${X} s3 ls'", Flagged),
+            ("env -S 'echo ${GITHUB_TOKEN}'", Flagged),
+            ("env --block-signal aws s3 ls", Rule(AWS)), // the signal list is optional (=SIG)
+            // --- programs that run a command and are missing from wrappers.yaml.
+            ("setpriv aws s3 ls", Rule(AWS)),
+            ("prlimit aws s3 ls", Rule(AWS)),
+            ("ssh-agent aws s3 ls", Rule(AWS)),
+            ("valgrind -q aws s3 ls", Rule(AWS)),
+            ("sg root -c 'aws s3 ls'", Rule(AWS)),
+            ("sg root aws", Rule(AWS)),
+            ("tmux new-session -d 'aws s3 ls'", Rule(AWS)),
+            ("vim -es '+!aws s3 ls' +q", Rule(AWS)), // +CMD is -c CMD
+            ("gdb -batch -ex 'shell aws s3 ls'", Rule(AWS)),
+            ("chroot / aws s3 ls", Rule(AWS)), // chroot's NEWROOT is taken for the program
+            ("unshare -w /tmp aws s3 ls", Rule(AWS)), // -w DIR is not in options_with_value
+            // sudo -k with a command still runs it (sudo(8)); the inert option
+            // stops the unwrap and the priv.sudo `unless` drops the sudo rule.
+            ("sudo -k aws s3 ls", Rule(AWS)),
+            // --- git settings that run commands.
+            ("git config set alias.x '!aws s3 ls' && git x", Rule(AWS)), // git >= 2.46 syntax
+            ("git -C . config alias.x '!aws s3 ls' && git x", Rule(AWS)),
+            ("git config -f .git/config alias.x '!aws s3 ls' && git x", Rule(AWS)),
+            (
+                "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=alias.x GIT_CONFIG_VALUE_0='!aws s3 ls' git x",
+                Rule(AWS),
+            ),
+            ("X='!aws s3 ls' git --config-env=alias.x=X x", Rule(AWS)),
+            (r#"GIT_CONFIG_PARAMETERS="'alias.x'='!aws s3 ls'" git x"#, Rule(AWS)),
+            (
+                "git -c protocol.ext.allow=always ls-remote 'ext::sh -c aws% s3% ls'",
+                Rule(AWS),
+            ),
+            ("git rebase -x 'aws s3 ls' HEAD~1", Rule(AWS)),
+            ("git bisect run aws s3 ls", Rule(AWS)),
+            ("git grep -O'aws s3 ls' x", Rule(AWS)),
+            ("git difftool -y --extcmd='aws s3 ls' HEAD~1", Rule(AWS)),
+            // --- secret variables read without naming them in a $NAME expansion.
+            ("x=GITHUB_TOKEN; echo ${!x}", Flagged),
+            ("declare -n r=GITHUB_TOKEN; echo $r", Flagged),
+            (r#"for v in ${!GITHUB_@}; do echo "${!v}"; done"#, Flagged),
+            ("declare -p GITHUB_TOKEN", Flagged),
+            (r#"awk 'BEGIN{print ENVIRON["GITHUB_TOKEN"]}'"#, Flagged),
+            ("jq -n env.GITHUB_TOKEN", Flagged),
+            ("envsubst <<< '$GITHUB_TOKEN'", Flagged),
+        ],
+    );
+}

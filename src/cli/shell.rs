@@ -18,13 +18,14 @@ use crate::session::{self, Session};
 pub const REFUSED: i32 = 126;
 
 pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
-    let flags = match flags::parse(argv0, args) {
+    let mut flags = match flags::parse(argv0, args) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("guard: {e}");
             return 2;
         }
     };
+    forced_command(&mut flags);
     let env = Env::from_process();
     let cfg = load::load(&env.home);
     exec::scrub_env();
@@ -53,6 +54,30 @@ pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
             }
             run_script(&ctx, &flags, &text, "stdin")
         }
+    }
+}
+
+/// guard as sshd's `ForceCommand`: sshd runs it with no command of its own
+/// (`guard`, or `guard -c /path/to/guard` through a guard login shell) and
+/// puts what the client asked for in `SSH_ORIGINAL_COMMAND`. That is the
+/// command to decide on.
+fn forced_command(flags: &mut ShellArgs) {
+    let Some(original) = std::env::var_os("SSH_ORIGINAL_COMMAND") else { return };
+    let runs_guard_itself = match &flags.command {
+        None => flags.argv.is_none() && flags.script_file.is_none() && !flags.stdin,
+        Some(c) => {
+            let c = c.to_string_lossy();
+            let c = c.trim();
+            let me = std::env::current_exe().ok();
+            crate::command::basename(c) == "guard" || me.is_some_and(|m| m.as_os_str() == c)
+        }
+    };
+    if runs_guard_itself {
+        // Cleared so the real shell and nested guards do not see it again.
+        // SAFETY: single-threaded at this point.
+        unsafe { std::env::remove_var("SSH_ORIGINAL_COMMAND") };
+        flags.command = Some(original);
+        flags.rest.clear();
     }
 }
 
@@ -178,8 +203,11 @@ fn run_script(ctx: &Ctx<'_>, flags: &ShellArgs, text: &str, mode: &str) -> i32 {
         return code;
     }
     let shell = shell_of(ctx.cfg);
+    let startup = ctx.cfg.as_ref().is_ok_and(|c| c.startup_files);
     let e = exec::shell(
         &shell,
+        startup && flags.login,
+        startup,
         &flags.passthrough,
         &OsString::from(text),
         &flags.rest,
@@ -233,8 +261,10 @@ fn interactive(ctx: &Ctx<'_>, flags: &ShellArgs) -> i32 {
         }
         let shell = shell_of(ctx.cfg);
         let mut cmd = std::process::Command::new(&shell);
-        cmd.args(exec::no_startup_files(&shell))
-            .args(&flags.passthrough)
+        if !ctx.cfg.as_ref().is_ok_and(|c| c.startup_files) {
+            cmd.args(exec::no_startup_files(&shell));
+        }
+        cmd.args(&flags.passthrough)
             .arg("-c")
             .arg(line);
         status = match cmd.status() {

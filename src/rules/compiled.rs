@@ -6,10 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::{Action, ApprovalSpec, FileSpec, RuleSpec, WrapperSpec};
+use super::spec::{Action, ApprovalSpec, FileSpec, RuleSpec, TransferSpec, WrapperSpec};
 
 /// Bumped whenever the encoding changes.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Compiled<'a> {
@@ -41,6 +41,8 @@ pub struct Compiled<'a> {
     #[serde(borrow)]
     pub code_programs: Vec<&'a str>,
     pub approval: Option<ApprovalSpec>,
+    pub transfers: Option<TransferSpec>,
+    pub startup_files: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +70,8 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
     let mut shell = None;
     let (mut default, mut dynamic) = (None, None);
     let mut approval = None;
+    let mut transfers = None;
+    let mut startup_files = None;
     let mut rule_dirs = Vec::new();
     let mut rule_blobs: Vec<Vec<u8>> = Vec::new();
     let mut programs: Vec<(String, u32)> = Vec::new();
@@ -83,6 +87,8 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
         default = spec.default.or(default);
         dynamic = spec.dynamic.or(dynamic);
         approval = spec.approval.or(approval);
+        transfers = spec.transfers.or(transfers);
+        startup_files = spec.startup_files.or(startup_files);
         rule_dirs.extend(spec.rule_dirs);
         command_env.extend(spec.command_env);
         for (rule, (line, col)) in spec.rules.into_iter().zip(file.origins) {
@@ -142,6 +148,8 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
         command_env: command_env.iter().map(String::as_str).collect(),
         code_programs: code_programs.iter().map(String::as_str).collect(),
         approval,
+        transfers,
+        startup_files,
     };
     postcard::to_stdvec(&compiled).map_err(|e| e.to_string())
 }

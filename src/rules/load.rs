@@ -37,6 +37,9 @@ pub struct Config {
     pub rules: RuleSet,
     pub wrappers: Wrappers,
     pub approval: ApprovalSettings,
+    pub transfers: crate::transfer::Settings,
+    /// Let the real shell read its startup files.
+    pub startup_files: bool,
     /// The layers that were read, in order.
     pub files: Vec<String>,
     /// Notes for `rules lint`: settings ignored because of where they were.
@@ -244,6 +247,8 @@ fn build(
     let (mut default, mut dynamic) = (Action::Allow, Action::Review);
     let mut notes = Vec::new();
     let mut approval = ApprovalSettings::default();
+    let mut transfers = None;
+    let mut startup_files = false;
     for layer in &layers {
         let c = &layer.compiled;
         let user = layer.trust == Trust::User;
@@ -262,6 +267,15 @@ fn build(
         }
         if let Some(d) = c.dynamic {
             dynamic = if user { dynamic.max(d) } else { d };
+        }
+        for (key, present) in [("transfers", c.transfers.is_some()), ("startup_files", c.startup_files.is_some())] {
+            if user && present {
+                notes.push(format!("{}: `{key}` ignored in a user-writable file", layer.name));
+            }
+        }
+        if !user {
+            transfers = c.transfers.clone().or(transfers);
+            startup_files = c.startup_files.unwrap_or(startup_files);
         }
         if let Some(a) = &c.approval {
             // An agent-written approver could approve anything it asks.
@@ -285,6 +299,8 @@ fn build(
         rules: RuleSet::new(Arc::clone(&layers)),
         wrappers: Wrappers::from_layers(layers),
         approval,
+        transfers: crate::transfer::Settings::new(transfers.as_ref(), home),
+        startup_files,
         files,
         notes,
     })

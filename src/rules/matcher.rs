@@ -22,6 +22,8 @@ pub struct Matcher {
     env_refs: Vec<Glob>,
     secrets: Vec<String>,
     code: Option<bool>,
+    transfer: Vec<String>,
+    transfer_allowed: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -95,6 +97,8 @@ impl Matcher {
             env_refs: spec.env_refs.iter().map(|p| Glob::new(p)).collect(),
             secrets: spec.secrets.clone(),
             code: spec.code,
+            transfer: spec.transfer.clone(),
+            transfer_allowed: spec.transfer_allowed,
         }
     }
 
@@ -136,6 +140,15 @@ impl Matcher {
                 .any(|s| self.secrets.iter().any(|want| want == "any" || want == s))
         {
             return Ok(false);
+        }
+        if !self.transfer.is_empty() || self.transfer_allowed.is_some() {
+            let Some(t) = &f.transfer else { return Ok(false) };
+            if !self.transfer.is_empty() && !self.transfer.iter().any(|k| k == t.kind) {
+                return Ok(false);
+            }
+            if self.transfer_allowed.is_some_and(|want| want != t.allowed) {
+                return Ok(false);
+            }
         }
         if let Some(want) = self.code {
             if want == f.code.is_empty() {

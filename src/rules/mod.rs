@@ -144,7 +144,11 @@ impl Rule {
                     .collect::<Vec<_>>()
                     .join(" "),
             ),
-            "path" => self.matcher.first_path(f).map(str::to_string),
+            "path" => self
+                .matcher
+                .first_path(f)
+                .map(str::to_string)
+                .or_else(|| f.transfer.as_ref().and_then(|t| t.paths.first().cloned())),
             "env" => self.matcher.first_env(f).map(str::to_string),
             _ => {
                 let flag = key.strip_prefix("flag:")?;

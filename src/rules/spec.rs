@@ -52,6 +52,20 @@ pub struct FileSpec {
     #[serde(default)]
     pub command_env: Vec<String>,
     pub approval: Option<ApprovalSpec>,
+    pub transfers: Option<TransferSpec>,
+    /// Let the real shell read its startup files (`~/.bashrc`, profiles).
+    /// Off by default: the agent can write them.
+    pub startup_files: Option<bool>,
+}
+
+/// File transfer and git over ssh.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TransferSpec {
+    /// Where git transfers and `rsync --server` may go without review.
+    pub paths: Option<Vec<String>>,
+    /// The exact command sshd runs for the sftp subsystem through the shell.
+    pub sftp_server: Option<String>,
 }
 
 /// Who may approve a `review`, tried in order: session memory, the
@@ -129,6 +143,13 @@ pub struct MatchSpec {
     pub secrets: Vec<String>,
     #[serde(default)]
     pub code: Option<bool>,
+    /// The command is an ssh file transfer or git transport of these kinds:
+    /// git, rsync, scp, sftp.
+    #[serde(default)]
+    pub transfer: Vec<String>,
+    /// Every path of the transfer lies within `transfers.paths`.
+    #[serde(default)]
+    pub transfer_allowed: Option<bool>,
 }
 
 impl MatchSpec {
