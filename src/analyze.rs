@@ -1,28 +1,121 @@
 //! parse + unwrap to a fixed point: every command a line would run,
-//! however deeply it is nested.
+//! however deeply it is nested, including through aliases and shell
+//! functions defined earlier (in the line, in a sourced file, or on an
+//! earlier interactive line).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use crate::command::{Command, Word};
 use crate::parse::{self, Env, ParseError, MAX_DEPTH};
 use crate::unwrap::{Inner, Wrappers};
 
+/// Files larger than this are not read for definitions.
+const MAX_SOURCED: u64 = 1 << 20;
+
+/// Aliases and functions known to the shell a line runs in.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    /// Alias name → replacement text.
+    pub aliases: HashMap<String, String>,
+    /// Function name → the commands of its body.
+    pub functions: HashMap<String, Vec<Command>>,
+}
+
+impl Scope {
+    /// Learn the definitions of a script without analysing them: what a
+    /// sourced file or a saved shell state defines is analysed when used.
+    /// Returns the file's other top-level commands, which run when it is
+    /// sourced.
+    pub fn learn(
+        &mut self,
+        text: &str,
+        env: &Env,
+        via: &[String],
+    ) -> Result<Vec<Command>, ParseError> {
+        let parsed = parse::parse_script(text, env, via, via.len())?;
+        for (name, body) in parsed.definitions.functions {
+            self.functions.insert(name, body);
+        }
+        let mut top = Vec::new();
+        for c in parsed.commands {
+            let in_function = c
+                .via
+                .get(via.len())
+                .is_some_and(|v| v.starts_with("function "));
+            if in_function {
+                continue;
+            }
+            if c.via.len() == via.len() && c.program() == "alias" {
+                self.learn_aliases(&c);
+                continue;
+            }
+            top.push(c);
+        }
+        Ok(top)
+    }
+
+    /// `hash -p PATH NAME`, `BASH_CMDS[NAME]=PATH` and
+    /// `BASH_ALIASES[NAME]=TEXT` make NAME run something else, as an alias
+    /// does.
+    fn learn_renames(&mut self, cmd: &Command) {
+        if cmd.program() == "hash" {
+            let args: Vec<&str> = cmd.args().iter().map(|w| w.text.as_str()).collect();
+            if let Some(p) = args.iter().position(|a| *a == "-p") {
+                if let (Some(path), Some(name)) = (args.get(p + 1), args.get(p + 2)) {
+                    self.aliases
+                        .insert((*name).to_string(), (*path).to_string());
+                }
+            }
+        }
+        for a in &cmd.assignments {
+            for table in ["BASH_CMDS[", "BASH_ALIASES["] {
+                if let Some(name) = a.name.strip_prefix(table).and_then(|n| n.strip_suffix(']')) {
+                    self.aliases.insert(name.to_string(), a.value.text.clone());
+                }
+            }
+        }
+    }
+
+    fn learn_aliases(&mut self, alias: &Command) {
+        for w in alias.args() {
+            if let Some((name, value)) = w.text.split_once('=') {
+                self.aliases.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+}
+
 /// Every command found, wrappers and what they wrap alike.
 pub fn script(text: &str, env: &Env, wrappers: &Wrappers) -> Result<Vec<Command>, ParseError> {
+    script_in(text, env, wrappers, &mut Scope::default())
+}
+
+/// As `script`, in a shell that already has `scope`'s definitions; the
+/// line's own definitions are added to it.
+pub fn script_in(
+    text: &str,
+    env: &Env,
+    wrappers: &Wrappers,
+    scope: &mut Scope,
+) -> Result<Vec<Command>, ParseError> {
     let parsed = parse::parse_script(text, env, &[], 0)?;
-    expand(parsed.commands.into(), env, wrappers)
+    for (name, body) in parsed.definitions.functions {
+        scope.functions.insert(name, body);
+    }
+    expand(parsed.commands.into(), env, wrappers, scope)
 }
 
 /// `guard -- PROGRAM ARGS…`: the argv is exact, but what it wraps is not.
 pub fn argv(argv: &[String], env: &Env, wrappers: &Wrappers) -> Result<Vec<Command>, ParseError> {
     let cmd = Command::new(argv.iter().map(Word::literal).collect(), Vec::new());
-    expand(VecDeque::from([cmd]), env, wrappers)
+    expand(VecDeque::from([cmd]), env, wrappers, &mut Scope::default())
 }
 
 fn expand(
     mut queue: VecDeque<Command>,
     env: &Env,
     wrappers: &Wrappers,
+    scope: &mut Scope,
 ) -> Result<Vec<Command>, ParseError> {
     let mut out = Vec::new();
     while let Some(mut cmd) = queue.pop_front() {
@@ -33,7 +126,17 @@ fn expand(
                 message: "nesting too deep".to_string(),
             });
         }
-        for inner in wrappers.unwrap(&cmd) {
+        let program = cmd.program().to_string();
+        if program == "alias" {
+            scope.learn_aliases(&cmd);
+        }
+        scope.learn_renames(&cmd);
+        let mut inners = wrappers.unwrap(&cmd);
+        inners.extend(defined(&cmd, scope));
+        if matches!(program.as_str(), "source" | ".") {
+            inners.extend(sourced(&cmd, env, scope));
+        }
+        for inner in inners {
             match inner {
                 Inner::Argv {
                     argv,
@@ -59,7 +162,24 @@ fn expand(
                             ..e
                         }
                     })?;
+                    for (name, body) in parsed.definitions.functions {
+                        scope.functions.insert(name, body);
+                    }
                     queue.extend(parsed.commands);
+                }
+                Inner::Commands(commands) => queue.extend(commands),
+                Inner::Deferred { text, label } => {
+                    // Not every `$(` in data is code; what parses is checked.
+                    if via_has(&cmd.via, &label) {
+                        continue;
+                    }
+                    let mut via = cmd.via.clone();
+                    via.push(label);
+                    if let Ok(parsed) =
+                        parse::parse_script(&deferred_text(&text), env, &via, via.len())
+                    {
+                        queue.extend(parsed.commands);
+                    }
                 }
                 Inner::Dynamic { reason } => {
                     cmd.dynamic.get_or_insert(reason);
@@ -71,8 +191,104 @@ fn expand(
     Ok(out)
 }
 
+/// A call of an alias or a function defined earlier runs its definition.
+fn defined(cmd: &Command, scope: &Scope) -> Vec<Inner> {
+    let Some(first) = cmd.argv.first().filter(|w| !w.dynamic) else {
+        return Vec::new();
+    };
+    let name = first.text.as_str();
+    let mut out = Vec::new();
+    let alias_label = format!("alias {name}");
+    if let Some(value) = scope.aliases.get(name) {
+        // bash does not expand an alias inside its own expansion.
+        if !cmd.via.contains(&alias_label) {
+            let rest: Vec<String> = cmd.args().iter().map(|w| w.text.clone()).collect();
+            let text = format!("{value} {}", shell_words::join(&rest));
+            out.push(Inner::Script {
+                text,
+                label: alias_label,
+            });
+        }
+    }
+    let call_label = format!("{name}()");
+    if let Some(body) = scope.functions.get(name) {
+        if !cmd.via.contains(&call_label) {
+            let mut via = cmd.via.clone();
+            via.push(call_label);
+            let commands = body
+                .iter()
+                .map(|c| {
+                    let mut c = c.clone();
+                    let mut v = via.clone();
+                    v.extend(
+                        c.via
+                            .iter()
+                            .filter(|s| !s.starts_with("function "))
+                            .cloned(),
+                    );
+                    c.via = v;
+                    c
+                })
+                .collect();
+            out.push(Inner::Commands(commands));
+        }
+    }
+    out
+}
+
+/// `source FILE` / `. FILE` with a static path guard can read: the file's
+/// definitions join the scope (analysed when called) and its other
+/// commands are analysed now, since they run now.
+fn sourced(cmd: &Command, env: &Env, scope: &mut Scope) -> Vec<Inner> {
+    let Some(file) = cmd.args().iter().find(|w| w.text != "--") else {
+        return Vec::new();
+    };
+    if file.dynamic || file.glob {
+        return Vec::new(); // the wrapper table marks these dynamic
+    }
+    let path = if file.text.starts_with('/') {
+        std::path::PathBuf::from(&file.text)
+    } else {
+        std::path::Path::new(&env.cwd).join(&file.text)
+    };
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return Vec::new(); // bash cannot source it either
+    };
+    if !meta.is_file() || meta.len() > MAX_SOURCED {
+        return vec![Inner::Dynamic {
+            reason: format!("sources {} which guard does not read", file.text),
+        }];
+    }
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return vec![Inner::Dynamic {
+            reason: format!("sources {} which guard cannot read", file.text),
+        }];
+    };
+    let mut via = cmd.via.clone();
+    via.push(format!("source {}", file.text));
+    match scope.learn(&text, env, &via) {
+        Ok(top) => vec![Inner::Commands(top)],
+        Err(e) => vec![Inner::Dynamic {
+            reason: format!("sources {} which guard cannot parse ({e})", file.text),
+        }],
+    }
+}
+
+fn via_has(via: &[String], label: &str) -> bool {
+    via.iter().any(|v| v == label)
+}
+
+/// The substitutions inside deferred text, as a script: quotes that are
+/// data here are dropped so the `$(…)` inside them is seen.
+fn deferred_text(text: &str) -> String {
+    text.replace(['\'', '"'], " ")
+}
+
 fn dynamic_name(argv: &[Word]) -> Option<String> {
     let first = argv.first()?;
+    if first.text == "{}" {
+        return Some("command name `{}` is filled in from input at run time".to_string());
+    }
     if first.dynamic {
         Some(format!(
             "command name `{}` is only known at run time",

@@ -14,6 +14,11 @@ pub struct Word {
     /// The word has unquoted glob characters and bash would expand it
     /// against the file system.
     pub glob: bool,
+    /// For a dynamic or glob word: a pattern of every value it may take,
+    /// static text escaped, unquoted globs kept, and each run-time part
+    /// as `\u{1}` (anything at all).
+    #[serde(skip)]
+    pub pattern: Option<String>,
 }
 
 impl Word {
@@ -22,6 +27,7 @@ impl Word {
             text: text.into(),
             dynamic: false,
             glob: false,
+            pattern: None,
         }
     }
 }
@@ -70,6 +76,9 @@ pub struct Command {
     pub stdin_text: Option<String>,
     /// Names of variables expanded in this command's words.
     pub env_refs: Vec<String>,
+    /// Words that are values rather than arguments, such as the defaults
+    /// in `${x:-WORD}`: checked like arguments for paths and secrets.
+    pub data: Vec<Word>,
     /// Why this command's program cannot be known before it runs.
     pub dynamic: Option<String>,
 }
@@ -84,6 +93,7 @@ impl Command {
             stdin: Stdin::Inherited,
             stdin_text: None,
             env_refs: Vec::new(),
+            data: Vec::new(),
             dynamic: None,
         }
     }

@@ -38,6 +38,9 @@ pub struct Facts {
     pub code: Vec<String>,
     /// An ssh file transfer or git transport, recognised exactly.
     pub transfer: Option<crate::transfer::Transfer>,
+    /// The line turned on `dotglob` (or set GLOBIGNORE): wildcards match
+    /// dotfiles.
+    pub dotglob: bool,
 }
 
 /// Everything `facts` needs to know about the world outside the command.
@@ -47,6 +50,7 @@ pub struct Context<'a> {
     /// Is this a program some rule names? Used to scan inline code.
     pub known_program: &'a dyn Fn(&str) -> bool,
     pub transfers: &'a crate::transfer::Settings,
+    pub dotglob: bool,
 }
 
 pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
@@ -54,6 +58,7 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
     let args: Vec<String> = cmd.args().iter().map(|w| w.text.clone()).collect();
     let mut facts = Facts {
         args_joined: args.join(" "),
+        dotglob: ctx.dotglob,
         positionals: positionals(&args),
         env: cmd.assignments.iter().map(|a| a.name.clone()).collect(),
         env_refs: cmd.env_refs.clone(),
@@ -65,13 +70,35 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
         path_operands(w, ctx, &mut facts.paths);
     }
     for r in &cmd.redirects {
-        push_path(&r.target.text, r.target.glob, ctx, &mut facts.paths);
+        push_word_path(&r.target, ctx, &mut facts.paths);
     }
-    if facts.program == "printenv" {
+    // Values that later become arguments: `f=~/.aws/credentials; cat "$f"`,
+    // `for f in …`, `${x:-…}` defaults, here-strings fed to xargs.
+    for w in cmd.assignments.iter().map(|a| &a.value).chain(&cmd.data) {
+        push_word_path(w, ctx, &mut facts.paths);
+    }
+    if let Some(text) = &cmd.stdin_text {
+        for token in text.split_whitespace() {
+            let token = token
+                .strip_prefix("$HOME")
+                .or_else(|| token.strip_prefix("${HOME}"))
+                .map_or_else(|| token.to_string(), |rest| format!("{}{rest}", ctx.home));
+            push_path(&token, glob::has_meta(&token), ctx, &mut facts.paths);
+        }
+    }
+    // `printenv NAME` and `declare -p NAME` print a variable's value.
+    let prints_vars = facts.program == "printenv"
+        || (matches!(facts.program.as_str(), "declare" | "typeset" | "export")
+            && facts
+                .args
+                .iter()
+                .any(|a| a.starts_with('-') && a.contains('p')));
+    if prints_vars {
         facts
             .env_refs
             .extend(facts.args.iter().filter(|a| !a.starts_with('-')).cloned());
     }
+    indirect_env_reads(cmd, &mut facts);
     secrets(cmd, &mut facts);
     facts.transfer = crate::transfer::recognise(cmd, ctx.transfers, ctx.home, ctx.cwd);
     if let Some(code) = inline_code(&facts.program, cmd.args(), cmd.stdin_text.as_deref()) {
@@ -94,9 +121,30 @@ fn positionals(args: &[String]) -> Vec<(String, bool)> {
     out
 }
 
+/// A word as a path: its text, or for a word with run-time parts the
+/// pattern of what it may be, when enough of it is known to mean anything
+/// (`~/.a${x}ws/credentials`, `$DIR/.aws/credentials`; not `"$f"`).
+fn push_word_path(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
+    match (&w.pattern, w.dynamic) {
+        (Some(p), true) => {
+            let known = p
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+                .count();
+            if known >= 3 {
+                push_path(p, true, ctx, out);
+            }
+        }
+        _ => push_path(&w.text, w.glob, ctx, out),
+    }
+}
+
 /// Operands that may name files: plain words, `--opt=VALUE` values, and
 /// `-fVALUE` forms are all offered; path rules decide.
 fn path_operands(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
+    if w.dynamic {
+        return push_word_path(w, ctx, out);
+    }
     let text = w.text.as_str();
     if text.is_empty() {
         return;
@@ -104,8 +152,13 @@ fn path_operands(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
     if let Some(stripped) = text.strip_prefix('-') {
         if let Some((_, value)) = text.split_once('=') {
             push_path(value, w.glob, ctx, out);
-        } else if !stripped.starts_with('-') && stripped.len() > 1 {
-            push_path(&stripped[1..], w.glob, ctx, out);
+        } else if !stripped.starts_with('-') {
+            let mut chars = stripped.chars();
+            chars.next();
+            let rest = chars.as_str();
+            if !rest.is_empty() {
+                push_path(rest, w.glob, ctx, out);
+            }
         }
         return;
     }
@@ -159,6 +212,57 @@ pub fn normalize(path: &str) -> String {
     }
 }
 
+/// Variables read without a shell expansion guard could see: `env -S
+/// '${X}'`, `envsubst`, `jq env.X`, awk's `ENVIRON["X"]`, `declare -n r=X`.
+fn indirect_env_reads(cmd: &Command, facts: &mut Facts) {
+    static NAMES: OnceLock<Option<Regex>> = OnceLock::new();
+    let program = facts.program.as_str();
+    let interesting = matches!(
+        program,
+        "envsubst" | "jq" | "gojq" | "yq" | "awk" | "gawk" | "mawk" | "nawk"
+    ) || cmd
+        .args()
+        .iter()
+        .any(|w| w.dynamic && w.text.contains("${"));
+    let nameref = matches!(program, "declare" | "typeset" | "local")
+        && facts
+            .args
+            .iter()
+            .any(|a| a.starts_with('-') && a.contains('n'));
+    if nameref {
+        for a in &facts.args {
+            if let Some((_, target)) = a.split_once('=') {
+                facts.env_refs.push(target.to_string());
+            }
+        }
+    }
+    if !interesting {
+        return;
+    }
+    let Some(re) = NAMES
+        .get_or_init(|| {
+            Regex::new(r#"\$\{?([A-Za-z_][A-Za-z0-9_]*)|\benv\.([A-Za-z_][A-Za-z0-9_]*)|\$ENV\.([A-Za-z_][A-Za-z0-9_]*)|ENVIRON\[\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\]"#).ok()
+        })
+        .as_ref()
+    else {
+        return;
+    };
+    let texts = cmd
+        .args()
+        .iter()
+        .map(|w| w.text.as_str())
+        .chain(cmd.stdin_text.as_deref());
+    let mut found = Vec::new();
+    for t in texts {
+        for c in re.captures_iter(t) {
+            if let Some(m) = c.iter().skip(1).flatten().next() {
+                found.push(m.as_str().to_string());
+            }
+        }
+    }
+    facts.env_refs.extend(found);
+}
+
 fn secrets(cmd: &Command, facts: &mut Facts) {
     let mut found: Vec<&'static str> = Vec::new();
     for w in cmd.args() {
@@ -166,6 +270,9 @@ fn secrets(cmd: &Command, facts: &mut Facts) {
         if detect::mysql_password(&facts.program, &w.text).is_some() {
             found.push("mysql-password");
         }
+    }
+    for w in &cmd.data {
+        found.extend(detect::scan(&w.text));
     }
     for a in &cmd.assignments {
         found.extend(detect::scan(&a.value.text));
@@ -184,6 +291,16 @@ fn inline_code(program: &str, args: &[Word], stdin_text: Option<&str>) -> Option
     let family = interpreter(program)?;
     let texts: Vec<&str> = args.iter().map(|w| w.text.as_str()).collect();
     match family {
+        Interp::Flag(_) if texts.windows(2).any(|w| w == ["-m", "timeit"]) => {
+            // `python -m timeit STMT…`: the statements are code.
+            let at = texts.iter().position(|t| *t == "timeit").unwrap_or(0);
+            let code: Vec<&str> = texts[at + 1..]
+                .iter()
+                .copied()
+                .filter(|t| !t.starts_with('-'))
+                .collect();
+            (!code.is_empty()).then(|| code.join("\n"))
+        }
         Interp::Flag(flags) => {
             let script_operand = texts.iter().any(|t| !t.starts_with('-'));
             let stdin_dash = texts.contains(&"-");
@@ -270,7 +387,8 @@ fn interpreter(program: &str) -> Option<Interp> {
         "python" | "pypy" | "ipython" => Interp::Flag(&["-c"]),
         "node" | "nodejs" | "bun" => Interp::Flag(&["-e", "--eval", "-p", "--print"]),
         "deno" => Interp::Flag(&["eval"]),
-        "perl" | "ruby" => Interp::Flag(&["-e", "-E"]),
+        "perl" => Interp::Flag(&["-e", "-E", "-M", "-m"]),
+        "ruby" => Interp::Flag(&["-e", "-E"]),
         "php" => Interp::Flag(&["-r", "--run"]),
         "lua" | "luajit" => Interp::Flag(&["-e"]),
         "Rscript" => Interp::Flag(&["-e"]),
@@ -309,6 +427,11 @@ fn code_flag<'a>(word: &'a str, flags: &[&str]) -> Option<Option<&'a str>> {
         }
     }
     None
+}
+
+/// Does a sed command line (`sed [-e] SCRIPT …`) use the `e` command?
+pub fn sed_runs_any(args: &[Word]) -> bool {
+    inline_code("sed", args, None).is_some()
 }
 
 fn awk_runs_commands(program: &str) -> bool {
@@ -371,6 +494,20 @@ fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
             && name.contains('_')
         {
             facts.env_refs.push(name.to_string());
+        }
+    }
+    // Code that starts processes can assemble the command at run time
+    // (`system("a"."ws")`), which no scan of its text can follow.
+    static SPAWN: OnceLock<Option<Regex>> = OnceLock::new();
+    if let Some(re) = SPAWN
+        .get_or_init(|| {
+            Regex::new(r"\b(system|exec[lv]?p?e?|popen|spawn(Sync)?|execSync|execFile(Sync)?|subprocess|child_process|shell_exec|proc_open|passthru|Open3|getRuntime)\s*[\(\.]|`[^`]+`|\bqx[\(\{/]")
+                .ok()
+        })
+        .as_ref()
+    {
+        if re.is_match(code) {
+            facts.code.push("starts processes".to_string());
         }
     }
     for id in detect::scan(code) {

@@ -82,6 +82,8 @@ impl Glob {
                     toks.push(Tok::Star);
                 }
                 '?' => toks.push(Tok::Any),
+                // A part only known at run time (see `Word::pattern`).
+                '\u{1}' => toks.push(Tok::DStar),
                 '[' => {
                     if let Some((tok, next)) = parse_class(&chars, i) {
                         toks.push(tok);
@@ -170,9 +172,10 @@ impl Glob {
                     if sa.contains('/') && sb.contains('/') {
                         reach[idx(ni, nj, 1)] = true;
                     }
-                    let dot_ok = s == 0
-                        || ((self.dotfiles || a[i] == Tok::Lit('.'))
-                            && (other.dotfiles || b[j] == Tok::Lit('.')));
+                    // A run-time part (DStar in a bash pattern) may be anything.
+                    let may_dot =
+                        |g: &Glob, t: &Tok| g.dotfiles || matches!(t, Tok::Lit('.') | Tok::DStar);
+                    let dot_ok = s == 0 || (may_dot(self, &a[i]) && may_dot(other, &b[j]));
                     if dot_ok && sa.contains('.') && sb.contains('.') {
                         reach[idx(ni, nj, 0)] = true;
                     }
@@ -299,7 +302,9 @@ fn parse_class(chars: &[char], start: usize) -> Option<(Tok, usize)> {
 /// True if an unquoted word with this text would be subject to pathname
 /// expansion.
 pub fn has_meta(text: &str) -> bool {
-    text.contains(['*', '?', '['])
+    // A `[` is a pattern only with a `]` after it (`[ -f x ]` is the test
+    // command, `[` alone).
+    text.contains(['*', '?']) || text.find('[').is_some_and(|i| text[i + 1..].contains(']'))
 }
 
 #[cfg(test)]

@@ -56,6 +56,14 @@ pub enum Input<'a> {
     Argv(&'a [String]),
 }
 
+/// `shopt -s dotglob`, or any GLOBIGNORE, makes `*` match dotfiles.
+fn enables_dotglob(c: &Command) -> bool {
+    let shopt = c.program() == "shopt"
+        && c.args().iter().any(|w| w.text == "-s")
+        && c.args().iter().any(|w| w.text == "dotglob");
+    shopt || c.assignments.iter().any(|a| a.name == "GLOBIGNORE")
+}
+
 pub fn decide(input: Input<'_>, cfg: &Config, env: &Env) -> Verdict {
     let analysed = match input {
         Input::Script(s) => analyze::script(s, env, &cfg.wrappers),
@@ -71,6 +79,7 @@ pub fn decide(input: Input<'_>, cfg: &Config, env: &Env) -> Verdict {
         cwd: &env.cwd,
         known_program: &known,
         transfers: &cfg.transfers,
+        dotglob: commands.iter().any(enables_dotglob),
     };
     let mut matches = Vec::new();
     let mut unmatched = false;

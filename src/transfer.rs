@@ -28,7 +28,9 @@ impl Settings {
             paths: paths
                 .iter()
                 .map(|p| match p.strip_prefix('~') {
-                    Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
+                    Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                        format!("{home}{rest}")
+                    }
                     _ => p.clone(),
                 })
                 .collect(),
@@ -62,9 +64,17 @@ pub fn recognise(cmd: &Command, settings: &Settings, home: &str, cwd: &str) -> O
     let program = cmd.program();
     let (kind, raw_paths): (&'static str, Vec<&str>) = if first == settings.sftp_server {
         ("sftp", Vec::new())
-    } else if matches!(program, "git-upload-pack" | "git-receive-pack" | "git-upload-archive") {
+    } else if matches!(
+        program,
+        "git-upload-pack" | "git-receive-pack" | "git-upload-archive"
+    ) {
         ("git", operands(&argv[1..]))
-    } else if program == "git" && matches!(argv.get(1), Some(&("upload-pack" | "receive-pack" | "upload-archive"))) {
+    } else if program == "git"
+        && matches!(
+            argv.get(1),
+            Some(&("upload-pack" | "receive-pack" | "upload-archive"))
+        )
+    {
         ("git", operands(&argv[2..]))
     } else if program == "rsync" && argv.get(1) == Some(&"--server") {
         // `rsync --server [--sender] OPTIONS . PATH…`: paths follow the `.`.
@@ -89,12 +99,21 @@ pub fn recognise(cmd: &Command, settings: &Settings, home: &str, cwd: &str) -> O
             }
         })
         .collect();
-    let allowed = !paths.is_empty() && !cmd.argv.iter().any(|w| w.dynamic || w.glob) && paths.iter().all(|p| settings.allows(p));
-    Some(Transfer { kind, paths, allowed })
+    let allowed = !paths.is_empty()
+        && !cmd.argv.iter().any(|w| w.dynamic || w.glob)
+        && paths.iter().all(|p| settings.allows(p));
+    Some(Transfer {
+        kind,
+        paths,
+        allowed,
+    })
 }
 
 fn operands<'a>(args: &[&'a str]) -> Vec<&'a str> {
-    args.iter().copied().filter(|a| !a.starts_with('-')).collect()
+    args.iter()
+        .copied()
+        .filter(|a| !a.starts_with('-'))
+        .collect()
 }
 
 /// scp's undocumented server side: `-t` (sink) and `-f` (source), alone or
@@ -102,5 +121,7 @@ fn operands<'a>(args: &[&'a str]) -> Vec<&'a str> {
 fn is_scp_server_flag(arg: &str) -> bool {
     arg.strip_prefix('-')
         .filter(|f| !f.starts_with('-'))
-        .is_some_and(|f| f.chars().all(|c| c.is_ascii_alphanumeric()) && (f.contains('t') || f.contains('f')))
+        .is_some_and(|f| {
+            f.chars().all(|c| c.is_ascii_alphanumeric()) && (f.contains('t') || f.contains('f'))
+        })
 }

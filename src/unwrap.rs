@@ -22,6 +22,13 @@ pub enum Inner {
     },
     /// Script text to parse and analyse.
     Script { text: String, label: String },
+    /// Text that holds `$(…)` or backticks as data, which bash may expand
+    /// later (arithmetic on `a[$(…)]`, `PS4`, `${x@P}`): analysed when it
+    /// parses, ignored when it does not.
+    Deferred { text: String, label: String },
+    /// Commands already analysed elsewhere (a function body, a sourced
+    /// file) that this command runs.
+    Commands(Vec<Command>),
     /// Code the command runs that guard cannot see.
     Dynamic { reason: String },
 }
@@ -30,6 +37,31 @@ pub enum Inner {
 #[derive(Debug)]
 pub struct Wrappers {
     layers: Arc<Vec<Layer>>,
+}
+
+/// Literal `$(…)` or backticks in an argument, assignment or default
+/// value: bash evaluates such text again in arithmetic (array subscripts),
+/// prompts and `${x@P}`, so the command inside is analysed too.
+fn deferred_code(cmd: &Command, out: &mut Vec<Inner>) {
+    let words = cmd
+        .argv
+        .iter()
+        .chain(cmd.assignments.iter().map(|a| &a.value))
+        .chain(&cmd.data);
+    for w in words {
+        // Only static text: a real substitution was analysed already.
+        let fixed = if w.dynamic {
+            w.pattern.as_deref().unwrap_or("")
+        } else {
+            w.text.as_str()
+        };
+        if fixed.contains("$(") || fixed.matches('`').count() >= 2 {
+            out.push(Inner::Deferred {
+                text: w.text.clone(),
+                label: "deferred $(…)".to_string(),
+            });
+        }
+    }
 }
 
 /// Declaration builtins whose `NAME=VALUE` arguments set variables.
@@ -53,6 +85,7 @@ impl Wrappers {
     /// Every inner command or script `cmd` runs.
     pub fn unwrap(&self, cmd: &Command) -> Vec<Inner> {
         let mut out = Vec::new();
+        deferred_code(cmd, &mut out);
         self.command_env_values(cmd, &mut out);
         let program = cmd.program();
         for layer in self.layers.iter() {
@@ -82,6 +115,37 @@ impl Wrappers {
             for w in cmd.args() {
                 if let Some((name, _)) = w.text.split_once('=') {
                     settings.push((name, w));
+                }
+            }
+        }
+        // GIT_CONFIG_KEY_<n>=core.pager GIT_CONFIG_VALUE_<n>=CMD
+        for (name, key) in &settings {
+            if let Some(n) = name.strip_prefix("GIT_CONFIG_KEY_") {
+                let value_name = format!("GIT_CONFIG_VALUE_{n}");
+                let key_text = key
+                    .text
+                    .split_once('=')
+                    .map_or(key.text.as_str(), |(_, v)| v);
+                let runs = self.layers.iter().any(|l| {
+                    l.wrappers_for("git").into_iter().flatten().any(|w| {
+                        w.config_option
+                            .as_ref()
+                            .is_some_and(|c| key_matches(&c.keys, key_text))
+                    })
+                });
+                if let Some((_, value)) = settings.iter().find(|(n2, _)| *n2 == value_name) {
+                    if runs {
+                        let text = value
+                            .text
+                            .split_once('=')
+                            .map_or(value.text.as_str(), |(_, v)| v);
+                        push_script(
+                            &mut *out,
+                            text.trim_start_matches('!'),
+                            value.dynamic,
+                            &format!("{name}={key_text}"),
+                        );
+                    }
                 }
             }
         }
@@ -145,6 +209,7 @@ fn classify(spec: &WrapperSpec, args: &[Word], i: usize) -> (Opt, usize) {
                     text: v.to_string(),
                     dynamic: w.dynamic,
                     glob: false,
+                    pattern: None,
                 }),
                 1,
             ),
@@ -210,11 +275,86 @@ fn unwrap_one(spec: &WrapperSpec, cmd: &Command, out: &mut Vec<Inner>) {
 
     option_commands(spec, program, &args, out);
     exec_options(spec, program, &args, out);
+    for (i, w) in args.iter().enumerate() {
+        if let Some(attached) = find_option(&w.text, &spec.program_file_options) {
+            let file = attached.or_else(|| args.get(i + 1).map(|v| v.text.as_str()));
+            if file.is_some_and(is_stdin_path) {
+                stdin_program(program, cmd, out);
+            }
+        }
+    }
     setting_commands(spec, program, &args, out);
+    if matches!(program, "sed" | "gsed") && crate::facts::sed_runs_any(&args) {
+        out.push(Inner::Dynamic {
+            reason: format!("{program} runs lines of its input as commands"),
+        });
+    }
+    if program == "git" {
+        // `--config-env=KEY=VAR`: the value comes from the environment.
+        for w in &args {
+            if let Some(rest) = w.text.strip_prefix("--config-env=") {
+                if let Some((key, var)) = rest.rsplit_once('=') {
+                    let runs = spec
+                        .config_option
+                        .as_ref()
+                        .is_some_and(|c| key_matches(&c.keys, key));
+                    if runs {
+                        match cmd.assignments.iter().find(|a| a.name == var) {
+                            Some(a) => push_script(
+                                out,
+                                a.value.text.trim_start_matches('!'),
+                                a.value.dynamic,
+                                "git --config-env",
+                            ),
+                            None => out.push(Inner::Dynamic {
+                                reason: format!(
+                                    "git runs {key} from ${var}, only known at run time"
+                                ),
+                            }),
+                        }
+                    }
+                }
+            }
+        }
+        // GIT_CONFIG_PARAMETERS="'key'='value' …"
+        if let Some(a) = cmd
+            .assignments
+            .iter()
+            .find(|a| a.name == "GIT_CONFIG_PARAMETERS")
+        {
+            for pair in a.value.text.split("' '") {
+                let pair = pair.trim_matches('\'');
+                if let Some((key, value)) = pair.split_once("'='") {
+                    if spec
+                        .config_option
+                        .as_ref()
+                        .is_some_and(|c| key_matches(&c.keys, key))
+                    {
+                        push_script(
+                            out,
+                            value.trim_start_matches('!'),
+                            a.value.dynamic,
+                            "GIT_CONFIG_PARAMETERS",
+                        );
+                    }
+                }
+            }
+        }
+        // `ext::CMD` remote URLs run CMD (protocol.ext.allow).
+        for w in args.iter().filter(|w| w.text.starts_with("ext::")) {
+            push_script(
+                out,
+                &w.text["ext::".len()..].replace("% ", " "),
+                w.dynamic,
+                "git ext::",
+            );
+        }
+    }
 
     match spec.inner {
         InnerKind::Shell => return shell(program, cmd, &args, out),
-        InnerKind::Source => return source(program, &args, out),
+        InnerKind::Source => return source(program, cmd, &args, out),
+        InnerKind::Interpreter => return interpreter(program, spec, cmd, &args, out),
         InnerKind::Alias => {
             for w in &args {
                 if let Some((name, value)) = w.text.split_once('=') {
@@ -245,6 +385,7 @@ fn unwrap_one(spec: &WrapperSpec, cmd: &Command, out: &mut Vec<Inner>) {
     let mut skipped = 0;
     let mut start = None;
     let mut options_done = false;
+    let mut saw_script = false;
     while i < args.len() {
         let w = args[i].text.clone();
         if !options_done && spec.separator.as_deref() == Some(w.as_str()) {
@@ -260,15 +401,20 @@ fn unwrap_one(spec: &WrapperSpec, cmd: &Command, out: &mut Vec<Inner>) {
             match classify(spec, &args, i) {
                 (Opt::Inert, _) => return,
                 (Opt::Script(v), n) => {
+                    saw_script = true;
                     let label = format!("{program} {}", w.split('=').next().unwrap_or(&w));
                     push_script(out, &v.text, v.dynamic, &label);
                     i += n;
                 }
                 (Opt::Split(v), n) => {
+                    // env -S expands `${NAME}` itself.
                     let split: Vec<Word> = shell_words::split(&v)
                         .unwrap_or_default()
                         .into_iter()
-                        .map(Word::literal)
+                        .map(|t| Word {
+                            dynamic: t.contains("${"),
+                            ..Word::literal(t)
+                        })
                         .collect();
                     let rest = args.split_off((i + n).min(args.len()));
                     args.truncate(i);
@@ -287,6 +433,7 @@ fn unwrap_one(spec: &WrapperSpec, cmd: &Command, out: &mut Vec<Inner>) {
                         text: value.to_string(),
                         dynamic: args[i].dynamic,
                         glob: false,
+                        pattern: None,
                     },
                 });
             }
@@ -304,8 +451,18 @@ fn unwrap_one(spec: &WrapperSpec, cmd: &Command, out: &mut Vec<Inner>) {
         break;
     }
     let Some(start) = start.filter(|&s| s < args.len()) else {
-        if spec.stdin_script {
+        if spec.stdin_script && !saw_script {
             stdin_program(program, cmd, out);
+        }
+        // `… | xargs env`: the command is appended from the input.
+        let fed = cmd
+            .via
+            .last()
+            .is_some_and(|v| matches!(v.as_str(), "xargs" | "parallel" | "sem"));
+        if fed && spec.inner == InnerKind::Argv {
+            out.push(Inner::Dynamic {
+                reason: format!("{program} runs a command named by its input"),
+            });
         }
         return;
     };
@@ -318,25 +475,90 @@ fn unwrap_one(spec: &WrapperSpec, cmd: &Command, out: &mut Vec<Inner>) {
         return;
     }
     match spec.inner {
-        InnerKind::Argv => out.push(Inner::Argv {
-            argv: inner,
-            assignments,
-            label: program.to_string(),
-        }),
+        InnerKind::Argv => {
+            input_named_program(program, &inner, out);
+            out.push(Inner::Argv {
+                argv: inner,
+                assignments,
+                label: program.to_string(),
+            })
+        }
         InnerKind::Script => {
             let dynamic = inner.iter().any(|w| w.dynamic);
             let text: Vec<&str> = inner.iter().map(|w| w.text.as_str()).collect();
             push_script(out, &text.join(" "), dynamic, program);
         }
-        InnerKind::Shell | InnerKind::Alias | InnerKind::None | InnerKind::Source => {}
+        InnerKind::Shell
+        | InnerKind::Alias
+        | InnerKind::None
+        | InnerKind::Source
+        | InnerKind::Interpreter => {}
+    }
+}
+
+/// An interpreter runs inline code (`script_options`, scanned by facts),
+/// a script file, or else the program on its stdin: a pipe or document
+/// feeding it is code guard never sees, and with nothing at all it is an
+/// interactive prompt.
+fn interpreter(
+    program: &str,
+    spec: &WrapperSpec,
+    cmd: &Command,
+    args: &[Word],
+    out: &mut Vec<Inner>,
+) {
+    let mut i = 0;
+    let mut operand = None;
+    while i < args.len() {
+        let w = &args[i].text;
+        if w == "--" {
+            operand = args.get(i + 1);
+            break;
+        }
+        if is_option(w) && !is_stdin_path(w) {
+            match classify(spec, args, i) {
+                // Inline code or a module: something other than stdin runs.
+                (Opt::Script(_), _) => return,
+                (_, n) => i += n,
+            }
+            continue;
+        }
+        operand = Some(&args[i]);
+        break;
+    }
+    match operand {
+        Some(file) if !is_stdin_path(&file.text) && file.dynamic => {
+            out.push(Inner::Dynamic {
+                reason: format!(
+                    "{program} runs a script only known at run time (`{}`)",
+                    file.text
+                ),
+            });
+        }
+        Some(file) if !is_stdin_path(&file.text) => {}
+        _ if cmd.stdin != Stdin::Inherited => {
+            out.push(Inner::Dynamic {
+                reason: format!("{program} runs a program read from its stdin"),
+            });
+        }
+        Some(_) => out.push(Inner::Dynamic {
+            reason: format!("{program} runs a program read from its stdin"),
+        }),
+        None if args.is_empty() => out.push(Inner::Dynamic {
+            reason: format!("{program} starts an interactive interpreter"),
+        }),
+        None => {}
     }
 }
 
 /// `source FILE` / `. FILE`: code from a file runs in this very shell.
-fn source(program: &str, args: &[Word], out: &mut Vec<Inner>) {
+fn source(program: &str, cmd: &Command, args: &[Word], out: &mut Vec<Inner>) {
     let Some(file) = args.iter().find(|w| w.text != "--") else {
         return;
     };
+    if is_stdin_path(&file.text) {
+        return stdin_program(program, cmd, out);
+    }
     if file.dynamic {
         out.push(Inner::Dynamic {
             reason: format!(
@@ -345,6 +567,24 @@ fn source(program: &str, args: &[Word], out: &mut Vec<Inner>) {
             ),
         });
     }
+}
+
+/// `find -exec {} …`, `xargs -I{} {} …`: the program itself comes from the
+/// input.
+fn input_named_program(program: &str, inner: &[Word], out: &mut Vec<Inner>) {
+    if inner
+        .first()
+        .is_some_and(|w| w.text.contains("{}") || w.text.contains("{.}"))
+    {
+        out.push(Inner::Dynamic {
+            reason: format!("{program} runs a program named by its input"),
+        });
+    }
+}
+
+/// Paths that are the process's own stdin.
+fn is_stdin_path(p: &str) -> bool {
+    matches!(p, "-" | "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0")
 }
 
 /// A program that reads the commands it runs from stdin: what a
@@ -372,6 +612,10 @@ fn stdin_program(program: &str, cmd: &Command, out: &mut Vec<Inner>) {
 fn option_value<'w>(w: &'w str, opt: &str) -> Option<Option<&'w str>> {
     if w == opt {
         return Some(None);
+    }
+    // vim's `+CMD`
+    if opt == "+" {
+        return w.strip_prefix('+').filter(|v| !v.is_empty()).map(Some);
     }
     if opt.starts_with("--") {
         return w
@@ -411,6 +655,8 @@ fn option_commands(spec: &WrapperSpec, program: &str, args: &[Word], out: &mut V
                 .or_else(|| args.get(i + 1).map(|v| (v.text.clone(), v.dynamic)));
             if let Some((text, dynamic)) = value {
                 let text = text.trim_start().trim_start_matches([':', '!']);
+                // gdb's `shell CMD`
+                let text = text.strip_prefix("shell ").unwrap_or(text);
                 push_script(
                     out,
                     text,
@@ -447,16 +693,37 @@ fn option_commands(spec: &WrapperSpec, program: &str, args: &[Word], out: &mut V
     }
 }
 
-/// `git config core.pager CMD`: a setting that runs later.
+/// `git config [set] [-f FILE] KEY VALUE`: a setting that runs later.
 fn setting_commands(spec: &WrapperSpec, program: &str, args: &[Word], out: &mut Vec<Inner>) {
     let (Some(sub), Some(config)) = (&spec.setting_subcommand, &spec.config_option) else {
         return;
     };
-    let pos: Vec<&Word> = args.iter().filter(|w| !is_option(&w.text)).collect();
-    if pos.first().map(|w| w.text.as_str()) != Some(sub.as_str()) {
+    let Some(at) = args.iter().position(|w| w.text == *sub) else {
         return;
+    };
+    let mut operands = Vec::new();
+    let mut i = at + 1;
+    while i < args.len() {
+        let w = args[i].text.as_str();
+        if matches!(
+            w,
+            "-f" | "--file" | "--blob" | "--type" | "--default" | "--comment" | "--value"
+        ) {
+            i += 2;
+            continue;
+        }
+        if !is_option(w) {
+            operands.push(&args[i]);
+        }
+        i += 1;
     }
-    if let (Some(key), Some(value)) = (pos.get(1), pos.get(2)) {
+    if operands
+        .first()
+        .is_some_and(|w| matches!(w.text.as_str(), "set" | "--add"))
+    {
+        operands.remove(0);
+    }
+    if let (Some(key), Some(value)) = (operands.first(), operands.get(1)) {
         if key_matches(&config.keys, &key.text) {
             let text = value.text.trim_start_matches('!');
             push_script(
@@ -489,6 +756,7 @@ fn exec_options(spec: &WrapperSpec, program: &str, args: &[Word], out: &mut Vec<
             .position(|w| opt.terminators.contains(&w.text))
             .map_or(args.len(), |p| start + p);
         if end > start {
+            input_named_program(program, &args[start..end], out);
             out.push(Inner::Argv {
                 argv: args[start..end].to_vec(),
                 assignments: Vec::new(),
@@ -543,10 +811,19 @@ fn shell(program: &str, cmd: &Command, args: &[Word], out: &mut Vec<Inner>) {
     }
     let rest = args.get(i..).unwrap_or(&[]);
     if command_string {
-        if let Some(script) = rest.first() {
-            push_script(out, &script.text, script.dynamic, &format!("{program} -c"));
+        match rest.first() {
+            Some(script) => {
+                push_script(out, &script.text, script.dynamic, &format!("{program} -c"))
+            }
+            // `xargs sh -c`: the script is appended at run time.
+            None => out.push(Inner::Dynamic {
+                reason: format!("{program} -c runs a script only known at run time"),
+            }),
         }
         return;
+    }
+    if rest.first().is_some_and(|f| is_stdin_path(&f.text)) {
+        return stdin_program(program, cmd, out);
     }
     if let Some(file) = rest.first().filter(|_| !reads_stdin) {
         // `bash <(curl …)`: the script itself is produced at run time.

@@ -197,10 +197,8 @@ fn reason(out: &mut &File, deadline: Instant) -> Option<String> {
         }
         match key.code {
             KeyCode::Enter => return Some(text.trim().to_string()).filter(|t| !t.is_empty()),
-            KeyCode::Backspace => {
-                if text.pop().is_some() {
-                    let _ = write!(out, "\x08 \x08");
-                }
+            KeyCode::Backspace if text.pop().is_some() => {
+                let _ = write!(out, "\x08 \x08");
             }
             KeyCode::Char(c) if !c.is_control() && text.len() < 500 => {
                 text.push(c);

@@ -62,7 +62,9 @@ pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
 /// puts what the client asked for in `SSH_ORIGINAL_COMMAND`. That is the
 /// command to decide on.
 fn forced_command(flags: &mut ShellArgs) {
-    let Some(original) = std::env::var_os("SSH_ORIGINAL_COMMAND") else { return };
+    let Some(original) = std::env::var_os("SSH_ORIGINAL_COMMAND") else {
+        return;
+    };
     let runs_guard_itself = match &flags.command {
         None => flags.argv.is_none() && flags.script_file.is_none() && !flags.stdin,
         Some(c) => {
@@ -264,9 +266,7 @@ fn interactive(ctx: &Ctx<'_>, flags: &ShellArgs) -> i32 {
         if !ctx.cfg.as_ref().is_ok_and(|c| c.startup_files) {
             cmd.args(exec::no_startup_files(&shell));
         }
-        cmd.args(&flags.passthrough)
-            .arg("-c")
-            .arg(line);
+        cmd.args(&flags.passthrough).arg("-c").arg(line);
         status = match cmd.status() {
             Ok(s) => s.code().unwrap_or(128 + 2),
             Err(e) => {

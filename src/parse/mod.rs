@@ -17,6 +17,10 @@ pub use walk::Definitions;
 /// Nesting deeper than this is refused rather than followed.
 pub const MAX_DEPTH: usize = 24;
 
+/// Brackets and compound keywords nested deeper than this are refused
+/// before parsing: the grammar is recursive and would exhaust the stack.
+const MAX_SYNTAX_NESTING: usize = 200;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{col}: {message}")]
 pub struct ParseError {
@@ -71,7 +75,7 @@ pub fn parse_script(
     via: &[String],
     depth: usize,
 ) -> Result<Parsed, ParseError> {
-    if depth > MAX_DEPTH {
+    if depth > MAX_DEPTH || syntax_nesting(text) > MAX_SYNTAX_NESTING {
         return Err(ParseError::at(1, 1, "nesting too deep"));
     }
     let options = options();
@@ -80,6 +84,38 @@ pub fn parse_script(
     let mut walker = walk::Walker::new(env, depth, &options);
     walker.program(&program, via)?;
     Ok(walker.finish())
+}
+
+/// An over-estimate of how deeply `text` nests brackets and compound
+/// commands, ignoring single-quoted text.
+fn syntax_nesting(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut in_single = false;
+    let mut word = String::new();
+    for c in text.chars() {
+        if in_single {
+            in_single = c != '\'';
+            continue;
+        }
+        if c.is_ascii_alphabetic() {
+            word.push(c);
+            continue;
+        }
+        match word.as_str() {
+            "if" | "while" | "until" | "for" | "case" | "select" => depth += 1,
+            "fi" | "done" | "esac" => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        word.clear();
+        match c {
+            '\'' => in_single = true,
+            '(' | '{' | '[' => depth += 1,
+            ')' | '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        max = max.max(depth);
+    }
+    max
 }
 
 fn options() -> brush_parser::ParserOptions {

@@ -5,10 +5,11 @@ use brush_parser::ast;
 use super::{parse_script, word, Env, ParseError, Parsed};
 use crate::command::{Assignment, Command, Redirect, RedirectKind, Stdin, Word};
 
-/// Names a script defines, for callers that carry state between lines.
+/// Functions a script defines, with the commands of each body, for
+/// callers that follow calls and carry state between lines.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Definitions {
-    pub functions: Vec<String>,
+    pub functions: Vec<(String, Vec<Command>)>,
 }
 
 pub(super) struct Walker<'a> {
@@ -23,6 +24,8 @@ pub(super) struct Walker<'a> {
 #[derive(Default)]
 pub(super) struct WordRefs {
     pub(super) env_refs: Vec<String>,
+    /// Words that become values at run time (`${x:-WORD}` defaults).
+    pub(super) data: Vec<Word>,
 }
 
 impl<'a> Walker<'a> {
@@ -63,6 +66,11 @@ impl<'a> Walker<'a> {
             .functions
             .extend(parsed.definitions.functions);
         Ok(())
+    }
+
+    /// Take the commands of a lenient re-parse.
+    pub(super) fn adopt(&mut self, parsed: Parsed) {
+        self.commands.extend(parsed.commands);
     }
 
     pub(super) fn program(&mut self, p: &ast::Program, via: &[String]) -> Result<(), ParseError> {
@@ -110,11 +118,14 @@ impl<'a> Walker<'a> {
             }
             ast::Command::Function(f) => {
                 let name = f.fname.value.clone();
-                self.definitions.functions.push(name.clone());
                 let mut inner = via.to_vec();
                 inner.push(format!("function {name}"));
+                let start = self.commands.len();
                 self.compound(&f.body.0, &inner, Stdin::Inherited)?;
-                self.redirect_list(f.body.1.as_ref(), &inner)
+                self.redirect_list(f.body.1.as_ref(), &inner)?;
+                let body = self.commands[start..].to_vec();
+                self.definitions.functions.push((name, body));
+                Ok(())
             }
             ast::Command::ExtendedTest(t, redirects) => {
                 self.test_expr(&t.expr, via)?;
@@ -144,8 +155,22 @@ impl<'a> Walker<'a> {
             C::BraceGroup(b) => self.compound_list_fed(&b.list, via, stdin),
             C::Subshell(s) => self.compound_list_fed(&s.list, via, stdin),
             C::ForClause(f) => {
+                // `for f in WORDS` assigns each word to f: a later `cat "$f"`
+                // reads what the list names, so the list is checked as data.
+                let mut list = Command::new(Vec::new(), via.to_vec());
+                let mut refs = WordRefs::default();
                 for w in f.values.iter().flatten() {
-                    self.words(&w.value, via, &mut WordRefs::default())?;
+                    for value in self.words(&w.value, via, &mut refs)? {
+                        list.assignments.push(Assignment {
+                            name: f.variable_name.clone(),
+                            value,
+                        });
+                    }
+                }
+                list.env_refs = refs.env_refs;
+                list.data = refs.data;
+                if !list.assignments.is_empty() {
+                    self.commands.push(list);
                 }
                 self.compound_list(&f.body.list, via)
             }
@@ -204,21 +229,44 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
+    /// `[[ … ]]`: its words are evaluated (and may hold arithmetic), so
+    /// they are kept as the data of a command of their own.
     fn test_expr(&mut self, e: &ast::ExtendedTestExpr, via: &[String]) -> Result<(), ParseError> {
+        let mut test = Command::new(Vec::new(), via.to_vec());
+        let mut refs = WordRefs::default();
+        self.test_words(e, via, &mut refs)?;
+        test.env_refs = refs.env_refs;
+        test.data = refs.data;
+        if !test.data.is_empty() || !test.env_refs.is_empty() {
+            self.commands.push(test);
+        }
+        Ok(())
+    }
+
+    fn test_words(
+        &mut self,
+        e: &ast::ExtendedTestExpr,
+        via: &[String],
+        refs: &mut WordRefs,
+    ) -> Result<(), ParseError> {
         use ast::ExtendedTestExpr as T;
         match e {
             T::And(a, b) | T::Or(a, b) => {
-                self.test_expr(a, via)?;
-                self.test_expr(b, via)
+                self.test_words(a, via, refs)?;
+                self.test_words(b, via, refs)
             }
-            T::Not(a) | T::Parenthesized(a) => self.test_expr(a, via),
-            T::UnaryTest(_, w) => self
-                .words(&w.value, via, &mut WordRefs::default())
-                .map(drop),
+            T::Not(a) | T::Parenthesized(a) => self.test_words(a, via, refs),
+            T::UnaryTest(_, w) => {
+                let words = self.words(&w.value, via, refs)?;
+                refs.data.extend(words);
+                Ok(())
+            }
             T::BinaryTest(_, a, b) => {
-                self.words(&a.value, via, &mut WordRefs::default())?;
-                self.words(&b.value, via, &mut WordRefs::default())
-                    .map(drop)
+                for w in [a, b] {
+                    let words = self.words(&w.value, via, refs)?;
+                    refs.data.extend(words);
+                }
+                Ok(())
             }
         }
     }
@@ -227,6 +275,13 @@ impl<'a> Walker<'a> {
     fn arithmetic(&mut self, text: &str, via: &[String]) -> Result<(), ParseError> {
         if text.contains("$(") || text.contains('`') {
             self.words(text, via, &mut WordRefs::default())?;
+            // Quotes do not protect an array subscript from evaluation.
+            let unquoted = text.replace(['\'', '"'], " ");
+            if unquoted != text {
+                if let Ok(parsed) = parse_script(&unquoted, self.env, via, self.depth + 1) {
+                    self.commands.extend(parsed.commands);
+                }
+            }
         }
         Ok(())
     }
@@ -238,8 +293,12 @@ impl<'a> Walker<'a> {
         self.arithmetic(text, via)?;
         let mut inner = via.to_vec();
         inner.push("((…))".to_string());
-        if let Ok(parsed) = parse_script(text, self.env, &inner, self.depth + 1) {
-            self.commands.extend(parsed.commands);
+        match parse_script(text, self.env, &inner, self.depth + 1) {
+            Ok(parsed) => self.commands.extend(parsed.commands),
+            // Real arithmetic does not parse as commands; too deep a
+            // nesting must still refuse.
+            Err(e) if e.message.contains("nesting too deep") => return Err(e),
+            Err(_) => {}
         }
         Ok(())
     }
@@ -348,7 +407,10 @@ impl<'a> Walker<'a> {
             self.item(item, via, &mut cmd, &mut refs, false)?;
         }
         if let Some(first) = cmd.argv.first() {
-            if first.dynamic {
+            if first.text == "{}" {
+                cmd.dynamic =
+                    Some("command name `{}` is filled in from input at run time".to_string());
+            } else if first.dynamic {
                 cmd.dynamic = Some(format!(
                     "command name `{}` is only known at run time",
                     first.text
@@ -358,6 +420,7 @@ impl<'a> Walker<'a> {
             }
         }
         cmd.env_refs = refs.env_refs;
+        cmd.data = refs.data;
         self.commands.push(cmd);
         Ok(())
     }
@@ -383,7 +446,7 @@ impl<'a> Walker<'a> {
                 if prefix {
                     let name = match &a.name {
                         ast::AssignmentName::VariableName(n) => n.clone(),
-                        ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
+                        ast::AssignmentName::ArrayElementName(n, i) => format!("{n}[{i}]"),
                     };
                     cmd.assignments.push(Assignment { name, value });
                 } else {
@@ -399,6 +462,7 @@ impl<'a> Walker<'a> {
                     text: "/dev/fd/63".to_string(),
                     dynamic: true,
                     glob: false,
+                    pattern: None,
                 });
                 Ok(())
             }
@@ -436,6 +500,7 @@ impl<'a> Walker<'a> {
                     text: texts.join(" "),
                     dynamic,
                     glob: false,
+                    pattern: None,
                 })
             }
         }

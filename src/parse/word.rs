@@ -25,6 +25,13 @@ pub(super) fn expand(
     if !has_unquoted_brace(raw) {
         return Ok(vec![expand_one(w, raw, via, refs, true)?]);
     }
+    // brush's sequence parser overflows on numbers beyond 64 bits; such a
+    // range is not enumerated anyway.
+    if longest_digit_run(raw) > 18 {
+        let mut word = expand_one(w, raw, via, refs, true)?;
+        word.dynamic = true;
+        return Ok(vec![word]);
+    }
     let pieces = match brush_parser::word::parse_brace_expansions(raw, w.options) {
         Ok(Some(p)) => p,
         _ => return Ok(vec![expand_one(w, raw, via, refs, true)?]),
@@ -40,6 +47,13 @@ pub(super) fn expand(
         .iter()
         .map(|alt| expand_one(w, alt, via, refs, true))
         .collect()
+}
+
+fn longest_digit_run(s: &str) -> usize {
+    s.split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
 }
 
 fn brace_product(pieces: &[BraceExpressionOrText], prefix: String, out: &mut Vec<String>) -> bool {
@@ -138,10 +152,14 @@ pub(super) fn expand_one(
         text: String::new(),
         dynamic: false,
         glob: false,
+        pattern: Some(String::new()),
     };
     pieces_into(w, raw, &pieces, via, refs, false, &mut out)?;
     if !globbing {
         out.glob = false;
+    }
+    if !(out.dynamic || out.glob) {
+        out.pattern = None;
     }
     Ok(out)
 }
@@ -156,6 +174,38 @@ pub(super) fn heredoc(
         .map_err(|e| ParseError::at(0, 0, format!("bad here-document: {e}")))?;
     let mut sink = Word::literal("");
     pieces_into(w, body, &pieces, via, refs, true, &mut sink)
+}
+
+/// The marker for a run-time part in `Word::pattern`.
+pub const ANYTHING: char = '\u{1}';
+
+fn push_static(out: &mut Word, text: &str) {
+    out.text.push_str(text);
+    if let Some(p) = &mut out.pattern {
+        for c in text.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                p.push('\\');
+            }
+            p.push(c);
+        }
+    }
+}
+
+fn push_glob(out: &mut Word, text: &str) {
+    out.text.push_str(text);
+    if let Some(p) = &mut out.pattern {
+        p.push_str(text);
+    }
+}
+
+fn push_dynamic(out: &mut Word, source: &str) {
+    out.dynamic = true;
+    out.text.push_str(source);
+    if let Some(p) = &mut out.pattern {
+        if !p.ends_with(ANYTHING) {
+            p.push(ANYTHING);
+        }
+    }
 }
 
 fn pieces_into(
@@ -173,17 +223,16 @@ fn pieces_into(
             WordPiece::Text(t) => {
                 if !quoted && glob::has_meta(t) {
                     out.glob = true;
+                    push_glob(out, t);
+                } else {
+                    push_static(out, t);
                 }
-                out.text.push_str(t);
             }
-            WordPiece::SingleQuotedText(t) => out.text.push_str(t),
+            WordPiece::SingleQuotedText(t) => push_static(out, t),
             WordPiece::AnsiCQuotedText(t) => match ansi_c::decode(t) {
-                Ok(text) => out.text.push_str(&text),
+                Ok(text) => push_static(out, &text),
                 // Bytes that are not UTF-8: the value is not known exactly.
-                Err(lossy) => {
-                    out.dynamic = true;
-                    out.text.push_str(&lossy);
-                }
+                Err(lossy) => push_dynamic(out, &lossy),
             },
             WordPiece::DoubleQuotedSequence(inner)
             | WordPiece::GettextDoubleQuotedSequence(inner) => {
@@ -192,43 +241,45 @@ fn pieces_into(
             WordPiece::EscapeSequence(s) => {
                 let escaped = s.strip_prefix('\\').unwrap_or(s);
                 if escaped != "\n" {
-                    out.text.push_str(escaped);
+                    push_static(out, escaped);
                 }
             }
             WordPiece::TildeExpansion(t) => match t {
-                TildeExpr::Home => out.text.push_str(&w.env.home),
+                TildeExpr::Home => push_static(out, &w.env.home.clone()),
                 TildeExpr::UserHome(user) => match user_home(user) {
-                    Some(home) => out.text.push_str(&home),
-                    None => out.text.push_str(source),
+                    Some(home) => push_static(out, &home),
+                    None => push_static(out, source),
                 },
-                TildeExpr::WorkingDir if !w.env.cwd.is_empty() => out.text.push_str(&w.env.cwd),
-                _ => {
-                    out.dynamic = true;
-                    out.text.push_str(source);
+                TildeExpr::WorkingDir if !w.env.cwd.is_empty() => {
+                    push_static(out, &w.env.cwd.clone())
                 }
+                _ => push_dynamic(out, source),
             },
             WordPiece::ParameterExpansion(expr) => {
                 if is_plain_home(expr) {
-                    out.text.push_str(&w.env.home);
+                    push_static(out, &w.env.home.clone());
                 } else {
-                    out.dynamic = true;
-                    out.text.push_str(source);
+                    push_dynamic(out, source);
                     parameter(w, expr, via, refs)?;
                 }
             }
             WordPiece::CommandSubstitution(text) => {
-                out.dynamic = true;
-                out.text.push_str(source);
+                push_dynamic(out, source);
                 w.nested(text, via, "$(…)")?;
             }
             WordPiece::BackquotedCommandSubstitution(text) => {
-                out.dynamic = true;
-                out.text.push_str(source);
+                push_dynamic(out, source);
                 w.nested(text, via, "`…`")?;
             }
             WordPiece::ArithmeticExpression(e) => {
-                out.dynamic = true;
-                out.text.push_str(source);
+                push_dynamic(out, source);
+                if e.value.contains("$(") || e.value.contains('`') {
+                    // Quotes do not protect an array subscript from evaluation.
+                    let unquoted = e.value.replace(['\'', '"'], " ");
+                    if let Ok(parsed) = super::parse_script(&unquoted, w.env, via, w.depth + 1) {
+                        w.adopt(parsed);
+                    }
+                }
                 if e.value.contains("$(") || e.value.contains('`') || e.value.contains('$') {
                     let mut sink = Word::literal("");
                     let inner = brush_parser::word::parse(&e.value, w.options).map_err(|err| {
@@ -402,17 +453,22 @@ fn name_of(param: &Parameter, indirect: bool, refs: &mut WordRefs) {
     }
 }
 
+/// A word inside a parameter expansion (`${x:-WORD}`): its commands run,
+/// and its value may become the expansion's, so it is kept as data.
 fn nested_word(
     w: &mut Walker<'_>,
     text: &str,
     via: &[String],
     refs: &mut WordRefs,
 ) -> Result<(), ParseError> {
-    if text.contains('$') || text.contains('`') {
-        let pieces = brush_parser::word::parse(text, w.options)
-            .map_err(|e| ParseError::at(0, 0, format!("bad word `{text}`: {e}")))?;
-        let mut sink = Word::literal("");
-        pieces_into(w, text, &pieces, via, refs, true, &mut sink)?;
+    let pieces = brush_parser::word::parse(text, w.options)
+        .map_err(|e| ParseError::at(0, 0, format!("bad word `{text}`: {e}")))?;
+    let mut value = Word::literal("");
+    value.pattern = Some(String::new());
+    pieces_into(w, text, &pieces, via, refs, true, &mut value)?;
+    if !value.dynamic {
+        value.pattern = None;
     }
+    refs.data.push(value);
     Ok(())
 }

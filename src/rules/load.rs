@@ -268,9 +268,15 @@ fn build(
         if let Some(d) = c.dynamic {
             dynamic = if user { dynamic.max(d) } else { d };
         }
-        for (key, present) in [("transfers", c.transfers.is_some()), ("startup_files", c.startup_files.is_some())] {
+        for (key, present) in [
+            ("transfers", c.transfers.is_some()),
+            ("startup_files", c.startup_files.is_some()),
+        ] {
             if user && present {
-                notes.push(format!("{}: `{key}` ignored in a user-writable file", layer.name));
+                notes.push(format!(
+                    "{}: `{key}` ignored in a user-writable file",
+                    layer.name
+                ));
             }
         }
         if !user {

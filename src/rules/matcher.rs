@@ -125,11 +125,18 @@ impl Matcher {
         if !self.env.is_empty() && !f.env.iter().any(|n| self.env.iter().any(|g| g.matches(n))) {
             return Ok(false);
         }
+        // `${!x}` and `${!PREFIX@}` read names only known at run time:
+        // recorded as patterns, they match any rule pattern they overlap.
         if !self.env_refs.is_empty()
-            && !f
-                .env_refs
-                .iter()
-                .any(|n| self.env_refs.iter().any(|g| g.matches(n)))
+            && !f.env_refs.iter().any(|n| {
+                self.env_refs.iter().any(|g| {
+                    if n.contains('*') {
+                        g.intersects(&Glob::new(n))
+                    } else {
+                        g.matches(n)
+                    }
+                })
+            })
         {
             return Ok(false);
         }
@@ -142,7 +149,9 @@ impl Matcher {
             return Ok(false);
         }
         if !self.transfer.is_empty() || self.transfer_allowed.is_some() {
-            let Some(t) = &f.transfer else { return Ok(false) };
+            let Some(t) = &f.transfer else {
+                return Ok(false);
+            };
             if !self.transfer.is_empty() && !self.transfer.iter().any(|k| k == t.kind) {
                 return Ok(false);
             }
@@ -177,7 +186,11 @@ impl Matcher {
             .iter()
             .find(|p| {
                 if p.glob {
-                    let pattern = Glob::bash(&p.text);
+                    let pattern = if f.dotglob {
+                        Glob::new(&p.text)
+                    } else {
+                        Glob::bash(&p.text)
+                    };
                     globs.iter().any(|g| g.intersects(&pattern))
                 } else {
                     globs.iter().any(|g| g.matches(&p.text))

@@ -213,6 +213,10 @@ pub struct WrapperSpec {
     /// stdin (`ssh host <<EOF`).
     #[serde(default)]
     pub stdin_script: bool,
+    /// Options naming a program file, which may be stdin (`awk -f -`,
+    /// `make -f /dev/stdin`).
+    #[serde(default)]
+    pub program_file_options: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -232,6 +236,9 @@ pub enum InnerKind {
     None,
     /// `source FILE`: the file's code runs in this shell.
     Source,
+    /// An interpreter: inline code (`script_options`), a script file, or
+    /// its program on stdin.
+    Interpreter,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

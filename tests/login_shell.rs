@@ -1,0 +1,1230 @@
+//! guard as a real login shell, end to end: a private sshd on 127.0.0.1
+//! whose test user (`guardtest`) has guard as its shell, driven by the
+//! real ssh, scp, rsync and git clients; `su -`; tmux; and the shapes in
+//! which agent harnesses (Codex, Claude Code) call the shell.
+//!
+//! These tests need root (to create the user and run sshd) and the tools
+//! they drive. Without them a test prints why on stderr and passes; CI
+//! runs as root with every tool installed.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use expectrl::process::unix::WaitStatus;
+use expectrl::session::OsSession;
+use expectrl::Expect;
+use hmac::{Hmac, Mac};
+use nix::unistd::{Gid, Uid, User};
+use sha2::Sha256;
+
+const USER: &str = "guardtest";
+const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
+const SECRET: &str = "login-shell-e2e-secret";
+/// A client command still running after this long is killed, so a hang
+/// fails its test instead of stalling CI.
+const LIMIT: Duration = Duration::from_secs(120);
+
+// ---------------------------------------------------------------- skipping
+
+/// Why this machine cannot run a test, if it cannot.
+fn missing(need_root: bool, tools: &[&str]) -> Option<String> {
+    if need_root && !nix::unistd::geteuid().is_root() {
+        return Some("needs root (creates a user and runs sshd)".into());
+    }
+    tools
+        .iter()
+        .find(|t| !installed(t))
+        .map(|t| format!("{t} is not installed"))
+}
+
+fn installed(tool: &str) -> bool {
+    let executable = |p: &Path| {
+        fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if tool.starts_with('/') {
+        return executable(Path::new(tool));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| executable(&d.join(tool))))
+}
+
+/// `require!(sshd, "scp")` (root, sshd and ssh, then more tools),
+/// `require!(root; "su")` or `require!("tmux")`: return early, passing,
+/// when the machine cannot run the test.
+macro_rules! require {
+    (sshd $(, $tool:expr)* $(,)?) => {
+        let mut tools = SSHD.to_vec();
+        tools.extend_from_slice(&[$($tool),*]);
+        if let Some(why) = missing(true, &tools) {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    (root; $($tool:expr),* $(,)?) => {
+        if let Some(why) = missing(true, &[$($tool),*]) {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    ($($tool:expr),* $(,)?) => {
+        if let Some(why) = missing(false, &[$($tool),*]) {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
+const SSHD: &[&str] = &["/usr/sbin/sshd", "ssh", "ssh-keygen", "useradd", "runuser"];
+
+// ---------------------------------------------------------------- running
+
+/// Run to completion with `stdin` (or /dev/null), killing the command
+/// after [`LIMIT`].
+fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Output {
+    let mut child = cmd
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    if let Some(bytes) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || pipe.write_all(&bytes));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (done, wait) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if wait.recv_timeout(LIMIT) == Err(mpsc::RecvTimeoutError::Timeout) {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = done.send(());
+    out
+}
+
+/// Run a set-up step that must succeed.
+fn sh(cmd: &mut Command) {
+    let out = run(cmd, None);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Detach from any controlling terminal, so that no /dev/tty prompt can
+/// appear and a review goes to the webhook (or nowhere).
+fn no_tty(cmd: &mut Command) -> &mut Command {
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        })
+    }
+}
+
+/// A refusal: exit 126, nothing on stdout, one `guard:` line on stderr.
+fn assert_refused(out: &Output, context: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(126), "{context}: stderr {err:?}");
+    assert_eq!(text(&out.stdout), "", "{context}: a refusal prints nothing");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{context}: one stderr line: {err:?}"
+    );
+    assert!(err.starts_with("guard: "), "{context}: {err:?}");
+}
+
+fn assert_ok(out: &Output, context: &str) {
+    assert!(
+        out.status.success(),
+        "{context}: exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    use std::io::Read;
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("read /dev/urandom");
+    buf
+}
+
+fn chown(path: &Path, user: &TestUser) {
+    std::os::unix::fs::chown(path, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
+        .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+}
+
+fn chmod(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+// ---------------------------------------------------------------- the user
+
+struct TestUser {
+    uid: Uid,
+    gid: Gid,
+    home: PathBuf,
+    /// guard, at a path the user can reach.
+    shell: PathBuf,
+}
+
+/// `guardtest`, created if missing, with guard as its login shell.
+fn test_user() -> &'static TestUser {
+    static ONCE: OnceLock<TestUser> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if User::from_name(USER).unwrap().is_none() {
+            sh(Command::new("useradd").args(["-m", "-s", "/bin/bash", USER]));
+        }
+        // `*` allows no password, yet is not a locked account (`!`),
+        // which sshd refuses when UsePAM is off.
+        sh(Command::new("usermod").args(["-p", "*", USER]));
+        let u = User::from_name(USER).unwrap().expect("user exists");
+        let user = TestUser {
+            uid: u.uid,
+            gid: u.gid,
+            home: u.dir.clone(),
+            shell: PathBuf::new(),
+        };
+        fs::create_dir_all(&user.home).unwrap();
+        chown(&user.home, &user);
+        let shell = reachable_guard();
+        sh(Command::new("usermod").arg("-s").arg(&shell).arg(USER));
+        TestUser { shell, ..user }
+    })
+}
+
+/// The guard binary under test if the user can execute it where cargo
+/// built it, otherwise a copy in /usr/local/libexec/guard-test.
+fn reachable_guard() -> PathBuf {
+    let built = common::bin();
+    let can = Command::new("runuser")
+        .args(["-u", USER, "--", "test", "-x"])
+        .arg(&built)
+        .status()
+        .is_ok_and(|s| s.success());
+    if can {
+        return built;
+    }
+    let dir = Path::new("/usr/local/libexec/guard-test");
+    fs::create_dir_all(dir).unwrap();
+    chmod(dir, 0o755);
+    let tmp = dir.join(format!("guard.{}", std::process::id()));
+    fs::copy(&built, &tmp).unwrap();
+    chmod(&tmp, 0o755);
+    let dest = dir.join("guard");
+    fs::rename(&tmp, &dest).unwrap();
+    dest
+}
+
+// ---------------------------------------------------------------- webhook
+
+/// A real approver on 127.0.0.1 that checks guard's HMAC and answers
+/// every well-signed request with one decision, by approver `e2e`.
+struct Webhook {
+    port: u16,
+    seen: Arc<Mutex<Vec<(serde_json::Value, bool)>>>,
+}
+
+impl Webhook {
+    fn answering(decision: &'static str) -> Webhook {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = server.server_addr().to_ip().expect("ip").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for mut req in server.incoming_requests() {
+                let mut body = String::new();
+                let _ = req.as_reader().read_to_string(&mut body);
+                let signature = req
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("X-Guard-Signature"))
+                    .map(|h| h.value.as_str().to_string())
+                    .unwrap_or_default();
+                let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+                mac.update(body.as_bytes());
+                let want: String = mac
+                    .finalize()
+                    .into_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                let ok = signature == format!("sha256={want}");
+                let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+                log.lock().unwrap().push((json, ok));
+                let reply = if ok {
+                    tiny_http::Response::from_string(format!(
+                        r#"{{"decision":"{decision}","approver":"e2e","reason":"e2e says {decision}"}}"#
+                    ))
+                } else {
+                    tiny_http::Response::from_string("bad signature").with_status_code(401)
+                };
+                let _ = req.respond(reply);
+            }
+        });
+        Webhook { port, seen }
+    }
+
+    /// The `command` of every request so far.
+    fn commands(&self) -> Vec<String> {
+        let seen = self.seen.lock().unwrap();
+        assert!(
+            seen.iter().all(|(_, ok)| *ok),
+            "a request was not signed with the shared secret"
+        );
+        seen.iter()
+            .map(|(body, _)| body["command"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------- sandbox
+
+/// What a test's guard config holds.
+#[derive(Default)]
+struct Setup {
+    webhook: Option<u16>,
+    transfers: bool,
+}
+
+/// A temp dir `/tmp/guard-e2e-*` with guard's config, its state dir, a
+/// bin dir of fake `aws`/`kubectl` that record their argv, and a webhook
+/// secret; readable (and, where guard writes, writable) by `owner`.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        Setup::default()
+    }
+
+    fn webhook(mut self, hook: &Webhook) -> Setup {
+        self.webhook = Some(hook.port);
+        self
+    }
+
+    fn transfers(mut self) -> Setup {
+        self.transfers = true;
+        self
+    }
+
+    fn build(self, owner: Option<&TestUser>) -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("guard-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        chmod(dir.path(), 0o755);
+        let sb = Sandbox { dir };
+        for d in [sb.bin(), sb.state(), sb.marks()] {
+            fs::create_dir_all(&d).unwrap();
+        }
+        for tool in ["aws", "kubectl"] {
+            let path = sb.bin().join(tool);
+            let mark = sb.marks().join(tool);
+            fs::write(
+                &path,
+                format!("#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n", mark.display()),
+            )
+            .unwrap();
+            chmod(&path, 0o755);
+        }
+        let secret = sb.path().join("secret");
+        fs::write(&secret, format!("{SECRET}\n")).unwrap();
+        chmod(&secret, 0o600);
+        let mut yaml = String::from("# tests/login_shell.rs\napproval:\n  tty: false\n");
+        if let Some(port) = self.webhook {
+            yaml += &format!(
+                "  webhook:\n    url: http://127.0.0.1:{port}/approve\n    secret_file: {}\n    timeout: 10s\n",
+                secret.display()
+            );
+        }
+        if self.transfers {
+            let home = owner.map_or_else(|| "~".to_string(), |u| u.home.display().to_string());
+            yaml += &format!(
+                "transfers:\n  paths: [\"{home}/**\", \"/tmp/guard-e2e-*/**\"]\n  sftp_server: {SFTP_SERVER}\n"
+            );
+        }
+        fs::write(sb.config(), yaml).unwrap();
+        if let Some(user) = owner {
+            for p in [sb.state(), sb.marks(), secret] {
+                chown(&p, user);
+            }
+        }
+        sb
+    }
+}
+
+impl Sandbox {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.path().join("bin")
+    }
+
+    fn config(&self) -> PathBuf {
+        self.path().join("config.yaml")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.path().join("state")
+    }
+
+    fn marks(&self) -> PathBuf {
+        self.path().join("marks")
+    }
+
+    /// The fake bin dir first, then the system's.
+    fn path_var(&self) -> String {
+        format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin().display())
+    }
+
+    /// What the fake `tool` was called with, if it ran at all.
+    fn ran(&self, tool: &str) -> Option<String> {
+        fs::read_to_string(self.marks().join(tool)).ok()
+    }
+
+    fn audit(&self) -> Vec<serde_json::Value> {
+        audit_at(&self.state().join("audit.jsonl"))
+    }
+
+    /// guard (or `program`) with this sandbox's config, state and PATH.
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env("GUARD_CONFIG", self.config())
+            .env("GUARD_STATE_DIR", self.state())
+            .env("PATH", self.path_var())
+            .env_remove("GUARD_SESSION")
+            .current_dir(self.path());
+        c
+    }
+}
+
+fn audit_at(path: &Path) -> Vec<serde_json::Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+        .collect()
+}
+
+/// The audit records whose line starts with `prefix`.
+fn records<'a>(audit: &'a [serde_json::Value], prefix: &str) -> Vec<&'a serde_json::Value> {
+    audit
+        .iter()
+        .filter(|r| r["line"].as_str().is_some_and(|l| l.starts_with(prefix)))
+        .collect()
+}
+
+// ---------------------------------------------------------------- sshd
+
+/// A private sshd on 127.0.0.1 for `guardtest`, with its own host key,
+/// config and pid file; killed on drop. The client key is authorized
+/// through a per-test file in the user's ~/.ssh, and the test gets a
+/// scratch dir in the user's home (`work`).
+struct Sshd {
+    sb: Sandbox,
+    port: u16,
+    child: Child,
+    key: PathBuf,
+    keys_file: PathBuf,
+    work: PathBuf,
+}
+
+impl Sshd {
+    fn start(setup: Setup) -> Sshd {
+        let user = test_user();
+        let sb = setup.build(Some(user));
+        // The privilege separation dir, missing where the service never ran.
+        fs::create_dir_all("/run/sshd").unwrap();
+        let host_key = sb.path().join("host_key");
+        let key = sb.path().join("client_key");
+        for k in [&host_key, &key] {
+            sh(Command::new("ssh-keygen")
+                .args(["-t", "ed25519", "-N", "", "-q", "-f"])
+                .arg(k));
+        }
+        let tag = sb
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let ssh_dir = user.home.join(".ssh");
+        fs::create_dir_all(&ssh_dir).unwrap();
+        chown(&ssh_dir, user);
+        chmod(&ssh_dir, 0o700);
+        let keys_name = format!("authorized_keys.{tag}");
+        let keys_file = ssh_dir.join(&keys_name);
+        fs::copy(key.with_extension("pub"), &keys_file).unwrap();
+        chown(&keys_file, user);
+        let work = user.home.join(&tag);
+        fs::create_dir_all(&work).unwrap();
+        chown(&work, user);
+
+        let config = sb.path().join("sshd_config");
+        let log = sb.path().join("sshd.log");
+        for _attempt in 0..5 {
+            let port = free_port();
+            fs::write(
+                &config,
+                format!(
+                    "Port {port}\n\
+                     ListenAddress 127.0.0.1\n\
+                     HostKey {host_key}\n\
+                     PidFile {pid}\n\
+                     AuthorizedKeysFile .ssh/{keys_name}\n\
+                     StrictModes no\n\
+                     UsePAM no\n\
+                     PasswordAuthentication no\n\
+                     KbdInteractiveAuthentication no\n\
+                     PrintMotd no\n\
+                     PrintLastLog no\n\
+                     AllowUsers {USER}\n\
+                     Subsystem sftp {SFTP_SERVER}\n\
+                     SetEnv GUARD_CONFIG={cfg} GUARD_STATE_DIR={state} PATH={path}\n",
+                    host_key = host_key.display(),
+                    pid = sb.path().join("sshd.pid").display(),
+                    cfg = sb.config().display(),
+                    state = sb.state().display(),
+                    path = sb.path_var(),
+                ),
+            )
+            .unwrap();
+            let mut child = Command::new("/usr/sbin/sshd")
+                .args(["-D", "-e", "-f"])
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("spawn sshd");
+            if listening(&mut child, port) {
+                return Sshd {
+                    sb,
+                    port,
+                    child,
+                    key,
+                    keys_file,
+                    work,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "sshd did not start: {}",
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    /// Options for every ssh client, without the port (ssh says -p, scp -P).
+    fn options(&self) -> Vec<String> {
+        let mut o = vec!["-F".into(), "/dev/null".into(), "-i".into()];
+        o.push(self.key.display().to_string());
+        for opt in [
+            "IdentitiesOnly=yes",
+            "StrictHostKeyChecking=no",
+            "UserKnownHostsFile=/dev/null",
+            "BatchMode=yes",
+            "LogLevel=ERROR",
+            "ConnectTimeout=10",
+        ] {
+            o.push("-o".into());
+            o.push(opt.into());
+        }
+        o
+    }
+
+    /// `ssh -p PORT …` as one string, for `rsync -e` and GIT_SSH_COMMAND.
+    fn ssh_command(&self) -> String {
+        format!("ssh -p {} {}", self.port, self.options().join(" "))
+    }
+
+    /// `ssh … guardtest@127.0.0.1`; append the remote command, if any.
+    fn ssh(&self) -> Command {
+        let mut c = Command::new("ssh");
+        c.arg("-p")
+            .arg(self.port.to_string())
+            .args(self.options())
+            .arg(format!("{USER}@127.0.0.1"))
+            .current_dir(self.sb.path());
+        c
+    }
+
+    fn scp(&self) -> Command {
+        let mut c = Command::new("scp");
+        c.arg("-P")
+            .arg(self.port.to_string())
+            .args(self.options())
+            .current_dir(self.sb.path());
+        c
+    }
+
+    /// `guardtest@127.0.0.1:PATH`
+    fn remote(&self, path: &Path) -> String {
+        format!("{USER}@127.0.0.1:{}", path.display())
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.sb.path().join("sshd.log")).unwrap_or_default()
+    }
+
+    /// Run a client to completion; failures show sshd's log too.
+    fn client(&self, cmd: &mut Command, what: &str) -> Output {
+        let out = run(cmd, None);
+        if !out.status.success() {
+            eprintln!("{what}: sshd log:\n{}", self.log());
+        }
+        out
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_file(&self.keys_file);
+        let _ = fs::remove_dir_all(&self.work);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Wait until sshd accepts connections; false if it exited instead.
+fn listening(child: &mut Child, port: u16) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(15) {
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+// ---------------------------------------------------------------- terminal
+
+/// A pseudo-terminal session read by hand: every match consumes only up
+/// to its own end, and cursor-position queries (`ESC[6n`, which line
+/// editors send) are answered as a terminal would.
+struct Screen {
+    s: OsSession,
+    all: Vec<u8>,
+    /// How far `all` has been consumed by matches.
+    pos: usize,
+    answered: usize,
+    eof: bool,
+}
+
+impl Screen {
+    fn spawn(cmd: Command) -> Screen {
+        Screen {
+            s: expectrl::Session::spawn(cmd).expect("spawn on a pty"),
+            all: Vec::new(),
+            pos: 0,
+            answered: 0,
+            eof: false,
+        }
+    }
+
+    fn fill(&mut self) {
+        let mut buf = [0u8; 4096];
+        match self.s.try_read(&mut buf) {
+            Ok(0) => self.eof = true,
+            Ok(n) => self.all.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            // A pty whose other side has closed reads as EIO.
+            Err(_) => self.eof = true,
+        }
+        let queries = self.all.windows(4).filter(|w| w == b"\x1b[6n").count();
+        while self.answered < queries {
+            self.send("\x1b[1;1R");
+            self.answered += 1;
+        }
+    }
+
+    /// Wait for `pattern` (a regex) in output not yet consumed; return the
+    /// text up to and including it.
+    fn until(&mut self, pattern: &str) -> String {
+        let re = regex::bytes::Regex::new(pattern).unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(m) = re.find(&self.all[self.pos..]) {
+                let got = text(&self.all[self.pos..self.pos + m.end()]);
+                self.pos += m.end();
+                return got;
+            }
+            assert!(
+                !self.eof && start.elapsed() < Duration::from_secs(20),
+                "no {pattern:?} (eof: {}); unconsumed output: {:?}",
+                self.eof,
+                text(&self.all[self.pos..])
+            );
+            self.fill();
+        }
+    }
+
+    /// Wait for a prompt, then for the output to go quiet (a line editor
+    /// may redraw), and consume all of it.
+    fn prompt(&mut self) {
+        self.until(PROMPT);
+        let mut quiet = Instant::now();
+        let mut seen = self.all.len();
+        while quiet.elapsed() < Duration::from_millis(300) && !self.eof {
+            self.fill();
+            if self.all.len() != seen {
+                seen = self.all.len();
+                quiet = Instant::now();
+            }
+        }
+        self.pos = self.all.len();
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.s.send(keys).expect("write to the pty");
+    }
+
+    /// Wait for the process to end; its exit code.
+    fn finish(mut self) -> i32 {
+        let start = Instant::now();
+        while !self.eof {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "still running; output: {:?}",
+                text(&self.all[self.pos..])
+            );
+            self.fill();
+        }
+        match self.s.get_process().wait().expect("wait") {
+            WaitStatus::Exited(_, code) => code,
+            other => panic!("unexpected status {other:?}"),
+        }
+    }
+}
+
+/// A prompt: guard's, whatever it looks like, ends in `$ ` or names guard.
+const PROMPT: &str = r"\$ |guard";
+
+// ================================================================ ssh
+
+#[test]
+fn ssh_runs_an_allowed_command_byte_exact() {
+    require!(sshd);
+    let sshd = Sshd::start(Setup::new());
+    let out = sshd.client(sshd.ssh().arg("echo ok"), "ssh echo ok");
+    assert_ok(&out, "ssh 'echo ok'");
+    assert_eq!(text(&out.stdout), "ok\n");
+    let audit = sshd.sb.audit();
+    let rec = records(&audit, "echo ok");
+    assert_eq!(rec.len(), 1, "{audit:?}");
+    assert_eq!(rec[0]["decision"], "allow");
+    assert_eq!(rec[0]["user"], USER);
+}
+
+#[test]
+fn ssh_aws_is_refused_and_audited() {
+    require!(sshd);
+    let hook = Webhook::answering("deny");
+    let sshd = Sshd::start(Setup::new().webhook(&hook));
+    let out = run(sshd.ssh().arg("aws s3 ls"), None);
+    assert_refused(&out, "ssh 'aws s3 ls'");
+    assert!(text(&out.stderr).contains("e2e"), "{}", text(&out.stderr));
+    assert_eq!(sshd.sb.ran("aws"), None, "the fake aws ran");
+    assert_eq!(hook.commands(), ["aws s3 ls"]);
+    // The log belongs to the user; root reads it.
+    let audit = sshd.sb.audit();
+    let rec = records(&audit, "aws s3 ls");
+    assert_eq!(rec.len(), 1, "{audit:?}");
+    assert_eq!(rec[0]["decision"], "deny");
+    assert_eq!(rec[0]["rule"], "cloud.aws");
+    assert_eq!(rec[0]["approval"]["channel"], "webhook");
+    assert_eq!(rec[0]["approval"]["approver"], "e2e");
+}
+
+#[test]
+fn ssh_reads_a_script_from_stdin() {
+    require!(sshd);
+    let sshd = Sshd::start(Setup::new());
+    let script = b"cd /tmp\necho \"$PWD\"\necho two\n";
+    let out = run(&mut sshd.ssh(), Some(script));
+    assert_ok(&out, "ssh < script.sh");
+    assert_eq!(text(&out.stdout), "/tmp\ntwo\n");
+}
+
+#[test]
+fn scp_legacy_protocol_is_reviewed_and_approved() {
+    require!(sshd, "scp");
+    let hook = Webhook::answering("allow");
+    let sshd = Sshd::start(Setup::new().webhook(&hook).transfers());
+    let data = random_bytes(256 * 1024);
+    let local = sshd.sb.path().join("up.bin");
+    fs::write(&local, &data).unwrap();
+    let remote = sshd.work.join("up.bin");
+
+    let out = sshd.client(
+        sshd.scp().arg("-O").arg(&local).arg(sshd.remote(&remote)),
+        "scp -O upload",
+    );
+    assert_ok(&out, "scp -O upload");
+    assert_eq!(fs::read(&remote).unwrap(), data, "uploaded bytes differ");
+
+    let back = sshd.sb.path().join("down.bin");
+    let out = sshd.client(
+        sshd.scp().arg("-O").arg(sshd.remote(&remote)).arg(&back),
+        "scp -O download",
+    );
+    assert_ok(&out, "scp -O download");
+    assert_eq!(fs::read(&back).unwrap(), data, "downloaded bytes differ");
+
+    let commands = hook.commands();
+    assert_eq!(commands.len(), 2, "one review per transfer: {commands:?}");
+    assert!(commands[0].starts_with("scp ") && commands[0].contains(" -t"));
+    assert!(commands[1].starts_with("scp ") && commands[1].contains(" -f"));
+    let audit = sshd.sb.audit();
+    let scps = records(&audit, "scp ");
+    assert_eq!(scps.len(), 2, "{audit:?}");
+    for r in scps {
+        assert_eq!(r["decision"], "allow");
+        assert_eq!(r["approval"]["approver"], "e2e");
+    }
+}
+
+#[test]
+fn scp_over_sftp_goes_through_the_shell_and_is_reviewed() {
+    require!(sshd, "scp", SFTP_SERVER);
+    let hook = Webhook::answering("allow");
+    let sshd = Sshd::start(Setup::new().webhook(&hook).transfers());
+    let data = random_bytes(256 * 1024);
+    let local = sshd.sb.path().join("up.bin");
+    fs::write(&local, &data).unwrap();
+    let remote = sshd.work.join("up.bin");
+
+    let out = sshd.client(
+        sshd.scp().arg(&local).arg(sshd.remote(&remote)),
+        "scp (sftp) upload",
+    );
+    assert_ok(&out, "scp (sftp) upload");
+    assert_eq!(fs::read(&remote).unwrap(), data, "uploaded bytes differ");
+
+    let back = sshd.sb.path().join("down.bin");
+    let out = sshd.client(
+        sshd.scp().arg(sshd.remote(&remote)).arg(&back),
+        "scp (sftp) download",
+    );
+    assert_ok(&out, "scp (sftp) download");
+    assert_eq!(fs::read(&back).unwrap(), data, "downloaded bytes differ");
+
+    let commands = hook.commands();
+    assert_eq!(commands.len(), 2, "one review per session: {commands:?}");
+    for c in &commands {
+        assert!(c.contains("sftp-server"), "{commands:?}");
+    }
+}
+
+/// Every file and dir under `root`, relative, with its mode and contents.
+fn tree(root: &Path) -> BTreeMap<PathBuf, (u32, Option<Vec<u8>>)> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().to_path_buf();
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_dir() {
+                todo.push(path);
+                out.insert(rel, (mode, None));
+            } else {
+                out.insert(rel, (mode, Some(fs::read(&path).unwrap())));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn rsync_push_and_pull_are_allowed_without_review() {
+    require!(sshd, "rsync");
+    let hook = Webhook::answering("allow");
+    let sshd = Sshd::start(Setup::new().webhook(&hook).transfers());
+    let src = sshd.sb.path().join("src");
+    fs::create_dir_all(src.join("sub/deeper")).unwrap();
+    fs::create_dir_all(src.join("empty")).unwrap();
+    fs::write(src.join("a.txt"), "alpha\n").unwrap();
+    fs::write(src.join("sub/b.bin"), random_bytes(64 * 1024)).unwrap();
+    fs::write(src.join("sub/deeper/run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    chmod(&src.join("sub/deeper/run.sh"), 0o755);
+    let remote = sshd.work.join("tree");
+
+    let out = sshd.client(
+        Command::new("rsync")
+            .args(["-a", "-e", &sshd.ssh_command()])
+            .arg(format!("{}/", src.display()))
+            .arg(format!("{}/", sshd.remote(&remote))),
+        "rsync push",
+    );
+    assert_ok(&out, "rsync push");
+    assert_eq!(tree(&remote), tree(&src), "pushed tree differs");
+
+    let pulled = sshd.sb.path().join("pulled");
+    let out = sshd.client(
+        Command::new("rsync")
+            .args(["-a", "-e", &sshd.ssh_command()])
+            .arg(format!("{}/", sshd.remote(&remote)))
+            .arg(format!("{}/", pulled.display())),
+        "rsync pull",
+    );
+    assert_ok(&out, "rsync pull");
+    assert_eq!(tree(&pulled), tree(&src), "pulled tree differs");
+
+    assert_eq!(hook.commands(), Vec::<String>::new(), "rsync was reviewed");
+    let audit = sshd.sb.audit();
+    let servers = records(&audit, "rsync --server");
+    assert_eq!(servers.len(), 2, "{audit:?}");
+    assert!(servers.iter().all(|r| r["decision"] == "allow"));
+}
+
+/// git with no system or global config, as root.
+fn git(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "e2e")
+        .env("GIT_AUTHOR_EMAIL", "e2e@example.invalid")
+        .env("GIT_COMMITTER_NAME", "e2e")
+        .env("GIT_COMMITTER_EMAIL", "e2e@example.invalid")
+        .args(["-c", "init.defaultBranch=main", "-c", "safe.directory=*"]);
+    c
+}
+
+#[test]
+fn git_clone_and_push_over_ssh_are_allowed_without_review() {
+    require!(sshd, "git");
+    let hook = Webhook::answering("allow");
+    let sshd = Sshd::start(Setup::new().webhook(&hook).transfers());
+    let here = sshd.sb.path();
+
+    // A bare repo in the user's home, owned by the user, with one commit.
+    let bare = sshd.work.join("repo.git");
+    sh(git(here).args(["init", "-q", "--bare"]).arg(&bare));
+    let seed = here.join("seed");
+    sh(git(here).args(["init", "-q"]).arg(&seed));
+    fs::write(seed.join("README"), "seeded\n").unwrap();
+    sh(git(&seed).args(["add", "README"]));
+    sh(git(&seed).args(["commit", "-q", "-m", "seed"]));
+    sh(git(&seed).arg("push").arg("-q").arg(&bare).arg("main"));
+    sh(Command::new("chown")
+        .arg("-R")
+        .arg(format!("{USER}:"))
+        .arg(&bare));
+
+    let url = format!("ssh://{USER}@127.0.0.1:{}{}", sshd.port, bare.display());
+    let clone = here.join("clone");
+    let out = sshd.client(
+        git(here)
+            .env("GIT_SSH_COMMAND", sshd.ssh_command())
+            .args(["clone", "-q", &url])
+            .arg(&clone),
+        "git clone",
+    );
+    assert_ok(&out, "git clone");
+    assert_eq!(
+        fs::read_to_string(clone.join("README")).unwrap(),
+        "seeded\n"
+    );
+
+    fs::write(clone.join("pushed.txt"), "from the clone\n").unwrap();
+    sh(git(&clone).args(["add", "pushed.txt"]));
+    sh(git(&clone).args(["commit", "-q", "-m", "pushed over ssh"]));
+    let out = sshd.client(
+        git(&clone)
+            .env("GIT_SSH_COMMAND", sshd.ssh_command())
+            .args(["push", "-q", "origin", "main"]),
+        "git push",
+    );
+    assert_ok(&out, "git push");
+
+    let log = run(
+        git(here)
+            .arg(format!("--git-dir={}", bare.display()))
+            .args(["log", "--format=%s", "main"]),
+        None,
+    );
+    assert_ok(&log, "git log");
+    assert_eq!(text(&log.stdout), "pushed over ssh\nseed\n");
+
+    assert_eq!(hook.commands(), Vec::<String>::new(), "git was reviewed");
+    let audit = sshd.sb.audit();
+    for program in ["git-upload-pack", "git-receive-pack"] {
+        let rec = records(&audit, program);
+        assert_eq!(rec.len(), 1, "{program}: {audit:?}");
+        assert_eq!(rec[0]["decision"], "allow");
+    }
+}
+
+#[test]
+fn ssh_interactive_session_keeps_the_cwd() {
+    require!(sshd);
+    let sshd = Sshd::start(Setup::new());
+    let mut cmd = sshd.ssh();
+    cmd.arg("-tt").env("TERM", "xterm").env("NO_COLOR", "1");
+    let mut t = Screen::spawn(cmd);
+    t.prompt();
+    t.send("cd /tmp\r");
+    t.prompt();
+    t.send("pwd\r");
+    // `/tmp` alone on a line (the echoed `cd /tmp` has it after a space).
+    t.until(r"[\r\n](\x1b\[[0-9;?]*[A-Za-z])*/tmp\r?\n");
+    t.prompt();
+    t.send("exit\r");
+    assert_eq!(t.finish(), 0);
+}
+
+#[test]
+fn ssh_interactive_state_carries_over_and_ctrl_c_kills_only_the_command() {
+    require!(sshd);
+    let sshd = Sshd::start(Setup::new());
+    let mut cmd = sshd.ssh();
+    cmd.arg("-tt").env("TERM", "xterm").env("NO_COLOR", "1");
+    let mut t = Screen::spawn(cmd);
+    t.prompt();
+    // Each marker appears in the output only if the line really ran.
+    for line in [
+        "export E2E_VAR=carried",
+        "alias e2ealias='echo from-the-alias'",
+        "e2efn() { echo from-the-function; }",
+    ] {
+        t.send(&format!("{line}\r"));
+        t.prompt();
+    }
+    for (line, marker) in [
+        ("printenv E2E_VAR", "carried"),
+        ("e2ealias", "from-the-alias"),
+        ("e2efn", "from-the-function"),
+    ] {
+        t.send(&format!("{line}\r"));
+        t.until(marker);
+        t.prompt();
+    }
+
+    t.send("sleep 30\r");
+    std::thread::sleep(Duration::from_secs(2));
+    let start = Instant::now();
+    t.send("\x03");
+    t.prompt();
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "Ctrl-C did not stop sleep"
+    );
+    t.send("expr 40 + 2\r");
+    t.until("42");
+    t.prompt();
+    // Ctrl-D on an empty line ends the session.
+    t.send("\x04");
+    assert_eq!(t.finish(), 0);
+}
+
+// ================================================================ su
+
+#[test]
+fn su_login_runs_through_guard() {
+    require!(root; "su", "useradd", "runuser");
+    let user = test_user();
+    let shell = User::from_name(USER).unwrap().unwrap().shell;
+    assert_eq!(shell, user.shell, "guard is the login shell");
+    let out = run(
+        no_tty(Command::new("su").args(["-", USER, "-c", "echo ok"])),
+        None,
+    );
+    assert_ok(&out, "su - guardtest -c 'echo ok'");
+    assert_eq!(text(&out.stdout), "ok\n");
+
+    let out = run(
+        no_tty(Command::new("su").args(["-", USER, "-c", "kubectl get pods"])),
+        None,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(126), "stderr: {err}");
+    assert!(err.lines().any(|l| l.starts_with("guard:")), "{err:?}");
+    assert_eq!(text(&out.stdout), "");
+}
+
+// ================================================================ tmux
+
+#[test]
+fn tmux_session_with_guard_as_its_shell() {
+    require!("tmux");
+    let sb = Setup::new().build(None);
+    let socket = sb.path().join("tmux.sock");
+    let tmux = |args: &[&str]| {
+        let mut c = sb.command("tmux");
+        c.arg("-S").arg(&socket).args(args).env("SHELL", "/bin/sh");
+        run(&mut c, None)
+    };
+    struct KillServer<F: Fn(&[&str]) -> Output>(F);
+    impl<F: Fn(&[&str]) -> Output> Drop for KillServer<F> {
+        fn drop(&mut self) {
+            (self.0)(&["kill-server"]);
+        }
+    }
+    let guard = common::bin();
+    let out = tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        guard.to_str().unwrap(),
+    ]);
+    assert_ok(&out, "tmux new-session");
+    let tmux = KillServer(tmux);
+    let screen = || text(&(tmux.0)(&["capture-pane", "-p", "-t", "e2e"]).stdout);
+    let wait_for = |what: &dyn Fn(&str) -> bool| {
+        let start = Instant::now();
+        loop {
+            let s = screen();
+            if what(&s) {
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "screen: {s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // The prompt first, so the keys go to guard's line editor.
+    wait_for(&|s| !s.trim().is_empty());
+    (tmux.0)(&["send-keys", "-t", "e2e", "echo tmux-ok-$((40+2))", "Enter"]);
+    wait_for(&|s| s.contains("tmux-ok-42"));
+    let audit = sb.audit();
+    assert!(
+        records(&audit, "echo tmux-ok-")
+            .iter()
+            .any(|r| r["decision"] == "allow"),
+        "{audit:?}"
+    );
+}
+
+// ================================================================ harnesses
+
+#[test]
+fn codex_shape_bash_lc_through_a_bash_symlink() {
+    require!("/bin/bash");
+    let sb = Setup::new().build(None);
+    let shim = sb.path().join("shim");
+    fs::create_dir_all(&shim).unwrap();
+    symlink(common::bin(), shim.join("bash")).unwrap();
+    let path = format!("{}:{}", shim.display(), sb.path_var());
+    let bash = |line: &str| {
+        let mut c = sb.command("bash");
+        c.args(["-lc", line]).env("PATH", &path);
+        run(no_tty(&mut c), None)
+    };
+    let out = bash("echo hi");
+    assert_ok(&out, "bash -lc 'echo hi'");
+    assert_eq!(text(&out.stdout), "hi\n");
+    assert_eq!(text(&out.stderr), "");
+
+    let out = bash("aws s3 ls");
+    assert_refused(&out, "bash -lc 'aws s3 ls'");
+    assert_eq!(sb.ran("aws"), None, "the fake aws ran");
+    // guard decided both (the symlink really is guard).
+    assert_eq!(sb.audit().len(), 2, "{:?}", sb.audit());
+}
+
+#[test]
+fn claude_code_shape_snapshot_eval_and_cwd_file() {
+    require!("/bin/bash");
+    let sb = Setup::new().build(None);
+    let snap = sb.path().join("snapshot-bash.sh");
+    fs::write(
+        &snap,
+        "# Snapshot file\n\
+         unalias -a 2>/dev/null || true\n\
+         deploy() { aws s3 sync . s3://prod; }\n\
+         alias ll='ls -l'\n\
+         export FOO=1\n",
+    )
+    .unwrap();
+    let project = sb.path().join("project");
+    fs::create_dir_all(&project).unwrap();
+    let cwd_file = sb.path().join("claude-cwd");
+    let guard = common::bin();
+    let line = |cmd: &str| {
+        format!(
+            "source {} 2>/dev/null || true && export BAR=2 && eval '{cmd}' < /dev/null && pwd -P >| {}",
+            snap.display(),
+            cwd_file.display()
+        )
+    };
+    let shell = |cmd: &str| {
+        let mut c = sb.command(&guard);
+        c.args(["-c", "-l", &line(cmd)])
+            .env("SHELL", &guard)
+            .current_dir(&project);
+        run(no_tty(&mut c), None)
+    };
+
+    let out = shell("echo $FOO$BAR");
+    assert_ok(&out, "the prelude and a plain command");
+    assert_eq!(text(&out.stdout), "12\n");
+    assert_eq!(
+        fs::read_to_string(&cwd_file).unwrap(),
+        format!("{}\n", project.canonicalize().unwrap().display())
+    );
+    fs::remove_file(&cwd_file).unwrap();
+
+    for cmd in ["deploy", "aws s3 ls"] {
+        let out = shell(cmd);
+        assert_refused(&out, &format!("eval '{cmd}'"));
+        assert!(!cwd_file.exists(), "{cmd}: the line ran");
+    }
+    assert_eq!(sb.ran("aws"), None, "the fake aws ran");
+}
