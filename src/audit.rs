@@ -92,6 +92,29 @@ pub struct AuditError {
     pub source: std::io::Error,
 }
 
+/// A session event (start, end) with the same keys as a decision.
+pub fn event(mode: &str, session: &str, reason: &str) {
+    let record = Record {
+        time: jiff::Timestamp::now().to_string(),
+        user: user_name(),
+        uid: nix::unistd::getuid().as_raw(),
+        host: host_name(),
+        cwd: cwd(),
+        session: Some(session.to_string()),
+        mode,
+        line: String::new(),
+        commands: Vec::new(),
+        matches: Vec::new(),
+        decision: "event",
+        rule: None,
+        reason: reason.to_string(),
+        approval: None,
+    };
+    if let Err(e) = append(&record) {
+        eprintln!("guard: {e}");
+    }
+}
+
 /// Append one record. An error means the command must not run.
 pub fn append(record: &Record<'_>) -> Result<(), AuditError> {
     let dir = crate::state::ensure().map_err(|source| AuditError {

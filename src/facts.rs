@@ -16,6 +16,9 @@ pub struct PathArg {
     pub text: String,
     /// Unquoted glob characters: the operand is a pattern.
     pub glob: bool,
+    /// For a word with run-time parts, the text known before it runs: a
+    /// rule must share some of it, or any `dir/$x` would match `**/.env`.
+    pub known: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -127,12 +130,14 @@ fn positionals(args: &[String]) -> Vec<(String, bool)> {
 fn push_word_path(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
     match (&w.pattern, w.dynamic) {
         (Some(p), true) => {
-            let known = p
-                .chars()
-                .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
-                .count();
-            if known >= 3 {
+            let path_like = p.contains('/') || p.starts_with(['.', '~']);
+            let known: String = p.replace(crate::parse::ANYTHING, "\0").replace('\\', "");
+            if path_like && known.chars().filter(|c| c.is_alphanumeric()).count() >= 3 {
+                let first = out.len();
                 push_path(p, true, ctx, out);
+                for arg in &mut out[first..] {
+                    arg.known = Some(known.clone());
+                }
             }
         }
         _ => push_path(&w.text, w.glob, ctx, out),
@@ -181,9 +186,14 @@ fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) 
         out.push(PathArg {
             text: normalize(&format!("{}/{normal}", ctx.cwd)),
             glob,
+            known: None,
         });
     }
-    out.push(PathArg { text: normal, glob });
+    out.push(PathArg {
+        text: normal,
+        glob,
+        known: None,
+    });
 }
 
 /// Lexical normalisation: `//`, `/./` and `dir/..` are what bash and the

@@ -109,6 +109,11 @@ impl Glob {
         self.toks.iter().all(|t| matches!(t, Tok::Lit(_)))
     }
 
+    /// The literal text every match contains.
+    pub fn required(&self) -> &str {
+        &self.required
+    }
+
     /// The text of a pattern with no wildcards.
     pub fn literal_text(&self) -> String {
         self.toks

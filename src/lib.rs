@@ -19,6 +19,7 @@ pub mod policy;
 pub mod report;
 pub mod rules;
 pub mod session;
+pub mod snapshot;
 pub mod state;
 pub mod transfer;
 pub mod unwrap;

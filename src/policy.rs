@@ -65,8 +65,14 @@ fn enables_dotglob(c: &Command) -> bool {
 }
 
 pub fn decide(input: Input<'_>, cfg: &Config, env: &Env) -> Verdict {
+    decide_in(input, cfg, env, &mut analyze::Scope::default())
+}
+
+/// As `decide`, in a shell that already has `scope`'s aliases and
+/// functions; the line's own definitions are added to it.
+pub fn decide_in(input: Input<'_>, cfg: &Config, env: &Env, scope: &mut analyze::Scope) -> Verdict {
     let analysed = match input {
-        Input::Script(s) => analyze::script(s, env, &cfg.wrappers),
+        Input::Script(s) => analyze::script_in(s, env, &cfg.wrappers, scope),
         Input::Argv(a) => analyze::argv(a, env, &cfg.wrappers),
     };
     let commands = match analysed {

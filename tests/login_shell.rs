@@ -1095,24 +1095,52 @@ fn su_login_runs_through_guard() {
 
 // ================================================================ tmux
 
+/// A private tmux server (its own socket), killed on drop.
+struct Tmux {
+    sb: Sandbox,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.sb.command("tmux");
+        c.arg("-S")
+            .arg(self.sb.path().join("tmux.sock"))
+            .args(args)
+            .env("SHELL", "/bin/sh");
+        run(&mut c, None)
+    }
+
+    /// Poll the pane until `what` holds for its text.
+    fn wait_for(&self, what: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = text(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout);
+            if what(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
 #[test]
 fn tmux_session_with_guard_as_its_shell() {
     require!("tmux");
-    let sb = Setup::new().build(None);
-    let socket = sb.path().join("tmux.sock");
-    let tmux = |args: &[&str]| {
-        let mut c = sb.command("tmux");
-        c.arg("-S").arg(&socket).args(args).env("SHELL", "/bin/sh");
-        run(&mut c, None)
+    let tmux = Tmux {
+        sb: Setup::new().build(None),
     };
-    struct KillServer<F: Fn(&[&str]) -> Output>(F);
-    impl<F: Fn(&[&str]) -> Output> Drop for KillServer<F> {
-        fn drop(&mut self) {
-            (self.0)(&["kill-server"]);
-        }
-    }
     let guard = common::bin();
-    let out = tmux(&[
+    let out = tmux.run(&[
         "-f",
         "/dev/null",
         "new-session",
@@ -1126,24 +1154,11 @@ fn tmux_session_with_guard_as_its_shell() {
         guard.to_str().unwrap(),
     ]);
     assert_ok(&out, "tmux new-session");
-    let tmux = KillServer(tmux);
-    let screen = || text(&(tmux.0)(&["capture-pane", "-p", "-t", "e2e"]).stdout);
-    let wait_for = |what: &dyn Fn(&str) -> bool| {
-        let start = Instant::now();
-        loop {
-            let s = screen();
-            if what(&s) {
-                return s;
-            }
-            assert!(start.elapsed() < Duration::from_secs(20), "screen: {s}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
     // The prompt first, so the keys go to guard's line editor.
-    wait_for(&|s| !s.trim().is_empty());
-    (tmux.0)(&["send-keys", "-t", "e2e", "echo tmux-ok-$((40+2))", "Enter"]);
-    wait_for(&|s| s.contains("tmux-ok-42"));
-    let audit = sb.audit();
+    tmux.wait_for(|s| !s.trim().is_empty());
+    tmux.run(&["send-keys", "-t", "e2e", "echo tmux-ok-$((40+2))", "Enter"]);
+    tmux.wait_for(|s| s.contains("tmux-ok-42"));
+    let audit = tmux.sb.audit();
     assert!(
         records(&audit, "echo tmux-ok-")
             .iter()
@@ -1174,6 +1189,7 @@ fn codex_shape_bash_lc_through_a_bash_symlink() {
 
     let out = bash("aws s3 ls");
     assert_refused(&out, "bash -lc 'aws s3 ls'");
+    assert!(text(&out.stderr).contains("[rule cloud.aws]"));
     assert_eq!(sb.ran("aws"), None, "the fake aws ran");
     // guard decided both (the symlink really is guard).
     assert_eq!(sb.audit().len(), 2, "{:?}", sb.audit());
@@ -1224,6 +1240,8 @@ fn claude_code_shape_snapshot_eval_and_cwd_file() {
     for cmd in ["deploy", "aws s3 ls"] {
         let out = shell(cmd);
         assert_refused(&out, &format!("eval '{cmd}'"));
+        // The function's body was seen, not merely some unknown word.
+        assert!(text(&out.stderr).contains("[rule cloud.aws]"), "{cmd}");
         assert!(!cwd_file.exists(), "{cmd}: the line ran");
     }
     assert_eq!(sb.ran("aws"), None, "the fake aws ran");

@@ -2,6 +2,7 @@
 
 mod admin;
 pub mod flags;
+mod interactive;
 mod shell;
 
 use std::ffi::OsString;

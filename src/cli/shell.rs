@@ -34,7 +34,7 @@ pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
         && flags.script_file.is_none()
         && !flags.stdin
         && std::io::stdin().is_terminal();
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         cfg: &cfg,
         env: &env,
         session: session::resolve(flags.login || flags.interactive || interactive_mode),
@@ -46,7 +46,7 @@ pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
             None => refuse_plain("command line is not valid UTF-8"),
         },
         (None, None, Some(file)) => run_file(&ctx, &flags, file),
-        (None, None, None) if interactive_mode => interactive(&ctx, &flags),
+        (None, None, None) if interactive_mode => super::interactive::run(&mut ctx, &flags),
         (None, None, None) => {
             let mut text = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut text) {
@@ -96,16 +96,16 @@ fn verdict(cfg: &Result<Config, load::ConfigError>, env: &Env, input: Input<'_>)
 }
 
 /// What every decision in this process shares.
-struct Ctx<'a> {
-    cfg: &'a Result<Config, load::ConfigError>,
-    env: &'a Env,
-    session: Option<Session>,
+pub(super) struct Ctx<'a> {
+    pub(super) cfg: &'a Result<Config, load::ConfigError>,
+    pub(super) env: &'a Env,
+    pub(super) session: Option<Session>,
 }
 
 /// Decide whether the line may run (asking an approver for a review),
 /// record the decision, and say why not on stderr when it may not. `Ok`
 /// means exec now.
-fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result<(), i32> {
+pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result<(), i32> {
     let mut record = audit::Record::new(mode, line, v, "deny", &v.reason);
     record.session = ctx.session.as_ref().map(|s| s.id.clone());
     let refusal = match (v.action, ctx.cfg) {
@@ -234,45 +234,7 @@ fn run_file(ctx: &Ctx<'_>, flags: &ShellArgs, file: &OsStr) -> i32 {
     run_script(ctx, &flags_with_name, &text, "file")
 }
 
-fn shell_of(cfg: &Result<Config, load::ConfigError>) -> String {
+pub(super) fn shell_of(cfg: &Result<Config, load::ConfigError>) -> String {
     cfg.as_ref()
         .map_or_else(|_| "/bin/bash".to_string(), |c| c.shell.clone())
-}
-
-/// A minimal line loop; each line is decided and run in a fresh shell.
-fn interactive(ctx: &Ctx<'_>, flags: &ShellArgs) -> i32 {
-    use std::io::{BufRead, Write};
-    let stdin = std::io::stdin();
-    let mut status = 0;
-    loop {
-        eprint!("guard$ ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) | Err(_) => return status,
-            Ok(_) => {}
-        }
-        let line = line.trim_end_matches('\n');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v = verdict(ctx.cfg, ctx.env, Input::Script(line));
-        if let Err(code) = gate(ctx, "interactive", line, &v) {
-            status = code;
-            continue;
-        }
-        let shell = shell_of(ctx.cfg);
-        let mut cmd = std::process::Command::new(&shell);
-        if !ctx.cfg.as_ref().is_ok_and(|c| c.startup_files) {
-            cmd.args(exec::no_startup_files(&shell));
-        }
-        cmd.args(&flags.passthrough).arg("-c").arg(line);
-        status = match cmd.status() {
-            Ok(s) => s.code().unwrap_or(128 + 2),
-            Err(e) => {
-                eprintln!("guard: cannot run {shell}: {e}");
-                REFUSED
-            }
-        };
-    }
 }

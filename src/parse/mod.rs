@@ -13,6 +13,7 @@ mod word;
 use crate::command::Command;
 
 pub use walk::Definitions;
+pub use word::ANYTHING;
 
 /// Nesting deeper than this is refused rather than followed.
 pub const MAX_DEPTH: usize = 24;

@@ -191,7 +191,9 @@ impl Matcher {
                     } else {
                         Glob::bash(&p.text)
                     };
-                    globs.iter().any(|g| g.intersects(&pattern))
+                    globs
+                        .iter()
+                        .any(|g| shares_known(g, p.known.as_deref()) && g.intersects(&pattern))
                 } else {
                     globs.iter().any(|g| g.matches(&p.text))
                 }
@@ -227,6 +229,20 @@ fn path_globs(pattern: &str, home: &str) -> Vec<Glob> {
         return vec![Glob::new(pattern)];
     }
     vec![Glob::new(&format!("**/{pattern}"))]
+}
+
+/// A run-time part may be anything, so it must not supply the whole of
+/// what a rule looks for: the rule's literal text has to overlap what the
+/// word says outright (four characters, or all of a shorter literal).
+fn shares_known(g: &Glob, known: Option<&str>) -> bool {
+    let Some(known) = known else { return true };
+    let lit: Vec<char> = g.required().chars().collect();
+    let n = lit.len().min(4);
+    if n == 0 {
+        return true;
+    }
+    lit.windows(n)
+        .any(|w| known.contains(&w.iter().collect::<String>()))
 }
 
 /// Positionals must start with the subcommand words; a positional right

@@ -147,7 +147,7 @@ impl Rule {
             "path" => self
                 .matcher
                 .first_path(f)
-                .map(str::to_string)
+                .map(|p| p.replace(crate::parse::ANYTHING, "*"))
                 .or_else(|| f.transfer.as_ref().and_then(|t| t.paths.first().cloned())),
             "env" => self.matcher.first_env(f).map(str::to_string),
             _ => {

@@ -1,0 +1,220 @@
+//! Interactive mode: a line editor on the terminal, and each line a full
+//! decision (parse, rules, approval, audit) run in a fresh real shell that
+//! restores and then saves the session's state.
+
+use std::borrow::Cow;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::sys::signal::{self, SigHandler, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use reedline::{
+    FileBackedHistory, Prompt, PromptEditMode, PromptHistorySearch, Reedline, Signal as Key,
+};
+
+use super::flags::ShellArgs;
+use super::shell::{gate, shell_of, Ctx, REFUSED};
+use crate::analyze::Scope;
+use crate::exec;
+use crate::parse::Env;
+use crate::policy::{self, Input};
+use crate::snapshot::Snapshot;
+
+static HANGUP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_hangup(_: nix::libc::c_int) {
+    HANGUP.store(true, Ordering::SeqCst);
+}
+
+struct GuardPrompt {
+    session: String,
+    cwd: String,
+    status: i32,
+}
+
+impl Prompt for GuardPrompt {
+    fn render_prompt_left(&self) -> Cow<'_, str> {
+        Cow::Owned(format!("guard[{}] {}", self.session, self.cwd))
+    }
+
+    fn render_prompt_right(&self) -> Cow<'_, str> {
+        Cow::Borrowed("")
+    }
+
+    fn render_prompt_indicator(&self, _: PromptEditMode) -> Cow<'_, str> {
+        Cow::Owned(if self.status == 0 {
+            " $ ".to_string()
+        } else {
+            format!(" [{}] $ ", self.status)
+        })
+    }
+
+    fn render_prompt_multiline_indicator(&self) -> Cow<'_, str> {
+        Cow::Borrowed("> ")
+    }
+
+    fn render_prompt_history_search_indicator(&self, _: PromptHistorySearch) -> Cow<'_, str> {
+        Cow::Borrowed("(search) ")
+    }
+}
+
+/// `exit`, `exit N`, `logout`: end guard itself.
+fn exit_request(line: &str) -> Option<Option<i32>> {
+    let words = shell_words::split(line).ok()?;
+    match words.as_slice() {
+        [w] if w == "exit" || w == "logout" => Some(None),
+        [w, n] if w == "exit" || w == "logout" => n.parse().ok().map(Some),
+        _ => None,
+    }
+}
+
+pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
+    let Some(state) = crate::state::dir() else {
+        eprintln!("guard: no state directory (set GUARD_STATE_DIR)");
+        return REFUSED;
+    };
+    let session = ctx
+        .session
+        .as_ref()
+        .map_or_else(|| "none".to_string(), |s| s.id.clone());
+    let snapshot = Snapshot::new(state.join("sessions").join(&session));
+    let start = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from(&ctx.env.home));
+    if let Err(e) = snapshot.init(&start) {
+        eprintln!("guard: cannot keep session state: {e}");
+        return REFUSED;
+    }
+    let history = FileBackedHistory::with_file(1000, state.join("history"));
+    let mut editor = match history {
+        Ok(h) => Reedline::create().with_history(Box::new(h)),
+        Err(_) => Reedline::create(),
+    };
+    // The terminal is handed to each command and taken back: guard must
+    // not be stopped when it does so from the background.
+    // SAFETY: installing plain dispositions and a flag-setting handler.
+    unsafe {
+        let _ = signal::signal(Signal::SIGTTOU, SigHandler::SigIgn);
+        let _ = signal::signal(Signal::SIGTTIN, SigHandler::SigIgn);
+        let _ = signal::signal(Signal::SIGTSTP, SigHandler::SigIgn);
+        let _ = signal::signal(Signal::SIGHUP, SigHandler::Handler(on_hangup));
+    }
+    crate::audit::event("session-start", &session, "interactive session started");
+    let mut status = 0;
+    let mut prompt = GuardPrompt {
+        session: session.clone(),
+        cwd: start.display().to_string(),
+        status,
+    };
+    loop {
+        if HANGUP.load(Ordering::SeqCst) {
+            break;
+        }
+        prompt.status = status;
+        let line = match editor.read_line(&prompt) {
+            Ok(Key::Success(l)) => l,
+            Ok(Key::CtrlC) => continue,
+            Ok(Key::CtrlD) => break,
+            Ok(_) => continue,
+            Err(_) => break,
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(code) = exit_request(&line) {
+            status = code.unwrap_or(status);
+            break;
+        }
+        // Decide in the shell as the snapshot left it: its aliases and
+        // functions are followed when this line calls them.
+        let cwd = snapshot.cwd().unwrap_or_else(|| prompt.cwd.clone());
+        // The card, the audit record and relative paths all mean the
+        // session's directory.
+        let _ = std::env::set_current_dir(&cwd);
+        let env = Env {
+            home: ctx.env.home.clone(),
+            cwd: cwd.clone(),
+        };
+        let mut scope = Scope::default();
+        let snap = snapshot.text();
+        if scope.learn(&snap, &env, &["snapshot".to_string()]).is_err() {
+            eprintln!("guard: the saved shell state no longer parses; starting afresh in {cwd}");
+            let _ = snapshot.init(std::path::Path::new(&cwd));
+        }
+        let v = match ctx.cfg {
+            Ok(cfg) => policy::decide_in(Input::Script(&line), cfg, &env, &mut scope),
+            Err(e) => policy::Verdict::config_error(e.to_string()),
+        };
+        if let Err(code) = gate(ctx, "interactive", &line, &v) {
+            status = code;
+            continue;
+        }
+        status = run_line(ctx, flags, &snapshot.wrap(&line));
+        let _ = snapshot.commit();
+        prompt.cwd = snapshot.cwd().unwrap_or(cwd);
+    }
+    crate::audit::event(
+        "session-end",
+        &session,
+        &format!("interactive session ended with status {status}"),
+    );
+    status
+}
+
+/// Run one line in its own process group, in the foreground of the
+/// terminal, so Ctrl-C and full-screen programs reach it and not guard.
+fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str) -> i32 {
+    use std::os::unix::process::CommandExt;
+    let shell = shell_of(ctx.cfg);
+    let mut cmd = std::process::Command::new(&shell);
+    if !ctx.cfg.as_ref().is_ok_and(|c| c.startup_files) {
+        cmd.args(exec::no_startup_files(&shell));
+    }
+    cmd.args(&flags.passthrough).arg("-c").arg(script);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
+            for sig in [
+                Signal::SIGTTOU,
+                Signal::SIGTTIN,
+                Signal::SIGTSTP,
+                Signal::SIGHUP,
+                Signal::SIGINT,
+                Signal::SIGQUIT,
+            ] {
+                let _ = signal::signal(sig, SigHandler::SigDfl);
+            }
+            Ok(())
+        });
+    }
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("guard: cannot run {shell}: {e}");
+            return REFUSED;
+        }
+    };
+    let pid = Pid::from_raw(child.id() as i32);
+    let tty = std::io::stdin();
+    let _ = nix::unistd::setpgid(pid, pid);
+    let _ = nix::unistd::tcsetpgrp(tty.as_fd(), pid);
+    let status = loop {
+        match waitpid(pid, Some(WaitPidFlag::WUNTRACED)) {
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            // Job control is not offered: a stopped command is resumed.
+            Ok(WaitStatus::Stopped(..)) => {
+                let _ = signal::killpg(pid, Signal::SIGCONT);
+            }
+            Ok(_) => {}
+            Err(nix::Error::EINTR) => {
+                if HANGUP.load(Ordering::SeqCst) {
+                    let _ = signal::killpg(pid, Signal::SIGHUP);
+                }
+            }
+            Err(_) => break REFUSED,
+        }
+    };
+    let _ = nix::unistd::tcsetpgrp(tty.as_fd(), nix::unistd::getpgrp());
+    status
+}
