@@ -8,17 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-/// Variables never restored: they would make later shells run code guard
-/// never saw.
-const NEVER_RESTORED: &[&str] = &[
-    "BASH_ENV",
-    "ENV",
-    "SHELLOPTS",
-    "BASHOPTS",
-    "PS4",
-    "PROMPT_COMMAND",
-];
-
 pub struct Snapshot {
     dir: PathBuf,
 }
@@ -78,7 +67,8 @@ impl Snapshot {
         };
         let kept: Vec<&str> = text
             .lines()
-            .filter(|l| !NEVER_RESTORED.iter().any(|v| declares(l, v)))
+            // What guard drops before exec must not come back this way.
+            .filter(|l| declared_name(l).is_none_or(|n| !crate::exec::is_dropped(n)))
             .collect();
         std::fs::write(self.file(), kept.join("\n") + "\n")?;
         let _ = std::fs::remove_file(self.next_file());
@@ -96,15 +86,12 @@ impl Snapshot {
     }
 }
 
-/// `declare -x NAME=…` or `declare -x NAME` as `export -p` prints them.
-fn declares(line: &str, name: &str) -> bool {
-    let Some(rest) = line.strip_prefix("declare ") else {
-        return false;
-    };
-    let rest = rest
-        .trim_start_matches(|c: char| c == '-' || c.is_ascii_alphabetic())
-        .trim_start();
-    rest == name || rest.starts_with(&format!("{name}="))
+/// NAME in `declare -x NAME=…` or `declare -x NAME`, as `export -p`
+/// prints them.
+fn declared_name(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("declare -")?;
+    let rest = rest.split_once(' ')?.1;
+    Some(rest.split('=').next().unwrap_or(rest))
 }
 
 fn quote(s: &str) -> String {

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -22,29 +21,12 @@ struct Setup {
 
 fn setup(timeout: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let marker = dir.path().join("aws-ran");
-    let aws = bin.join("aws");
-    std::fs::write(
-        &aws,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
-            marker.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (path, marker) = common::recording_stub(dir.path(), "aws");
     std::fs::write(
         dir.path().join("config.yaml"),
         format!("approval:\n  tty: true\n  timeout: {timeout}\n"),
     )
     .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     Setup { dir, marker, path }
 }
 

@@ -109,19 +109,7 @@ struct Setup {
 
 fn setup(port: u16, secret_mode: u32, timeout: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let marker = dir.path().join("aws-ran");
-    let aws = bin.join("aws");
-    std::fs::write(
-        &aws,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
-            marker.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (path, marker) = common::recording_stub(dir.path(), "aws");
     let secret = dir.path().join("secret");
     std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(secret_mode)).unwrap();
@@ -133,11 +121,6 @@ fn setup(port: u16, secret_mode: u32, timeout: &str) -> Setup {
         ),
     )
     .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     Setup { dir, marker, path }
 }
 

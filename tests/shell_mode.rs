@@ -3,30 +3,13 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use common::Guard;
 
-/// A directory holding a fake `aws` that records its argv, to prove
-/// whether a command ran.
+/// A fake `aws` that records its argv, to prove whether a command ran.
 fn fake_aws(dir: &Path) -> (String, std::path::PathBuf) {
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let marker = dir.join("aws-ran");
-    let script = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n",
-        marker.display()
-    );
-    let aws = bin.join("aws");
-    std::fs::write(&aws, script).unwrap();
-    std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    (path, marker)
+    common::recording_stub(dir, "aws")
 }
 
 #[test]

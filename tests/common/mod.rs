@@ -31,6 +31,32 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_guard"))
 }
 
+/// A `bin/NAME` under `dir` that appends its arguments, one per line, to
+/// `dir/NAME-ran`, so a test can tell whether and how it ran. Returns a
+/// PATH with that bin first, and the record file.
+pub fn recording_stub(dir: &Path, name: &str) -> (String, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("create bin");
+    let marker = dir.join(format!("{name}-ran"));
+    let stub = bin.join(name);
+    std::fs::write(
+        &stub,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
+            marker.display()
+        ),
+    )
+    .expect("write stub");
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).expect("chmod stub");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, marker)
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
