@@ -31,9 +31,13 @@ def read_until(fd, token, timeout=15.0):
         r, _, _ = select.select([fd], [], [], left)
         if r:
             try:
-                buf += os.read(fd, 65536)
+                chunk = os.read(fd, 65536)
             except OSError:
                 sys.exit(f"shell exited; got {buf[-300:]!r}")
+            # Answer cursor-position queries as a real terminal does.
+            for _ in range(chunk.count(b"\x1b[6n")):
+                os.write(fd, b"\x1b[1;1R")
+            buf += chunk
     return buf
 
 
