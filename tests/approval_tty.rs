@@ -316,3 +316,33 @@ fn the_terminal_prompt_can_be_switched_off() {
     assert!(!out.contains(CARD_KEYS));
     assert!(out.contains("terminal prompt disabled"), "{out}");
 }
+
+#[test]
+fn a_signal_during_the_prompt_denies_and_restores_the_terminal() {
+    let t = setup("30s");
+    let mut s = t.bash(
+        "stty -g > before; \"$GUARD\" -c 'aws s3 ls'; echo \"exit=$?\"; stty -g > after; echo saved-$((6*7))",
+    );
+    s.expect(CARD_KEYS).unwrap();
+    // guard is bash's child: find it and end it the way a hangup would.
+    let bash = s.get_process().pid();
+    let children = std::fs::read_to_string(format!("/proc/{bash}/task/{bash}/children")).unwrap();
+    let guard: i32 = children
+        .split_whitespace()
+        .next()
+        .expect("guard is running")
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(guard),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let c = s.expect("saved-42").unwrap();
+    assert!(String::from_utf8_lossy(c.before()).contains("exit=126"));
+    finish(s);
+    let before = std::fs::read_to_string(t.dir.path().join("before")).unwrap();
+    let after = std::fs::read_to_string(t.dir.path().join("after")).unwrap();
+    assert_eq!(before, after, "terminal settings were not restored");
+    assert_eq!(t.ran(), None);
+}

@@ -339,3 +339,27 @@ fn man_page_renders() {
     );
     assert!(run.stdout().contains("check"));
 }
+
+#[test]
+fn ssh_original_command_is_what_a_forced_guard_decides() {
+    // sshd's ForceCommand: guard runs itself, the client's request is in
+    // SSH_ORIGINAL_COMMAND.
+    let run = Guard::new()
+        .env("SSH_ORIGINAL_COMMAND", "echo forced")
+        .c("/usr/local/bin/guard")
+        .run();
+    assert_eq!(run.stdout(), "forced\n", "{}", run.stderr());
+    let run = Guard::new().env("SSH_ORIGINAL_COMMAND", "aws s3 ls").run();
+    run.assert_refused();
+    assert!(
+        run.stderr().contains("[rule cloud.aws]"),
+        "{}",
+        run.stderr()
+    );
+    // Any other command is decided as itself.
+    let run = Guard::new()
+        .env("SSH_ORIGINAL_COMMAND", "aws s3 ls")
+        .c("echo mine")
+        .run();
+    assert_eq!(run.stdout(), "mine\n");
+}
