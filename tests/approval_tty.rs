@@ -346,3 +346,31 @@ fn a_signal_during_the_prompt_denies_and_restores_the_terminal() {
     assert_eq!(before, after, "terminal settings were not restored");
     assert_eq!(t.ran(), None);
 }
+
+#[test]
+fn the_card_is_plain_on_a_narrow_terminal_and_colourless_with_no_color() {
+    let t = setup("30s");
+    let mut c = t.command(common::bin().to_str().unwrap(), &["-c", "aws s3 ls"]);
+    c.env_remove("NO_COLOR");
+    let mut s = t.spawn(c);
+    s.get_process_mut().set_window_size(40, 20).unwrap();
+    let card = s.expect("y/a/n/r/?").unwrap();
+    let shown = String::from_utf8_lossy(card.before()).into_owned();
+    assert!(shown.contains("command: aws s3 ls"), "{shown:?}");
+    assert!(!shown.contains('─'), "narrow cards have no box: {shown:?}");
+    s.send("n").unwrap();
+    finish(s);
+
+    // Wide, with NO_COLOR: no colour escapes anywhere in the card.
+    let mut s = t.guard("aws s3 ls");
+    s.get_process_mut().set_window_size(120, 30).unwrap();
+    let card = s.expect(CARD_KEYS).unwrap();
+    let shown = String::from_utf8_lossy(card.before()).into_owned();
+    assert!(shown.contains('─'), "{shown:?}");
+    assert!(
+        !shown.contains("\x1b[1m") && !shown.contains("\x1b[3"),
+        "{shown:?}"
+    );
+    s.send("n").unwrap();
+    finish(s);
+}
