@@ -5,11 +5,13 @@
 # true` (a bare exec wrapper) and `sudo -n true` when sudo is installed.
 #
 # Usage: benches/ratio.sh [RUNS]   (needs hyperfine and a release build)
+#   GUARD_BEFORE=/path/to/older/guard  also times an older build, same run
+#   SKIP_BUILD=1                       use target/release/guard as it is
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-500}
 command -v hyperfine >/dev/null || { echo "ratio.sh: hyperfine is required (apt-get install hyperfine)" >&2; exit 2; }
-cargo build --release --quiet
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet
 guard=$PWD/target/release/guard
 
 work=$(mktemp -d)
@@ -40,6 +42,11 @@ export GUARD_CONFIG=$work/config.yaml GUARD_STATE_DIR=$work/state
 "$guard" -c true
 
 cmds=("bash -c true" "$guard -c true" "env bash -c true")
+if [ -n "${GUARD_BEFORE:-}" ]; then
+  "$GUARD_BEFORE" rules lint >/dev/null
+  "$GUARD_BEFORE" -c true
+  cmds+=("$GUARD_BEFORE -c true")
+fi
 if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
   cmds+=("sudo -n true")
 fi
@@ -51,6 +58,7 @@ r = json.load(open(sys.argv[1]))["results"]
 base = r[0]["median"]
 print(f"{'command':<40} {'median ms':>10} {'ratio':>7}")
 for x in r:
-    name = x["command"].replace(x["command"].split()[0], x["command"].split()[0].split("/")[-1], 1)
+    first = x["command"].split()[0]
+    name = x["command"].replace(first, first if "/" not in first else first.split("/")[-3] + "/" + first.split("/")[-1], 1)
     print(f"{name:<40} {x['median']*1000:>10.3f} {x['median']/base:>7.2f}")
 PY

@@ -149,3 +149,65 @@ fn ctrl_d_ends_the_session_and_the_end_is_audited() {
     );
     assert!(modes.iter().any(|m| m == "interactive"), "{modes:?}");
 }
+
+#[test]
+fn a_hung_up_terminal_ends_the_session() {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("tmux.sock");
+    let state = dir.path().join("state");
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let cmd = format!(
+        "GUARD_STATE_DIR={} GUARD_CONFIG=/dev/null {}",
+        state.display(),
+        common::bin().display()
+    );
+    assert!(tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &cmd
+    ])
+    .status
+    .success());
+    let log = state.join("audit.jsonl");
+    let started = |text: &str| text.contains("session-start");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !started(&std::fs::read_to_string(&log).unwrap_or_default()) {
+        assert!(std::time::Instant::now() < deadline, "guard never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Closing the terminal: guard must end, not spin on a dead tty.
+    tmux(&["kill-server"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("terminal hung up") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no session end recorded: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -297,7 +297,12 @@ fn rules(env: &Env, cmd: RulesCmd) -> i32 {
                     if bad > 0 {
                         return 2;
                     }
-                    println!("ok: {} rules from {} files", rules.len(), cfg.files.len());
+                    println!(
+                        "ok: {} rules in {} layers ({})",
+                        rules.len(),
+                        cfg.files.len(),
+                        cfg.files.join(", ")
+                    );
                     0
                 }
                 Err(e) => {

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use nix::sys::signal::{self, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -22,6 +22,8 @@ use crate::policy::{self, Input};
 use crate::snapshot::Snapshot;
 
 static HANGUP: AtomicBool = AtomicBool::new(false);
+/// The process group of the line running now, 0 between lines.
+static RUNNING: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_hangup(_: nix::libc::c_int) {
     HANGUP.store(true, Ordering::SeqCst);
@@ -99,6 +101,7 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
         let _ = signal::signal(Signal::SIGHUP, SigHandler::Handler(on_hangup));
     }
     crate::audit::event("session-start", &session, "interactive session started");
+    watch_for_hangup(session.clone());
     let mut status = 0;
     let mut prompt = GuardPrompt {
         session: session.clone(),
@@ -160,6 +163,31 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
     status
 }
 
+/// The line editor keeps reading a terminal that has hung up (it sees
+/// end-of-file forever), so a watchdog ends the session instead: the end
+/// is recorded, and a command still running has had its SIGHUP from the
+/// kernel.
+fn watch_for_hangup(session: String) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let stdin = std::io::stdin();
+        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::empty())];
+        let hung_up = poll(&mut fds, PollTimeout::ZERO).is_ok()
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLNVAL));
+        if hung_up || HANGUP.load(Ordering::SeqCst) {
+            let group = RUNNING.load(Ordering::SeqCst);
+            if group > 0 {
+                let _ = signal::killpg(Pid::from_raw(group), Signal::SIGHUP);
+            }
+            crate::audit::event("session-end", &session, "terminal hung up");
+            std::process::exit(128 + Signal::SIGHUP as i32);
+        }
+    });
+}
+
 /// Run one line in its own process group, in the foreground of the
 /// terminal, so Ctrl-C and full-screen programs reach it and not guard.
 fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str) -> i32 {
@@ -197,6 +225,7 @@ fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str) -> i32 {
     let pid = Pid::from_raw(child.id() as i32);
     let tty = std::io::stdin();
     let _ = nix::unistd::setpgid(pid, pid);
+    RUNNING.store(pid.as_raw(), Ordering::SeqCst);
     let _ = nix::unistd::tcsetpgrp(tty.as_fd(), pid);
     let status = loop {
         match waitpid(pid, Some(WaitPidFlag::WUNTRACED)) {
@@ -215,6 +244,7 @@ fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str) -> i32 {
             Err(_) => break REFUSED,
         }
     };
+    RUNNING.store(0, Ordering::SeqCst);
     let _ = nix::unistd::tcsetpgrp(tty.as_fd(), nix::unistd::getpgrp());
     status
 }
