@@ -7,7 +7,7 @@ output, then reports the median for each shell and their ratio.
 
 Usage: benches/interactive_latency.py [LINES]   (needs a release build)
 """
-import os, pty, select, statistics, subprocess, sys, tempfile, time
+import os, pty, re, select, statistics, subprocess, sys, tempfile, time
 
 LINES = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,9 +22,11 @@ def spawn(argv, env):
 
 
 def read_until(fd, token, timeout=15.0):
+    """Read until `token` (a compiled bytes regex or bytes) appears."""
     buf = b""
     end = time.monotonic() + timeout
-    while token not in buf:
+    found = (lambda b: token.search(b)) if hasattr(token, "search") else (lambda b: token in b)
+    while not found(buf):
         left = end - time.monotonic()
         if left <= 0:
             sys.exit(f"timed out waiting for {token!r}; got {buf[-300:]!r}")
@@ -49,7 +51,8 @@ def measure(argv, env, ready):
         n = 1000 + i
         t0 = time.perf_counter()
         os.write(fd, f"echo $((1000+{i}))\r".encode())
-        read_until(fd, f"\n{n}\r\n".encode())
+        # The output line, not the echo of the typed line.
+        read_until(fd, re.compile(rb"[\r\n]" + str(n).encode() + rb"\r\n"))
         samples.append(time.perf_counter() - t0)
         time.sleep(0.02)
     os.write(fd, b"exit\r")
