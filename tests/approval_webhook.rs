@@ -11,9 +11,6 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 const SECRET: &str = "s3cret-for-tests";
 
 /// One request as the server saw it.
@@ -57,19 +54,12 @@ fn serve(reply: impl Fn(usize, &Seen) -> Reply + Send + 'static) -> Server {
             } else {
                 format!("http://127.0.0.1:{port}{}", req.url())
             };
-            let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-            mac.update(signed.as_bytes());
-            let want: String = mac
-                .finalize()
-                .into_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let want = common::signature(SECRET.as_bytes(), signed.as_bytes());
             let s = Seen {
                 method: req.method().to_string(),
                 path: req.url().to_string(),
                 body,
-                signature_ok: signature == format!("sha256={want}"),
+                signature_ok: signature == want,
             };
             log.lock().unwrap().push(s.clone());
             if !s.signature_ok {
@@ -152,11 +142,7 @@ impl Setup {
     }
 
     fn audit(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.dir.path().join("state/audit.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        common::audit_records(&self.dir.path().join("state"))
     }
 }
 

@@ -10,14 +10,6 @@ use std::time::Duration;
 
 use expectrl::{Expect, Regex};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Setup {
     dir: tempfile::TempDir,
     port: u16,
@@ -38,7 +30,7 @@ fn setup() -> Setup {
     let secret = dir.path().join("secret");
     std::fs::write(&secret, "approver-test-secret\n").unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let port = free_port();
+    let port = common::free_port();
     std::fs::write(
         dir.path().join("config.yaml"),
         format!(

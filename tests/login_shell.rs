@@ -23,9 +23,7 @@ use std::time::{Duration, Instant};
 use expectrl::process::unix::WaitStatus;
 use expectrl::session::OsSession;
 use expectrl::Expect;
-use hmac::{Hmac, Mac};
 use nix::unistd::{Gid, Uid, User};
-use sha2::Sha256;
 
 const USER: &str = "guardtest";
 const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
@@ -270,15 +268,7 @@ impl Webhook {
                     .find(|h| h.field.equiv("X-Guard-Signature"))
                     .map(|h| h.value.as_str().to_string())
                     .unwrap_or_default();
-                let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-                mac.update(body.as_bytes());
-                let want: String = mac
-                    .finalize()
-                    .into_bytes()
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                let ok = signature == format!("sha256={want}");
+                let ok = signature == common::signature(SECRET.as_bytes(), body.as_bytes());
                 let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
                 log.lock().unwrap().push((json, ok));
                 let reply = if ok {
@@ -496,7 +486,7 @@ impl Sshd {
         let config = sb.path().join("sshd_config");
         let log = sb.path().join("sshd.log");
         for _attempt in 0..5 {
-            let port = free_port();
+            let port = common::free_port();
             fs::write(
                 &config,
                 format!(
@@ -618,14 +608,6 @@ impl Drop for Sshd {
         let _ = fs::remove_file(&self.keys_file);
         let _ = fs::remove_dir_all(&self.work);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Wait until sshd accepts connections; false if it exited instead.
