@@ -12,6 +12,7 @@ use crate::rules::Hit;
 pub const DYNAMIC_RULE: &str = "guard.dynamic";
 pub const PARSE_RULE: &str = "guard.parse";
 pub const CONFIG_RULE: &str = "guard.config";
+pub const INTERNAL_RULE: &str = "guard.internal";
 
 /// The decision for one command line, before approval.
 #[derive(Debug, Clone)]
@@ -71,6 +72,27 @@ pub fn decide(input: Input<'_>, cfg: &Config, env: &Env) -> Verdict {
 /// As `decide`, in a shell that already has `scope`'s aliases and
 /// functions; the line's own definitions are added to it.
 pub fn decide_in(input: Input<'_>, cfg: &Config, env: &Env, scope: &mut analyze::Scope) -> Verdict {
+    // A bug in the analysis refuses the line; it never lets it through.
+    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decide_unguarded(input, cfg, env, scope)
+    }));
+    attempt.unwrap_or_else(|_| {
+        Verdict::refused(
+            INTERNAL_RULE,
+            format!(
+                "internal error while analysing the line: {}",
+                crate::panic_note::last()
+            ),
+        )
+    })
+}
+
+fn decide_unguarded(
+    input: Input<'_>,
+    cfg: &Config,
+    env: &Env,
+    scope: &mut analyze::Scope,
+) -> Verdict {
     let analysed = match input {
         Input::Script(s) => analyze::script_in(s, env, &cfg.wrappers, scope),
         Input::Argv(a) => analyze::argv(a, env, &cfg.wrappers),

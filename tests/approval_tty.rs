@@ -370,3 +370,20 @@ fn the_card_is_plain_on_a_narrow_terminal_and_colourless_with_no_color() {
     s.send("n").unwrap();
     finish(s);
 }
+
+#[test]
+fn question_mark_shows_every_command_and_the_rule_text() {
+    let t = setup("30s");
+    let mut s = t.guard("sudo -u ci aws s3 ls | grep x");
+    s.expect(CARD_KEYS).unwrap();
+    s.send("?").unwrap();
+    s.expect("── commands").unwrap();
+    s.expect("grep x").unwrap();
+    s.expect("── rules").unwrap();
+    s.expect("id: cloud.aws").unwrap();
+    s.expect("examples:").unwrap();
+    s.send("n").unwrap();
+    let (code, _) = finish(s);
+    assert_eq!(code, 126);
+    assert_eq!(t.ran(), None);
+}
