@@ -43,12 +43,7 @@ fn serve(reply: impl Fn(usize, &Seen) -> Reply + Send + 'static) -> Server {
         for (n, mut req) in server.incoming_requests().enumerate() {
             let mut body = String::new();
             let _ = req.as_reader().read_to_string(&mut body);
-            let signature = req
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("X-Guard-Signature"))
-                .map(|h| h.value.as_str().to_string())
-                .unwrap_or_default();
+            let signature = common::header(&req, "X-Guard-Signature");
             let signed = if req.method() == &tiny_http::Method::Post {
                 body.clone()
             } else {

@@ -3,6 +3,8 @@
 //! bash with `printf '%s\0' WORD` and compared byte for byte with the argv
 //! guard's parser derives from the same script.
 
+mod common;
+
 use std::process::Command;
 
 use guard::parse::{self, Env};
@@ -14,25 +16,7 @@ const BATCH: usize = 100;
 /// Each word's output is followed by this record, `printf '\001\0'`.
 const MARKER: &[u8] = b"\x01\0";
 
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-}
+use common::Rng;
 
 /// Characters safe unquoted anywhere in a word (no expansion, no glob, no
 /// metacharacter).

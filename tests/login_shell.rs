@@ -262,12 +262,7 @@ impl Webhook {
             for mut req in server.incoming_requests() {
                 let mut body = String::new();
                 let _ = req.as_reader().read_to_string(&mut body);
-                let signature = req
-                    .headers()
-                    .iter()
-                    .find(|h| h.field.equiv("X-Guard-Signature"))
-                    .map(|h| h.value.as_str().to_string())
-                    .unwrap_or_default();
+                let signature = common::header(&req, "X-Guard-Signature");
                 let ok = signature == common::signature(SECRET.as_bytes(), body.as_bytes());
                 let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
                 log.lock().unwrap().push((json, ok));

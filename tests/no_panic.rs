@@ -6,21 +6,7 @@ mod common;
 
 use guard::policy::INTERNAL_RULE;
 
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-}
+use common::Rng;
 
 const PIECES: &[&str] = &[
     "aws",
@@ -111,7 +97,7 @@ fn generated_lines_never_hit_an_internal_error() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut failures = Vec::new();
     for _ in 0..4000 {
-        let n = 1 + rng.next() % 12;
+        let n = 1 + rng.below(12);
         let line: String = (0..n).map(|_| rng.pick(PIECES)).collect();
         let v = common::decide(&cfg, &env, &line);
         if v.rule.as_deref() == Some(INTERNAL_RULE) {
@@ -139,7 +125,7 @@ fn mutated_corpus_lines_never_hit_an_internal_error() {
     for line in text.lines().filter_map(|l| l.split('\t').nth(1)).take(1500) {
         let mut chars: Vec<char> = line.chars().collect();
         for _ in 0..3 {
-            let at = (rng.next() % (chars.len() as u64 + 1)) as usize;
+            let at = rng.below(chars.len() + 1);
             match rng.next() % 3 {
                 0 if at < chars.len() => {
                     chars.remove(at);
