@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -273,14 +272,7 @@ fn no_controlling_terminal(t: &Setup, extra_config: &str) -> std::process::Outpu
     }
     let mut c = t.command(common::bin().to_str().unwrap(), &["-c", "aws s3 ls"]);
     c.stdin(std::process::Stdio::null());
-    // SAFETY: setsid is async-signal-safe; it detaches from any terminal.
-    unsafe {
-        c.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(drop)
-                .map_err(std::io::Error::from)
-        })
-    };
+    common::detach(&mut c);
     c.output().unwrap()
 }
 

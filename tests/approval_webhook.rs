@@ -5,7 +5,6 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -121,14 +120,7 @@ impl Setup {
         if let Some(s) = session {
             c.env("GUARD_SESSION", s);
         }
-        // SAFETY: setsid is async-signal-safe.
-        unsafe {
-            c.pre_exec(|| {
-                nix::unistd::setsid()
-                    .map(drop)
-                    .map_err(std::io::Error::from)
-            })
-        };
+        common::detach(&mut c);
         c.output().unwrap()
     }
 
@@ -184,36 +176,21 @@ fn allow_runs_the_command_and_records_the_approver() {
             .unwrap(),
     )
     .unwrap();
-    let mut want: Vec<&str> = schema["required"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    let mut got: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    want.sort_unstable();
-    got.sort_unstable();
-    assert_eq!(got, want);
-    let mut want: Vec<&str> = schema["properties"]["matches"]["items"]["required"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    let mut got: Vec<&str> = body["matches"][0]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    want.sort_unstable();
-    got.sort_unstable();
-    assert_eq!(got, want);
+    let required = |v: &serde_json::Value| {
+        let mut keys: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect();
+        keys.sort_unstable();
+        keys
+    };
+    assert_eq!(common::sorted_keys(&body), required(&schema["required"]));
+    assert_eq!(
+        common::sorted_keys(&body["matches"][0]),
+        required(&schema["properties"]["matches"]["items"]["required"])
+    );
     assert_eq!(body["matches"][0]["rule"], "cloud.aws");
     let audit = t.audit();
     assert_eq!(audit[0]["decision"], "allow");

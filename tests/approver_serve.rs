@@ -4,7 +4,6 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -74,14 +73,7 @@ impl Setup {
             .env("GUARD_STATE_DIR", self.dir.path().join("state"))
             .env("PATH", path)
             .stdin(Stdio::null());
-        // SAFETY: setsid is async-signal-safe.
-        unsafe {
-            c.pre_exec(|| {
-                nix::unistd::setsid()
-                    .map(drop)
-                    .map_err(std::io::Error::from)
-            })
-        };
+        common::detach(&mut c);
         std::thread::spawn(move || c.output().unwrap())
     }
 

@@ -14,7 +14,6 @@ use std::fs;
 use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
@@ -133,14 +132,7 @@ fn text(bytes: &[u8]) -> String {
 /// Detach from any controlling terminal, so that no /dev/tty prompt can
 /// appear and a review goes to the webhook (or nowhere).
 fn no_tty(cmd: &mut Command) -> &mut Command {
-    // SAFETY: setsid is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(drop)
-                .map_err(std::io::Error::from)
-        })
-    }
+    common::detach(cmd)
 }
 
 /// A refusal: exit 126, nothing on stdout, one `guard:` line on stderr.

@@ -119,6 +119,30 @@ pub fn header(req: &tiny_http::Request, name: &'static str) -> String {
         .unwrap_or_default()
 }
 
+/// Run `cmd` in a new session with no controlling terminal (as cron, CI
+/// or a detached harness would), so no terminal approver is available.
+pub fn detach(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        })
+    }
+}
+
+/// An object's keys, sorted, for comparing a JSON shape with a schema.
+pub fn sorted_keys(v: &serde_json::Value) -> Vec<String> {
+    let mut keys: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    keys
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
