@@ -6,10 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::{Action, ApprovalSpec, FileSpec, RuleSpec, TransferSpec, WrapperSpec};
+use super::spec::{
+    Action, ApprovalSpec, AuditSpec, BoundarySpec, CredentialSpec, FileSpec, RuleSpec,
+    TransferSpec, WrapperSpec,
+};
 
 /// Bumped whenever the encoding changes.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Compiled<'a> {
@@ -43,6 +46,12 @@ pub struct Compiled<'a> {
     pub approval: Option<ApprovalSpec>,
     pub transfers: Option<TransferSpec>,
     pub startup_files: Option<bool>,
+    pub credentials: Vec<CredentialSpec>,
+    pub boundaries: std::collections::BTreeMap<String, BoundarySpec>,
+    pub scrub_env: Option<Vec<String>>,
+    pub cross_boundary: Option<Action>,
+    pub session_ttl: Option<String>,
+    pub audit: Option<AuditSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,6 +81,9 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
     let mut approval = None;
     let mut transfers = None;
     let mut startup_files = None;
+    let mut credentials = Vec::new();
+    let mut boundaries = std::collections::BTreeMap::new();
+    let (mut scrub_env, mut cross_boundary, mut session_ttl, mut audit) = (None, None, None, None);
     let mut rule_dirs = Vec::new();
     let mut rule_blobs: Vec<Vec<u8>> = Vec::new();
     let mut programs: Vec<(String, u32)> = Vec::new();
@@ -89,6 +101,12 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
         approval = spec.approval.or(approval);
         transfers = spec.transfers.or(transfers);
         startup_files = spec.startup_files.or(startup_files);
+        credentials.extend(spec.credentials);
+        boundaries.extend(spec.boundaries);
+        scrub_env = spec.scrub_env.or(scrub_env);
+        cross_boundary = spec.cross_boundary.or(cross_boundary);
+        session_ttl = spec.session_ttl.or(session_ttl);
+        audit = spec.audit.or(audit);
         rule_dirs.extend(spec.rule_dirs);
         command_env.extend(spec.command_env);
         for (rule, (line, col)) in spec.rules.into_iter().zip(file.origins) {
@@ -150,6 +168,12 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
         approval,
         transfers,
         startup_files,
+        credentials,
+        boundaries,
+        scrub_env,
+        cross_boundary,
+        session_ttl,
+        audit,
     };
     postcard::to_stdvec(&compiled).map_err(|e| e.to_string())
 }

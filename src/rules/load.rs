@@ -40,6 +40,8 @@ pub struct Config {
     pub transfers: crate::transfer::Settings,
     /// Let the real shell read its startup files.
     pub startup_files: bool,
+    pub sessions: crate::session::settings::Settings,
+    pub audit: super::spec::AuditSpec,
     /// The layers that were read, in order.
     pub files: Vec<String>,
     /// Notes for `rules lint`: settings ignored because of where they were.
@@ -69,9 +71,11 @@ pub fn load(home: &str) -> Result<Config, ConfigError> {
         None => {
             let etc = Path::new("/etc/guard");
             push_if_exists(&mut paths, etc.join("config.yaml"), Trust::Admin);
+            push_if_exists(&mut paths, etc.join("credentials.yaml"), Trust::Admin);
             push_dir(&mut paths, &etc.join("rules.d"), Trust::Admin)?;
             if let Some(dir) = dirs::config_dir().map(|d| d.join("guard")) {
                 push_if_exists(&mut paths, dir.join("config.yaml"), Trust::User);
+                push_if_exists(&mut paths, dir.join("credentials.yaml"), Trust::User);
                 push_dir(&mut paths, &dir.join("rules.d"), Trust::User)?;
             }
         }
@@ -169,6 +173,26 @@ pub fn parse_file(name: &str, text: &str) -> Result<Parsed, ConfigError> {
             });
         }
     }
+    for (n, c) in spec.credentials.iter().enumerate() {
+        if let Err((key, message)) = crate::session::settings::validate_credential(c) {
+            let (line, col) = locate_nth(text, "name", n)
+                .and_then(|(l, _)| origins::key_in_block(text, l, key))
+                .unwrap_or((0, 0));
+            return Err(ConfigError {
+                origin: origin(name, line, col),
+                message,
+            });
+        }
+    }
+    if let Some(t) = &spec.session_ttl {
+        if let Err(message) = crate::approve::settings::duration(t) {
+            let (line, col) = origins::key_in_block(text, 1, "session_ttl").unwrap_or((0, 0));
+            return Err(ConfigError {
+                origin: origin(name, line, col),
+                message,
+            });
+        }
+    }
     for (n, w) in spec.wrappers.iter().enumerate() {
         if w.programs.is_empty() {
             let (line, col) = locate_nth(text, "programs", n).unwrap_or((0, 0));
@@ -249,6 +273,8 @@ fn build(
     let mut approval = ApprovalSettings::default();
     let mut transfers = None;
     let mut startup_files = false;
+    let mut sessions = crate::session::settings::Settings::default();
+    let mut audit = super::spec::AuditSpec::default();
     for layer in &layers {
         let c = &layer.compiled;
         let user = layer.trust == Trust::User;
@@ -271,6 +297,10 @@ fn build(
         for (key, present) in [
             ("transfers", c.transfers.is_some()),
             ("startup_files", c.startup_files.is_some()),
+            ("credentials", !c.credentials.is_empty()),
+            ("boundaries", !c.boundaries.is_empty()),
+            ("session_ttl", c.session_ttl.is_some()),
+            ("audit", c.audit.is_some()),
         ] {
             if user && present {
                 notes.push(format!(
@@ -282,6 +312,18 @@ fn build(
         if !user {
             transfers = c.transfers.clone().or(transfers);
             startup_files = c.startup_files.unwrap_or(startup_files);
+            merge_sessions(&mut sessions, c, &layer.name)?;
+            audit = c.audit.clone().unwrap_or(audit);
+        }
+        // The agent's own files may scrub more and cross less, never the
+        // other way.
+        if user {
+            if let Some(more) = &c.scrub_env {
+                sessions.scrub.extend(more.iter().cloned());
+            }
+            if let Some(a) = c.cross_boundary {
+                sessions.cross_boundary = sessions.cross_boundary.max(a);
+            }
         }
         if let Some(a) = &c.approval {
             // An agent-written approver could approve anything it asks.
@@ -307,9 +349,34 @@ fn build(
         approval,
         transfers: crate::transfer::Settings::new(transfers.as_ref(), home),
         startup_files,
+        sessions,
+        audit,
         files,
         notes,
     })
+}
+
+fn merge_sessions(
+    s: &mut crate::session::settings::Settings,
+    c: &compiled::Compiled<'_>,
+    layer: &str,
+) -> Result<(), ConfigError> {
+    for cred in &c.credentials {
+        s.credentials.retain(|x| x.name != cred.name);
+        s.credentials.push(cred.clone());
+    }
+    s.boundaries
+        .extend(c.boundaries.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Some(list) = &c.scrub_env {
+        s.scrub = list.clone();
+    }
+    if let Some(a) = c.cross_boundary {
+        s.cross_boundary = a;
+    }
+    if let Some(t) = &c.session_ttl {
+        s.session_ttl = crate::approve::settings::duration(t).map_err(|m| error(layer, m))?;
+    }
+    Ok(())
 }
 
 /// Checks serde cannot make. Regexes are parsed (cheap) but not compiled

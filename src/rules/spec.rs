@@ -56,6 +56,106 @@ pub struct FileSpec {
     /// Let the real shell read its startup files (`~/.bashrc`, profiles).
     /// Off by default: the agent can write them.
     pub startup_files: Option<bool>,
+    /// Credentials a session may be granted (see `session`, `creds`).
+    #[serde(default)]
+    pub credentials: Vec<CredentialSpec>,
+    /// Named boundaries (`staging`, `prod`) and the signals that identify
+    /// them.
+    #[serde(default)]
+    pub boundaries: std::collections::BTreeMap<String, BoundarySpec>,
+    /// Patterns of variable names removed from every child's environment.
+    pub scrub_env: Option<Vec<String>>,
+    /// What a command that targets another boundary than its session's
+    /// gets (default deny).
+    pub cross_boundary: Option<Action>,
+    /// How long an implicit session lives at most (`12h`).
+    pub session_ttl: Option<String>,
+    pub audit: Option<AuditSpec>,
+}
+
+/// One credential: where its values come from and how long they live.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSpec {
+    pub name: String,
+    pub provider: ProviderSpec,
+    /// The variables it provides: `NAME` takes the provider's `NAME`,
+    /// `NAME=key.path` takes a (dotted) key of the provider's JSON.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Values written to a 0600 file whose path goes into a variable.
+    #[serde(default)]
+    pub files: Vec<MaterialSpec>,
+    pub ttl: Option<String>,
+    pub boundary: Option<String>,
+    pub revoke: Option<RevokeSpec>,
+}
+
+/// Exactly one of these.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSpec {
+    /// argv of a helper that prints `KEY=VALUE` lines or a JSON object.
+    pub command: Option<Vec<String>>,
+    /// A 0600 `KEY=VALUE` file owned by root or the guard user.
+    pub env_file: Option<String>,
+    /// Values in the config itself: for tests only.
+    #[serde(rename = "static")]
+    pub static_values: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialSpec {
+    /// The variable that receives the file's path (`KUBECONFIG`).
+    pub env: String,
+    /// The provider key (dotted for JSON) whose value is the content.
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeSpec {
+    /// argv of a helper that reads the issued values, as JSON, on stdin.
+    pub command: Vec<String>,
+}
+
+/// The signals that say a command targets this boundary. Each is a glob.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BoundarySpec {
+    #[serde(default)]
+    pub aws_profiles: Vec<String>,
+    #[serde(default)]
+    pub aws_accounts: Vec<String>,
+    #[serde(default)]
+    pub kube_contexts: Vec<String>,
+    #[serde(default)]
+    pub kube_namespaces: Vec<String>,
+    /// ssh, database and URL hosts.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Variable values: `AWS_PROFILE: ["prod*"]`.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Where and how decisions are recorded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSpec {
+    /// `syslog` also sends every record to the local syslog/journald.
+    pub forward: Option<String>,
+    /// `allow` lets commands run when the log cannot be written (an
+    /// escape hatch that is itself reported on stderr). Default `deny`.
+    pub on_unwritable: Option<Action>,
+    /// Rotate the log when it grows past this many bytes.
+    pub rotate_bytes: Option<u64>,
+    /// fsync each decision record before the command runs (default true).
+    pub fsync: Option<bool>,
+    /// Stay the parent of the command to record how it ended (default
+    /// true).
+    pub supervise: Option<bool>,
 }
 
 /// File transfer and git over ssh.

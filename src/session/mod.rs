@@ -2,6 +2,8 @@
 //! session is the value of `GUARD_SESSION`, or the login or interactive
 //! shell process itself (which then exports it to everything it runs).
 
+pub mod settings;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub id: String,
