@@ -31,6 +31,10 @@ pub struct Record<'a> {
     pub reason: String,
     /// Who answered a review, on which channel, for what scope.
     pub approval: Option<crate::approve::Decision>,
+    pub purpose: Option<String>,
+    pub boundary: Option<String>,
+    /// Credentials injected into the command, by name only.
+    pub credentials: Vec<String>,
 }
 
 /// The user guard runs as, by name where the system knows one.
@@ -80,6 +84,9 @@ impl<'a> Record<'a> {
             rule: v.rule.clone(),
             reason: redact(reason),
             approval: None,
+            purpose: None,
+            boundary: None,
+            credentials: Vec::new(),
         }
     }
 }
@@ -109,6 +116,9 @@ pub fn event(mode: &str, session: &str, reason: &str) {
         rule: None,
         reason: reason.to_string(),
         approval: None,
+        purpose: None,
+        boundary: None,
+        credentials: Vec::new(),
     };
     if let Err(e) = append(&record) {
         eprintln!("guard: {e}");

@@ -17,12 +17,20 @@ pub fn is_dropped(name: &str) -> bool {
     DROPPED.contains(&name) || name.starts_with("BASH_FUNC_")
 }
 
-/// Remove the dangerous variables from this process's environment, so
-/// whatever is exec'd next inherits a clean one.
-pub fn scrub_env() {
+/// Remove from this process's environment the variables that make bash
+/// run code guard never saw, and every secret: names the scrub patterns
+/// match and values a detector recognises. Whatever is exec'd next
+/// inherits what is left; granted credentials are added back per command.
+pub fn scrub_env(settings: &crate::session::settings::Settings) {
     let names: Vec<OsString> = std::env::vars_os()
+        .filter(|(k, v)| {
+            let name = k.to_string_lossy();
+            is_dropped(&name)
+                || (name != crate::session::VAR
+                    && (settings.scrubs_name(&name)
+                        || !crate::detect::scan(&v.to_string_lossy()).is_empty()))
+        })
         .map(|(k, _)| k)
-        .filter(|k| is_dropped(&k.to_string_lossy()))
         .collect();
     for k in names {
         // SAFETY: guard is single-threaded here, before exec.

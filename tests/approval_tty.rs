@@ -43,6 +43,14 @@ impl Setup {
         c
     }
 
+    fn session(&self) -> String {
+        common::start_session(
+            &self.dir.path().join("config.yaml"),
+            &self.dir.path().join("state"),
+            &["--purpose", "tty approval tests"],
+        )
+    }
+
     /// `guard -c LINE` on a new pseudo-terminal.
     fn guard(&self, line: &str) -> Session {
         self.spawn(self.command(common::bin().to_str().unwrap(), &["-c", line]))
@@ -216,9 +224,10 @@ fn stdin_as_a_pipe_still_prompts_on_the_terminal() {
 #[test]
 fn a_allows_the_same_command_again_but_not_a_different_one() {
     let t = setup("30s");
+    let id = t.session();
     let run = |line: &str| {
         let mut c = t.command(common::bin().to_str().unwrap(), &["-c", line]);
-        c.env("GUARD_SESSION", "test-session-1");
+        c.env("GUARD_SESSION", &id);
         t.spawn(c)
     };
     let mut s = run("aws s3 ls");
@@ -245,20 +254,20 @@ fn a_allows_the_same_command_again_but_not_a_different_one() {
         .collect();
     assert_eq!(channels, ["tty", "memory", "tty"]);
     assert_eq!(audit[0]["approval"]["scope"], "session");
-    assert_eq!(audit[1]["session"], "test-session-1");
+    assert_eq!(audit[1]["session"], id.as_str());
+    assert_eq!(audit[1]["purpose"], "tty approval tests");
     assert_eq!(t.ran().as_deref(), Some("s3\nls\ns3\nls\n"));
 }
 
 #[test]
 fn memory_never_bypasses_a_deny_rule() {
     let t = setup("30s");
+    let id = t.session();
     let run = |line: &str| {
         let mut c = t.command(common::bin().to_str().unwrap(), &["-c", line]);
-        c.env("GUARD_SESSION", "test-session-2");
+        c.env("GUARD_SESSION", &id);
         c.output().unwrap()
     };
-    let fp_dir = t.dir.path().join("state/sessions/test-session-2");
-    std::fs::create_dir_all(&fp_dir).unwrap();
     // Even a remembered approval for every possible fingerprint would not
     // reach a deny rule; here the line is denied before memory is asked.
     let out = run("GUARD_CONFIG=/tmp/x aws s3 ls");

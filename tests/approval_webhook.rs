@@ -351,24 +351,23 @@ fn session_scope_is_remembered() {
         )
     });
     let t = setup(server.port, 0o600, "10s");
-    assert_eq!(
-        t.run("aws s3 ls", Some("hook-session")).status.code(),
-        Some(0)
-    );
-    assert_eq!(
-        t.run("aws s3 ls", Some("hook-session")).status.code(),
-        Some(0)
-    );
+    let start = || {
+        common::start_session(
+            &t.dir.path().join("config.yaml"),
+            &t.dir.path().join("state"),
+            &["--purpose", "webhook memory"],
+        )
+    };
+    let (hook, other) = (start(), start());
+    assert_eq!(t.run("aws s3 ls", Some(&hook)).status.code(), Some(0));
+    assert_eq!(t.run("aws s3 ls", Some(&hook)).status.code(), Some(0));
     assert_eq!(
         server.seen().len(),
         1,
         "the second run must come from memory"
     );
     // A different session asks again.
-    assert_eq!(
-        t.run("aws s3 ls", Some("other-session")).status.code(),
-        Some(0)
-    );
+    assert_eq!(t.run("aws s3 ls", Some(&other)).status.code(), Some(0));
     assert_eq!(server.seen().len(), 2);
     let channels: Vec<String> = t
         .audit()

@@ -53,6 +53,10 @@ pub struct Request<'a> {
     pub host: String,
     /// Full text of each matched rule, for the `?` detail view.
     pub rule_texts: Vec<String>,
+    /// Boundaries the line targets, and what says so.
+    pub touches: &'a [crate::boundary::Touch],
+    /// Credentials the line would be given.
+    pub grants: &'a [String],
 }
 
 impl Request<'_> {
@@ -92,8 +96,14 @@ impl Request<'_> {
             "session": {
                 "id": self.session.map(|s| s.id.clone()),
                 "purpose": self.session.and_then(|s| s.purpose.clone()),
-                "boundary": null,
+                "boundary": self.session.and_then(|s| s.boundary.clone()),
+                "grants": self.session.map(|s| s.grants.clone()),
             },
+            "targets": self.touches.iter().map(|t| serde_json::json!({
+                "boundary": t.boundary,
+                "signal": t.signal,
+            })).collect::<Vec<_>>(),
+            "grants": self.grants,
             "user": self.user,
             "host": self.host,
             "cwd": self.cwd,

@@ -272,13 +272,25 @@ fn card(req: &Request<'_>, style: &Style) -> String {
     }
     let session = match req.session {
         Some(s) => format!(
-            "{} (purpose: {})",
+            "{} (purpose: {}; boundary: {})",
             s.id,
-            s.purpose.as_deref().unwrap_or("not declared")
+            s.purpose.as_deref().unwrap_or("not declared"),
+            s.boundary.as_deref().unwrap_or("any")
         ),
         None => "none".to_string(),
     };
     lines.push(("session".to_string(), session));
+    if !req.touches.is_empty() {
+        let targets: Vec<String> = req
+            .touches
+            .iter()
+            .map(|t| format!("{} ({})", t.boundary, t.signal))
+            .collect();
+        lines.push(("targets".to_string(), targets.join(", ")));
+    }
+    if !req.grants.is_empty() {
+        lines.push(("grants".to_string(), req.grants.join(", ")));
+    }
     lines.push(("cwd".to_string(), req.cwd.clone()));
     let keys =
         "[y] allow once  [a] allow for this session  [n] deny  [r] deny with reason  [?] details";

@@ -54,6 +54,11 @@ enum Admin {
         #[command(subcommand)]
         command: ApproverCmd,
     },
+    /// Start, end and inspect sessions.
+    Session {
+        #[command(subcommand)]
+        command: super::sessions::SessionCmd,
+    },
     /// Print a completion script for SHELL.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
@@ -110,6 +115,7 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
             argv,
         } => check(&env, json, command, argv),
         Admin::Rules { command } => rules(&env, command),
+        Admin::Session { command } => super::sessions::run(&env.home, command),
         Admin::Approver {
             command:
                 ApproverCmd::Serve {

@@ -25,7 +25,11 @@ static HANGUP: AtomicBool = AtomicBool::new(false);
 /// The process group of the line running now, 0 between lines.
 static RUNNING: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_hangup(_: nix::libc::c_int) {
+/// Which signal ended the session, for the record.
+static ENDING_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn on_hangup(sig: nix::libc::c_int) {
+    ENDING_SIGNAL.store(sig, Ordering::SeqCst);
     HANGUP.store(true, Ordering::SeqCst);
 }
 
@@ -99,6 +103,7 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
         let _ = signal::signal(Signal::SIGTTIN, SigHandler::SigIgn);
         let _ = signal::signal(Signal::SIGTSTP, SigHandler::SigIgn);
         let _ = signal::signal(Signal::SIGHUP, SigHandler::Handler(on_hangup));
+        let _ = signal::signal(Signal::SIGTERM, SigHandler::Handler(on_hangup));
     }
     crate::audit::event("session-start", &session, "interactive session started");
     watch_for_hangup(session.clone());
@@ -147,19 +152,18 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
             Ok(cfg) => policy::decide_in(Input::Script(&line), cfg, &env, &mut scope),
             Err(e) => policy::Verdict::config_error(e.to_string()),
         };
-        if let Err(code) = gate(ctx, "interactive", &line, &v) {
-            status = code;
-            continue;
-        }
-        status = run_line(ctx, flags, &snapshot.wrap(&line));
+        let grant = match gate(ctx, "interactive", &line, &v) {
+            Ok(g) => g,
+            Err(code) => {
+                status = code;
+                continue;
+            }
+        };
+        status = run_line(ctx, flags, &snapshot.wrap(&line), &grant.env);
         let _ = snapshot.commit();
         prompt.cwd = snapshot.cwd().unwrap_or(cwd);
     }
-    crate::audit::event(
-        "session-end",
-        &session,
-        &format!("interactive session ended with status {status}"),
-    );
+    crate::session::store::end(&session, &format!("shell exited with status {status}"));
     status
 }
 
@@ -182,7 +186,12 @@ fn watch_for_hangup(session: String) {
             if group > 0 {
                 let _ = signal::killpg(Pid::from_raw(group), Signal::SIGHUP);
             }
-            crate::audit::event("session-end", &session, "terminal hung up");
+            let why = match ENDING_SIGNAL.load(Ordering::SeqCst) {
+                s if s == Signal::SIGTERM as i32 => "guard received SIGTERM",
+                s if s == Signal::SIGHUP as i32 => "terminal hung up (SIGHUP)",
+                _ => "terminal hung up",
+            };
+            crate::session::store::end(&session, why);
             std::process::exit(128 + Signal::SIGHUP as i32);
         }
     });
@@ -190,7 +199,7 @@ fn watch_for_hangup(session: String) {
 
 /// Run one line in its own process group, in the foreground of the
 /// terminal, so Ctrl-C and full-screen programs reach it and not guard.
-fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str) -> i32 {
+fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str, grant: &[(String, String)]) -> i32 {
     use std::os::unix::process::CommandExt;
     let shell = shell_of(ctx.cfg);
     let mut cmd = std::process::Command::new(&shell);
@@ -198,6 +207,7 @@ fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str) -> i32 {
         cmd.args(exec::no_startup_files(&shell));
     }
     cmd.args(&flags.passthrough).arg("-c").arg(script);
+    cmd.envs(grant.iter().map(|(k, v)| (k, v)));
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {

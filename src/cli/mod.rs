@@ -3,6 +3,7 @@
 mod admin;
 pub mod flags;
 mod interactive;
+mod sessions;
 mod shell;
 
 use std::ffi::OsString;

@@ -6,13 +6,14 @@ use std::io::{IsTerminal, Read};
 use super::flags::{self, ShellArgs};
 use crate::approve::{self, Channel, Request};
 use crate::audit;
+use crate::creds;
 use crate::exec;
 use crate::parse::Env;
 use crate::policy::{self, Input, Verdict};
 use crate::report;
 use crate::rules::load::{self, Config};
 use crate::rules::spec::Action;
-use crate::session::{self, Session};
+use crate::session::{self, enforce, Session};
 
 /// Exit status of a refusal, as bash uses for "cannot execute".
 pub const REFUSED: i32 = 126;
@@ -28,16 +29,27 @@ pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
     forced_command(&mut flags);
     let env = Env::from_process();
     let cfg = load::load(&env.home);
-    exec::scrub_env();
+    let fallback = session::settings::Settings::default();
+    let settings = cfg.as_ref().map_or(&fallback, |c| &c.sessions);
+    // Whatever the verdict, no child inherits the agent's secrets.
+    exec::scrub_env(settings);
+    // A crashed agent's credentials are revoked the next time anything
+    // runs.
+    session::store::reap();
     let interactive_mode = flags.argv.is_none()
         && flags.command.is_none()
         && flags.script_file.is_none()
         && !flags.stdin
         && std::io::stdin().is_terminal();
+    let starts = flags.login || flags.interactive || interactive_mode;
+    let session = match session::resolve(starts, settings) {
+        Ok(s) => s,
+        Err(e) => return refuse_plain(&e.to_string()),
+    };
     let mut ctx = Ctx {
         cfg: &cfg,
         env: &env,
-        session: session::resolve(flags.login || flags.interactive || interactive_mode),
+        session: Some(session),
     };
     match (&flags.argv, &flags.command, &flags.script_file) {
         (Some(argv), _, _) => run_argv(&ctx, argv),
@@ -105,10 +117,18 @@ pub(super) struct Ctx<'a> {
 /// Decide whether the line may run (asking an approver for a review),
 /// record the decision, and say why not on stderr when it may not. `Ok`
 /// means exec now.
-pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result<(), i32> {
+pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result<Grant, i32> {
+    let mut v = v.clone();
+    let plan = match ctx.cfg {
+        Ok(cfg) => enforce::apply(&mut v, ctx.session.as_ref(), cfg),
+        Err(_) => enforce::Plan::default(),
+    };
+    let v = &v;
     let mut record = audit::Record::new(mode, line, v, "deny", &v.reason);
     record.session = ctx.session.as_ref().map(|s| s.id.clone());
-    let refusal = match (v.action, ctx.cfg) {
+    record.purpose = ctx.session.as_ref().and_then(|s| s.purpose.clone());
+    record.boundary = ctx.session.as_ref().and_then(|s| s.boundary.clone());
+    let mut refusal = match (v.action, ctx.cfg) {
         (Action::Allow, _) => None,
         (Action::Review, Ok(cfg)) => {
             let redacted = crate::detect::redact(line);
@@ -121,6 +141,8 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
                 user: record.user.clone(),
                 host: record.host.clone(),
                 rule_texts: rule_texts(cfg, v),
+                touches: &plan.touches,
+                grants: &plan.grants,
             };
             let d = approve::approve(&req, &cfg.approval);
             let refusal = match (d.allow, d.channel) {
@@ -143,8 +165,25 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
         }
         _ => Some(report::refusal(v, None)),
     };
+    let mut env = Vec::new();
+    if refusal.is_none() && !plan.grants.is_empty() {
+        let minted = match (ctx.cfg, ctx.session.as_ref()) {
+            (Ok(cfg), Some(s)) => creds::grant(s, &plan.grants, &cfg.sessions),
+            _ => Err(creds::CredError::Undefined(plan.grants.join(", "))),
+        };
+        match minted {
+            Ok(e) => {
+                env = e;
+                record.credentials = plan.grants.clone();
+            }
+            Err(e) => {
+                record.reason = e.to_string();
+                refusal = Some(format!("guard: denied: {e}"));
+            }
+        }
+    }
     record.decision = if refusal.is_none() { "allow" } else { "deny" };
-    if refusal.is_none() {
+    if refusal.is_none() && record.approval.is_some() {
         record.reason = record.approval.as_ref().map_or_else(
             || v.reason.clone(),
             |d| format!("approved by {} ({:?})", d.approver, d.channel).to_lowercase(),
@@ -156,10 +195,27 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
         return Err(REFUSED);
     }
     match refusal {
-        None => Ok(()),
+        None => Ok(Grant { env }),
         Some(line) => {
             eprintln!("{line}");
             Err(REFUSED)
+        }
+    }
+}
+
+/// What an allowed line gets beyond the scrubbed environment.
+#[derive(Debug, Default)]
+pub(super) struct Grant {
+    /// Credential variables, for this line only.
+    pub env: Vec<(String, String)>,
+}
+
+impl Grant {
+    /// Put the variables in this process's environment, just before exec.
+    fn export(self) {
+        for (k, v) in self.env {
+            // SAFETY: single-threaded, about to exec.
+            unsafe { std::env::set_var(k, v) };
         }
     }
 }
@@ -187,8 +243,9 @@ fn run_argv(ctx: &Ctx<'_>, argv: &[OsString]) -> i32 {
         return refuse_plain("command line is not valid UTF-8");
     };
     let v = verdict(ctx.cfg, ctx.env, Input::Argv(&words));
-    if let Err(code) = gate(ctx, "argv", &shell_words::join(&words), &v) {
-        return code;
+    match gate(ctx, "argv", &shell_words::join(&words), &v) {
+        Ok(grant) => grant.export(),
+        Err(code) => return code,
     }
     let e = exec::argv(argv);
     eprintln!("guard: {e}");
@@ -201,8 +258,9 @@ fn run_argv(ctx: &Ctx<'_>, argv: &[OsString]) -> i32 {
 
 fn run_script(ctx: &Ctx<'_>, flags: &ShellArgs, text: &str, mode: &str) -> i32 {
     let v = verdict(ctx.cfg, ctx.env, Input::Script(text));
-    if let Err(code) = gate(ctx, mode, text, &v) {
-        return code;
+    match gate(ctx, mode, text, &v) {
+        Ok(grant) => grant.export(),
+        Err(code) => return code,
     }
     let shell = shell_of(ctx.cfg);
     let startup = ctx.cfg.as_ref().is_ok_and(|c| c.startup_files);

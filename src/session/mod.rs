@@ -1,17 +1,50 @@
-//! Which session a command belongs to. Until full sessions exist, a
-//! session is the value of `GUARD_SESSION`, or the login or interactive
-//! shell process itself (which then exports it to everything it runs).
+//! Which session a command belongs to, and the session's record.
+//!
+//! A session has a purpose, optionally a boundary (`staging`), the
+//! credentials it may be granted and an expiry. It is started explicitly
+//! (`guard session start`), or implicitly: a login or interactive shell is
+//! one from start to exit, and `guard -c` without `GUARD_SESSION` joins
+//! the session of its harness, the nearest ancestor that is not a shell.
+//! Owners are identified by pid and start time, so a reused pid is a
+//! stranger.
 
+pub mod enforce;
+pub mod owner;
 pub mod settings;
+pub mod store;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub id: String,
-    /// Filled in once sessions carry a declared purpose.
-    pub purpose: Option<String>,
-}
+use serde::{Deserialize, Serialize};
+
+pub use owner::Owner;
 
 pub const VAR: &str = "GUARD_SESSION";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// `guard session start`.
+    Explicit,
+    /// A login or interactive guard shell.
+    Login,
+    /// The process that runs `guard -c` once per command.
+    Harness,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub kind: Kind,
+    pub purpose: Option<String>,
+    pub boundary: Option<String>,
+    /// Credentials commands of this session may be given without review.
+    #[serde(default)]
+    pub grants: Vec<String>,
+    pub user: String,
+    pub created: String,
+    pub expires: String,
+    /// The session ends when this process is gone.
+    pub owner: Option<Owner>,
+}
 
 /// A session id is used as a directory name: keep it to a safe alphabet.
 pub fn valid_id(id: &str) -> bool {
@@ -23,27 +56,121 @@ pub fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
-/// The session this process belongs to, starting one for a login or
-/// interactive shell. A malformed `GUARD_SESSION` is ignored.
-pub fn resolve(starts_session: bool) -> Option<Session> {
-    if let Ok(id) = std::env::var(VAR) {
-        if valid_id(&id) {
-            return Some(Session { id, purpose: None });
-        }
-    }
-    if !starts_session {
-        return None;
-    }
-    let id = format!("login-{}-{}", std::process::id(), start_time().unwrap_or(0));
-    // SAFETY: single-threaded at this point; children inherit the id.
-    unsafe { std::env::set_var(VAR, &id) };
-    Some(Session { id, purpose: None })
+/// A time-ordered id: UTC time to the microsecond, then randomness.
+pub fn new_id() -> String {
+    let now = jiff::Timestamp::now();
+    let mut random = [0u8; 4];
+    let _ = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut random));
+    format!(
+        "{}-{}",
+        now.strftime("%Y%m%dT%H%M%S%6fZ"),
+        random
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
-/// Process start time in clock ticks, so a reused pid is a new session.
-fn start_time() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name may hold spaces; fields resume after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+impl Session {
+    pub fn new(kind: Kind, id: String, ttl: std::time::Duration, owner: Option<Owner>) -> Session {
+        let now = jiff::Timestamp::now();
+        let expires = jiff::SignedDuration::try_from(ttl)
+            .ok()
+            .and_then(|d| now.checked_add(d).ok())
+            .unwrap_or(now);
+        Session {
+            id,
+            kind,
+            purpose: None,
+            boundary: None,
+            grants: Vec::new(),
+            user: crate::audit::user_name(),
+            created: now.to_string(),
+            expires: expires.to_string(),
+            owner,
+        }
+    }
+
+    /// Why the session is over, if it is.
+    pub fn over(&self) -> Option<String> {
+        let expired = self
+            .expires
+            .parse::<jiff::Timestamp>()
+            .map_or(true, |t| t <= jiff::Timestamp::now());
+        if expired {
+            return Some("expired".to_string());
+        }
+        match &self.owner {
+            Some(o) if !o.alive() => Some(format!("owner process {} is gone", o.pid)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("GUARD_SESSION `{0}` is not a valid session id")]
+    BadId(String),
+    #[error("session {0} does not exist (start one with `guard session start`)")]
+    Unknown(String),
+    #[error("session {0} has ended ({1})")]
+    Ended(String, String),
+    #[error("cannot keep session state: {0}")]
+    State(#[from] std::io::Error),
+}
+
+/// The session this process belongs to: the one `GUARD_SESSION` names, a
+/// new one for a login or interactive shell, else the harness's. The id
+/// is exported so that what runs next joins the same session.
+pub fn resolve(
+    starts_session: bool,
+    settings: &settings::Settings,
+) -> Result<Session, SessionError> {
+    if let Some(id) = std::env::var_os(VAR).filter(|v| !v.is_empty()) {
+        let id = id.to_string_lossy().into_owned();
+        if !valid_id(&id) {
+            return Err(SessionError::BadId(id));
+        }
+        return match store::load(&id)? {
+            Some(s) => match s.over() {
+                Some(why) => {
+                    store::end(&id, &why);
+                    Err(SessionError::Ended(id, why))
+                }
+                None => Ok(s),
+            },
+            None => match store::ended_reason(&id) {
+                Some(why) => Err(SessionError::Ended(id, why)),
+                None => Err(SessionError::Unknown(id)),
+            },
+        };
+    }
+    let session = if starts_session {
+        let me = Owner::of(nix::unistd::getpid().as_raw());
+        let id = match &me {
+            Some(o) => format!("login-{}-{}", o.pid, o.start),
+            None => format!("login-{}", new_id()),
+        };
+        let s = Session::new(Kind::Login, id, settings.session_ttl, me);
+        store::save(&s)?;
+        s
+    } else {
+        let harness = owner::harness();
+        let id = match &harness {
+            Some(o) => format!("h-{}-{}", o.pid, o.start),
+            None => format!("h-{}", new_id()),
+        };
+        match store::load(&id)? {
+            Some(s) if s.over().is_none() => s,
+            _ => {
+                let s = Session::new(Kind::Harness, id, settings.session_ttl, harness);
+                store::save(&s)?;
+                s
+            }
+        }
+    };
+    // SAFETY: single-threaded at this point; children inherit the id.
+    unsafe { std::env::set_var(VAR, &session.id) };
+    Ok(session)
 }

@@ -57,12 +57,21 @@ pub fn recording_stub(dir: &Path, name: &str) -> (String, PathBuf) {
     (path, marker)
 }
 
-/// Every record of the audit log in `state`.
-pub fn audit_records(state: &Path) -> Vec<serde_json::Value> {
+/// Every record of the audit log in `state`, events included.
+pub fn audit_log(state: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(state.join("audit.jsonl"))
         .unwrap_or_default()
         .lines()
         .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+        .collect()
+}
+
+/// The decision records of the audit log in `state` (no session or
+/// credential events).
+pub fn audit_records(state: &Path) -> Vec<serde_json::Value> {
+    audit_log(state)
+        .into_iter()
+        .filter(|r| r["decision"] != "event")
         .collect()
 }
 
@@ -267,4 +276,24 @@ impl Run {
         );
         self
     }
+}
+
+/// Start a session with `guard session start --json` in `state`, under
+/// `config`, and return its id.
+pub fn start_session(config: &Path, state: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin())
+        .args(["session", "start", "--json"])
+        .args(args)
+        .env("GUARD_CONFIG", config)
+        .env("GUARD_STATE_DIR", state)
+        .env_remove("GUARD_SESSION")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "session start failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["id"].as_str().unwrap().to_string()
 }

@@ -1,0 +1,218 @@
+//! Credentials a session is granted: minted by their provider on first
+//! use, cached for the session up to their TTL, injected only into the
+//! environment of the command an approval covers, and revoked when the
+//! session ends.
+//!
+//! Issued values live in `sessions/ID/creds/NAME.json` (0600) so that
+//! teardown can hand them to the revoke helper even after a crash. They
+//! are never written to the audit log or shown in a prompt.
+
+pub mod provider;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::spec::CredentialSpec;
+use crate::session::store::{private_dir, write_private};
+use crate::session::Session;
+
+/// Default lifetime of minted values when a credential sets no `ttl`.
+pub const DEFAULT_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Issued {
+    credential: String,
+    session: String,
+    issued_at: String,
+    expires_at: String,
+    /// What the provider printed: the revoke helper gets these.
+    values: BTreeMap<String, String>,
+    /// What the command gets: variables, including materialised paths.
+    env: BTreeMap<String, String>,
+    revoke: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub credential: String,
+    /// `revoked`, `no revoke command`, or the failure.
+    pub outcome: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredError {
+    #[error("credential `{0}` is not defined in any config")]
+    Undefined(String),
+    #[error("credential `{0}`: {1}")]
+    Provider(String, provider::ProviderError),
+    #[error("credential `{0}`: provider gave no `{1}`")]
+    Missing(String, String),
+    #[error("credential `{0}`: cannot keep it for the session: {1}")]
+    State(String, std::io::Error),
+}
+
+/// The variables the named credentials give a command of `session`,
+/// minting what is not cached or has expired.
+pub fn grant(
+    session: &Session,
+    names: &[String],
+    defs: &crate::session::settings::Settings,
+) -> Result<Vec<(String, String)>, CredError> {
+    let mut env = Vec::new();
+    for name in names {
+        let def = defs
+            .credential(name)
+            .ok_or_else(|| CredError::Undefined(name.clone()))?;
+        let issued = issued(session, def)?;
+        env.extend(issued.env);
+    }
+    Ok(env)
+}
+
+fn issued(session: &Session, def: &CredentialSpec) -> Result<Issued, CredError> {
+    let state = |e| CredError::State(def.name.clone(), e);
+    let dir = crate::session::store::live_dir(&session.id)
+        .ok_or_else(|| state(std::io::Error::other("no state directory")))?;
+    let creds = dir.join("creds");
+    private_dir(&creds).map_err(state)?;
+    // Two commands of one session must not both mint.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(creds.join(format!(".{}.lock", def.name)))
+        .map_err(state)?;
+    let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| state(std::io::Error::from(e)))?;
+    let path = creds.join(format!("{}.json", def.name));
+    let now = jiff::Timestamp::now();
+    if let Some(old) = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Issued>(&b).ok())
+    {
+        let fresh = old
+            .expires_at
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|t| t > now);
+        if fresh {
+            return Ok(old);
+        }
+        let outcome = revoke(&old);
+        crate::audit::event(
+            "credential-expired",
+            &session.id,
+            &format!("credential {} expired; {outcome}", def.name),
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+    let values = provider::fetch(&def.name, &def.provider)
+        .map_err(|e| CredError::Provider(def.name.clone(), e))?;
+    let mut env = BTreeMap::new();
+    for entry in &def.env {
+        let (var, key) = entry.split_once('=').unwrap_or((entry, entry));
+        let value = values
+            .get(key)
+            .ok_or_else(|| CredError::Missing(def.name.clone(), key.to_string()))?;
+        env.insert(var.to_string(), value.clone());
+    }
+    if !def.files.is_empty() {
+        let files = dir.join("files").join(&def.name);
+        private_dir(&dir.join("files")).map_err(state)?;
+        private_dir(&files).map_err(state)?;
+        for f in &def.files {
+            let content = values
+                .get(&f.from)
+                .ok_or_else(|| CredError::Missing(def.name.clone(), f.from.clone()))?;
+            let file = files.join(&f.env);
+            write_private(&file, content.as_bytes()).map_err(state)?;
+            env.insert(f.env.clone(), file.display().to_string());
+        }
+    }
+    let ttl = def
+        .ttl
+        .as_deref()
+        .and_then(|t| crate::approve::settings::duration(t).ok())
+        .unwrap_or(DEFAULT_TTL);
+    let expires = jiff::SignedDuration::try_from(ttl)
+        .ok()
+        .and_then(|d| now.checked_add(d).ok())
+        .unwrap_or(now);
+    let issued = Issued {
+        credential: def.name.clone(),
+        session: session.id.clone(),
+        issued_at: now.to_string(),
+        expires_at: expires.to_string(),
+        values,
+        env,
+        revoke: def.revoke.as_ref().map(|r| r.command.clone()),
+    };
+    let json = serde_json::to_vec(&issued).map_err(|e| state(std::io::Error::other(e)))?;
+    write_private(&path, &json).map_err(state)?;
+    crate::audit::event(
+        "credential-issued",
+        &session.id,
+        &format!("credential {} issued until {}", def.name, issued.expires_at),
+    );
+    Ok(issued)
+}
+
+/// Run the revoke helper with the issued values as JSON on stdin.
+fn revoke(issued: &Issued) -> String {
+    let Some(argv) = &issued.revoke else {
+        return "no revoke command".to_string();
+    };
+    let input = serde_json::json!({
+        "credential": issued.credential,
+        "session": issued.session,
+        "issued_at": issued.issued_at,
+        "expires_at": issued.expires_at,
+        "values": issued.values,
+    });
+    let bytes = serde_json::to_vec(&input).unwrap_or_default();
+    match provider::run(argv, Some(&bytes)) {
+        Ok(_) => "revoked".to_string(),
+        Err(e) => {
+            eprintln!("guard: revoking {}: {e}", issued.credential);
+            format!("revoke failed: {e}")
+        }
+    }
+}
+
+/// Revoke every credential issued into `dir`. Each file is claimed by a
+/// rename first, so a credential is revoked once even if two teardowns
+/// race.
+pub fn revoke_all(dir: &Path) -> Vec<Revocation> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let from = dir.join(&name);
+        let claimed = dir.join(format!(".{name}.revoking-{}", std::process::id()));
+        if std::fs::rename(&from, &claimed).is_err() {
+            continue;
+        }
+        let issued: Option<Issued> = std::fs::read(&claimed)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let credential = name.trim_end_matches(".json").to_string();
+        let outcome = match issued {
+            Some(i) => revoke(&i),
+            None => "unreadable issue record".to_string(),
+        };
+        let _ = std::fs::remove_file(&claimed);
+        out.push(Revocation {
+            credential,
+            outcome,
+        });
+    }
+    out
+}

@@ -1,0 +1,188 @@
+//! Running a credential's provider and reading what it prints.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::os::unix::fs::MetadataExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::rules::spec::ProviderSpec;
+
+/// How long a provider or revoke helper may take.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("cannot run {0}: {1}")]
+    Spawn(String, std::io::Error),
+    #[error("{0} took longer than {1:?}")]
+    Timeout(String, Duration),
+    #[error("{0} exited with {1}{2}")]
+    Failed(String, String, String),
+    #[error("{0}")]
+    Output(String),
+    #[error("env_file {0}: {1}")]
+    EnvFile(String, String),
+}
+
+/// The values a provider gives, flattened: JSON nesting becomes dotted
+/// keys (`data.data.password`, the shape of `vault read -format=json`).
+pub fn fetch(name: &str, p: &ProviderSpec) -> Result<BTreeMap<String, String>, ProviderError> {
+    if let Some(argv) = &p.command {
+        let out = run(argv, None)?;
+        return parse(&out).map_err(ProviderError::Output);
+    }
+    if let Some(path) = &p.env_file {
+        return env_file(path);
+    }
+    if let Some(values) = &p.static_values {
+        eprintln!(
+            "guard: warning: credential `{name}` uses a static provider: its values sit in the \
+             config file (meant for tests only)"
+        );
+        return Ok(values.clone());
+    }
+    Err(ProviderError::Output("no provider".to_string()))
+}
+
+/// Run a helper with an optional stdin, its stdout captured; stderr's
+/// first line explains a failure.
+pub fn run(argv: &[String], stdin: Option<&[u8]>) -> Result<String, ProviderError> {
+    let program = argv.first().cloned().unwrap_or_default();
+    let mut child = Command::new(&program)
+        .args(argv.iter().skip(1))
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| ProviderError::Spawn(program.clone(), e))?;
+    if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        use std::io::Write as _;
+        let _ = pipe.write_all(data);
+    }
+    let mut out_pipe = child.stdout.take();
+    let mut err_pipe = child.stderr.take();
+    // Read both pipes off-thread so a chatty helper cannot block on a
+    // full pipe while we wait for it.
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        if let Some(p) = out_pipe.as_mut() {
+            let _ = p.read_to_end(&mut out);
+        }
+        if let Some(p) = err_pipe.as_mut() {
+            let _ = p.read_to_end(&mut err);
+        }
+        (out, err)
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ProviderError::Timeout(program, TIMEOUT));
+            }
+        }
+    };
+    let (out, err) = reader.join().unwrap_or_default();
+    if !status.success() {
+        let first = String::from_utf8_lossy(&err)
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| format!(": {}", crate::detect::redact(l.trim())))
+            .unwrap_or_default();
+        return Err(ProviderError::Failed(program, status.to_string(), first));
+    }
+    String::from_utf8(out)
+        .map_err(|_| ProviderError::Output(format!("{program}: output is not UTF-8")))
+}
+
+/// `KEY=VALUE` lines (an `export ` prefix and shell quoting allowed) or
+/// one JSON object.
+pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('{') {
+        let v: serde_json::Value =
+            serde_json::from_str(trimmed).map_err(|e| format!("provider JSON: {e}"))?;
+        let mut out = BTreeMap::new();
+        flatten("", &v, &mut out);
+        return Ok(out);
+    }
+    let mut out = BTreeMap::new();
+    for (n, line) in trimmed.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(format!("provider output line {} is not KEY=VALUE", n + 1));
+        };
+        let value = if v.starts_with(['"', '\'']) {
+            shell_words::split(v)
+                .ok()
+                .and_then(|w| w.into_iter().next())
+                .unwrap_or_default()
+        } else {
+            v.to_string()
+        };
+        out.insert(k.trim().to_string(), value);
+    }
+    Ok(out)
+}
+
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                flatten(&key(k), v, out);
+            }
+        }
+        serde_json::Value::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        serde_json::Value::Number(n) => {
+            out.insert(prefix.to_string(), n.to_string());
+        }
+        serde_json::Value::Bool(b) => {
+            out.insert(prefix.to_string(), b.to_string());
+        }
+        serde_json::Value::Null | serde_json::Value::Array(_) => {}
+    }
+}
+
+/// A file of `KEY=VALUE` lines that only its owner, root or this user,
+/// can read or write.
+fn env_file(path: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+    let fail = |m: String| ProviderError::EnvFile(path.to_string(), m);
+    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    let me = nix::unistd::getuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        return Err(fail(format!(
+            "owned by uid {}, not root or {me}",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(fail(format!(
+            "mode {:o} lets others read it; it must be 0600",
+            meta.mode() & 0o777
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    parse(&text).map_err(fail)
+}

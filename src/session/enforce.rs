@@ -1,0 +1,115 @@
+//! What a session adds to a verdict: boundary crossings, credentials the
+//! session was not started with, and the credentials an allowed command
+//! is to be given.
+
+use crate::boundary::{self, Touch};
+use crate::policy::Verdict;
+use crate::rules::load::Config;
+use crate::rules::spec::{Action, Risk};
+use crate::rules::Hit;
+
+use super::Session;
+
+pub const BOUNDARY_RULE: &str = "guard.boundary";
+pub const GRANT_RULE: &str = "guard.grant";
+
+/// The session's view of one line.
+#[derive(Debug, Default, Clone)]
+pub struct Plan {
+    /// Credentials the matching rules grant, in rule order.
+    pub grants: Vec<String>,
+    /// Boundaries the line touches, for the approval card.
+    pub touches: Vec<Touch>,
+}
+
+/// Tag the line's commands with boundaries, raise the verdict for a
+/// crossing or a widening, and say which credentials it would get.
+pub fn apply(v: &mut Verdict, session: Option<&Session>, cfg: &Config) -> Plan {
+    let settings = &cfg.sessions;
+    let mut plan = Plan::default();
+    let line_env = boundary::line_env(&v.commands);
+    for (i, cmd) in v.commands.iter().enumerate() {
+        let sensitive = v.matches.iter().any(|(n, _)| *n == i);
+        for t in boundary::touches(cmd, sensitive, &line_env, &settings.boundaries) {
+            if !plan.touches.contains(&t) {
+                plan.touches.push(t);
+            }
+        }
+    }
+    for (_, hit) in &v.matches {
+        if let Ok(Some(rule)) = cfg.rules.get(&hit.rule) {
+            for g in &rule.spec.grants {
+                if !plan.grants.contains(g) {
+                    plan.grants.push(g.clone());
+                }
+            }
+        }
+    }
+    let mut extra: Vec<Hit> = Vec::new();
+    if let Some(scope) = session.and_then(|s| s.boundary.as_deref()) {
+        let mut crossings: Vec<String> = plan
+            .touches
+            .iter()
+            .filter(|t| t.boundary != scope)
+            // A signal that also names the session's own boundary is not
+            // a crossing.
+            .filter(|t| {
+                !plan
+                    .touches
+                    .iter()
+                    .any(|o| o.boundary == scope && o.signal == t.signal)
+            })
+            .map(|t| format!("{} ({})", t.boundary, t.signal))
+            .collect();
+        for g in &plan.grants {
+            if let Some(b) = settings.credential(g).and_then(|d| d.boundary.as_deref()) {
+                if b != scope {
+                    crossings.push(format!("{b} (credential {g})"));
+                }
+            }
+        }
+        crossings.dedup();
+        if !crossings.is_empty() {
+            extra.push(Hit {
+                rule: BOUNDARY_RULE.to_string(),
+                action: settings.cross_boundary,
+                risk: Risk::Critical,
+                message: format!(
+                    "session is scoped to {scope}; this command targets {}",
+                    crossings.join(", ")
+                ),
+            });
+        }
+    }
+    let session_grants: &[String] = session.map_or(&[], |s| &s.grants);
+    let wider: Vec<&String> = plan
+        .grants
+        .iter()
+        .filter(|g| !session_grants.contains(g))
+        .collect();
+    if !wider.is_empty() {
+        let id = session.map_or("(none)", |s| s.id.as_str());
+        extra.push(Hit {
+            rule: GRANT_RULE.to_string(),
+            action: Action::Review,
+            risk: Risk::High,
+            message: format!(
+                "grants {}, which session {id} was not started with",
+                wider
+                    .iter()
+                    .map(|g| format!("credential {g}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    for hit in extra {
+        if hit.action > v.action {
+            v.action = hit.action;
+            v.reason = hit.message.clone();
+            v.rule = Some(hit.rule.clone());
+        }
+        v.matches.push((0, hit));
+    }
+    plan
+}

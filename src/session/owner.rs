@@ -1,0 +1,69 @@
+//! The process a session belongs to, named by pid and start time.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub pid: i32,
+    /// Start time in clock ticks after boot (`/proc/PID/stat` field 22).
+    pub start: u64,
+}
+
+/// Programs that are part of the command, not the harness running it.
+const SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "tcsh", "csh", "yash", "busybox",
+    "guard",
+];
+
+struct Stat {
+    comm: String,
+    ppid: i32,
+    start: u64,
+}
+
+fn stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name may hold spaces and parentheses; fields resume after the
+    // last ')'.
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    let rest: Vec<&str> = text.get(close + 2..)?.split_whitespace().collect();
+    Some(Stat {
+        comm,
+        ppid: rest.get(1)?.parse().ok()?,
+        start: rest.get(19)?.parse().ok()?,
+    })
+}
+
+impl Owner {
+    pub fn of(pid: i32) -> Option<Owner> {
+        stat(pid).map(|s| Owner {
+            pid,
+            start: s.start,
+        })
+    }
+
+    /// The same process still runs: same pid, same start time.
+    pub fn alive(&self) -> bool {
+        stat(self.pid).is_some_and(|s| s.start == self.start)
+    }
+}
+
+/// The nearest ancestor that is not a shell: the agent harness that runs
+/// one `guard -c` per command, or sshd's session process.
+pub fn harness() -> Option<Owner> {
+    let mut pid = nix::unistd::getppid().as_raw();
+    for _ in 0..64 {
+        let s = stat(pid)?;
+        let shell = SHELLS.contains(&s.comm.as_str());
+        if !shell || s.ppid <= 1 {
+            return Some(Owner {
+                pid,
+                start: s.start,
+            });
+        }
+        pid = s.ppid;
+    }
+    None
+}

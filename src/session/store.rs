@@ -1,0 +1,208 @@
+//! Sessions on disk, under the state directory:
+//!
+//! - `sessions/ID/` a live session: `session.json`, its approval memory,
+//!   shell snapshot, issued credentials (`creds/`) and materialised files
+//!   (`files/`);
+//! - `ending/ID/` a session being torn down (renamed there first, so
+//!   exactly one process tears it down);
+//! - `ended/ID.json` what it was, when and why it ended, what was revoked.
+
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{valid_id, Session};
+
+fn state() -> std::io::Result<PathBuf> {
+    crate::state::ensure()
+}
+
+pub fn live_dir(id: &str) -> Option<PathBuf> {
+    valid_id(id).then(|| crate::state::dir().map(|d| d.join("sessions").join(id)))?
+}
+
+pub fn private_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
+/// Write a file readable only by the user, atomically.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
+
+pub fn save(s: &Session) -> std::io::Result<()> {
+    let dir = state()?.join("sessions").join(&s.id);
+    private_dir(&dir)?;
+    let json = serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?;
+    write_private(&dir.join("session.json"), &json)
+}
+
+pub fn load(id: &str) -> std::io::Result<Option<Session>> {
+    let Some(dir) = live_dir(id) else {
+        return Ok(None);
+    };
+    match std::fs::read(dir.join("session.json")) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| std::io::Error::other(format!("session {id}: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ended {
+    #[serde(flatten)]
+    pub session: Session,
+    pub ended: String,
+    pub reason: String,
+    /// Credentials whose revoke ran, and how it went.
+    pub revoked: Vec<crate::creds::Revocation>,
+}
+
+fn ended_path(id: &str) -> Option<PathBuf> {
+    valid_id(id).then(|| crate::state::dir().map(|d| d.join("ended").join(format!("{id}.json"))))?
+}
+
+pub fn ended(id: &str) -> Option<Ended> {
+    let bytes = std::fs::read(ended_path(id)?).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+pub fn ended_reason(id: &str) -> Option<String> {
+    ended(id).map(|e| e.reason)
+}
+
+/// Live sessions, oldest id first.
+pub fn live() -> Vec<Session> {
+    let mut out: Vec<Session> = ids("sessions")
+        .iter()
+        .filter_map(|id| load(id).ok().flatten())
+        .collect();
+    out.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+    out
+}
+
+pub fn all_ended() -> Vec<Ended> {
+    let mut out: Vec<Ended> = ids("ended")
+        .iter()
+        .filter_map(|f| ended(f.strip_suffix(".json")?))
+        .collect();
+    out.sort_by(|a, b| a.ended.cmp(&b.ended));
+    out
+}
+
+fn ids(sub: &str) -> Vec<String> {
+    let Some(dir) = crate::state::dir().map(|d| d.join(sub)) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect()
+}
+
+/// End a session: revoke what it was issued, remove its files and
+/// memory, and record the end. Returns `None` when another process
+/// already ended it (or is ending it): teardown runs exactly once.
+pub fn end(id: &str, reason: &str) -> Option<Ended> {
+    let live = live_dir(id)?;
+    let base = crate::state::dir()?;
+    let ending_root = base.join("ending");
+    private_dir(&ending_root).ok()?;
+    let ending = ending_root.join(id);
+    // The rename is the claim: of concurrent reapers, one wins.
+    std::fs::rename(&live, &ending).ok()?;
+    let _ = std::fs::write(ending.join(".claimed-by"), std::process::id().to_string());
+    Some(teardown(id, &ending, reason))
+}
+
+fn teardown(id: &str, dir: &Path, reason: &str) -> Ended {
+    let session: Option<Session> = std::fs::read(dir.join("session.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let session = session.unwrap_or_else(|| {
+        Session::new(
+            super::Kind::Explicit,
+            id.to_string(),
+            std::time::Duration::ZERO,
+            None,
+        )
+    });
+    let revoked = crate::creds::revoke_all(&dir.join("creds"));
+    let ended = Ended {
+        session,
+        ended: jiff::Timestamp::now().to_string(),
+        reason: reason.to_string(),
+        revoked,
+    };
+    if let Some(base) = crate::state::dir() {
+        let done = base.join("ended");
+        if private_dir(&done).is_ok() {
+            if let Ok(json) = serde_json::to_vec_pretty(&ended) {
+                let _ = write_private(&done.join(format!("{id}.json")), &json);
+            }
+        }
+    }
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        eprintln!("guard: cannot remove session state {}: {e}", dir.display());
+    }
+    let names: Vec<String> = ended
+        .revoked
+        .iter()
+        .map(|r| format!("{} ({})", r.credential, r.outcome))
+        .collect();
+    let what = if names.is_empty() {
+        String::new()
+    } else {
+        format!("; revoked {}", names.join(", "))
+    };
+    crate::audit::event("session-end", id, &format!("session ended: {reason}{what}"));
+    ended
+}
+
+/// End every live session that expired or whose owner is gone, and
+/// finish teardowns a crashed process left half done. Cheap enough to
+/// run at every start: one directory read and one small file per live
+/// session.
+pub fn reap() -> Vec<Ended> {
+    let mut out = Vec::new();
+    for id in ids("sessions") {
+        let Ok(Some(s)) = load(&id) else { continue };
+        if let Some(why) = s.over() {
+            out.extend(end(&id, &why));
+        }
+    }
+    for id in ids("ending") {
+        let Some(dir) = crate::state::dir().map(|d| d.join("ending").join(&id)) else {
+            continue;
+        };
+        let claimer: Option<i32> = std::fs::read_to_string(dir.join(".claimed-by"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
+        let claimer_alive = claimer.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        if !claimer_alive {
+            let _ = std::fs::write(dir.join(".claimed-by"), std::process::id().to_string());
+            out.push(teardown(&id, &dir, "teardown resumed after a crash"));
+        }
+    }
+    out
+}

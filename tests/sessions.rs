@@ -1,0 +1,678 @@
+//! Sessions and scoped credentials, end to end: real guard processes, real
+//! bash, a real provider script that logs what it issues and revokes, fake
+//! `aws`/`kubectl` that record the environment they were given, and a
+//! real webhook approver on 127.0.0.1.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The agent's own credentials, present in the environment guard starts
+/// in. No child may ever see them.
+const AGENT_KEY_ID: &str = "AKIAAGENTOWNKEY0001X";
+const AGENT_SECRET: &str = "agent-own-secret-value-0123456789";
+const AGENT_TOKEN: &str = "agent-own-github-token-value";
+/// What the provider mints.
+const MINTED_SECRET: &str = "minted-staging-secret-7f3a";
+const MINTED_TOKEN: &str = "minted-staging-session-token-19c2";
+const KUBECONFIG_TEXT: &str = "apiVersion: v1\nkind: Config\ncurrent-context: staging-eu\n";
+
+struct Env {
+    dir: tempfile::TempDir,
+    path: String,
+    _approver: Approver,
+}
+
+/// A webhook approver that allows everything it is asked, and counts.
+struct Approver {
+    port: u16,
+    asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn approver() -> Approver {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1");
+    let port = server.server_addr().to_ip().expect("ip").port();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&asked);
+    std::thread::spawn(move || {
+        for mut req in server.incoming_requests() {
+            let mut body = String::new();
+            let _ = std::io::Read::read_to_string(req.as_reader(), &mut body);
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = req.respond(tiny_http::Response::from_string(
+                r#"{"decision":"allow","approver":"ops-oncall","scope":"once"}"#,
+            ));
+        }
+    });
+    Approver { port, asked }
+}
+
+fn write_exec(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn setup() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bin = d.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    // The provider: mints per argument, logs each issue and revoke.
+    write_exec(
+        &d.join("mint"),
+        &format!(
+            r#"#!/bin/bash
+log={log}
+if [ "$1" = --revoke ]; then echo "revoked $2 $(cat)" >> "$log"; exit 0; fi
+echo "issued $1" >> "$log"
+case "$1" in
+  aws) printf 'AWS_ACCESS_KEY_ID=ASIAMINTED00STAGING\nAWS_SECRET_ACCESS_KEY={MINTED_SECRET}\nexport AWS_SESSION_TOKEN="{MINTED_TOKEN}"\n' ;;
+  kube) printf '{{"data":{{"kubeconfig":"%s"}}}}' 'apiVersion: v1\nkind: Config\ncurrent-context: staging-eu\n' ;;
+  broken) echo "mint: the vault is sealed" >&2; exit 3 ;;
+esac
+"#,
+            log = d.join("provider.log").display()
+        ),
+    );
+    // Fake tools that record the environment they got.
+    for tool in ["aws", "kubectl"] {
+        write_exec(
+            &bin.join(tool),
+            &format!(
+                "#!/bin/bash\nenv > {out}\nif [ -n \"$KUBECONFIG\" ]; then stat -c '%a' \"$KUBECONFIG\" \"$(dirname \"$KUBECONFIG\")\" > {out}.perms; cat \"$KUBECONFIG\" > {out}.kubeconfig; fi\n",
+                out = d.join(format!("{tool}.env")).display()
+            ),
+        );
+    }
+    let ap = approver();
+    let mint = d.join("mint").display().to_string();
+    std::fs::write(
+        d.join("config.yaml"),
+        format!(
+            r#"approval:
+  tty: false
+  webhook:
+    url: http://127.0.0.1:{port}/approve
+    secret_file: {secret}
+    timeout: 10s
+credentials:
+  - name: aws-staging
+    provider: {{command: ["{mint}", "aws"]}}
+    env: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN]
+    ttl: 15m
+    boundary: staging
+    revoke: {{command: ["{mint}", "--revoke", "aws-staging"]}}
+  - name: kube-staging
+    provider: {{command: ["{mint}", "kube"]}}
+    files: [{{env: KUBECONFIG, from: data.kubeconfig}}]
+    boundary: staging
+    revoke: {{command: ["{mint}", "--revoke", "kube-staging"]}}
+  - name: broken
+    provider: {{command: ["{mint}", "broken"]}}
+    env: [NOTHING]
+boundaries:
+  prod:
+    aws_profiles: ["prod*"]
+    kube_contexts: ["prod-*"]
+    hosts: ["*.prod.example.com", "db-prod*"]
+  staging:
+    aws_profiles: ["staging*"]
+    kube_contexts: ["staging-*"]
+    hosts: ["*.staging.example.com"]
+cross_boundary: deny
+rules:
+  - id: test.aws-staging
+    description: AWS calls get the staging credentials
+    match: {{program: [aws]}}
+    action: review
+    grants: [aws-staging]
+    message: AWS call with staging credentials
+  - id: test.kubectl-staging
+    description: kubectl gets the staging kubeconfig
+    match: {{program: [kubectl]}}
+    action: review
+    grants: [kube-staging]
+    message: kubectl with the staging kubeconfig
+  - id: test.broken
+    description: a tool whose credential cannot be minted
+    match: {{program: [vault-tool]}}
+    action: allow
+    grants: [broken]
+    message: vault tool
+"#,
+            port = ap.port,
+            secret = d.join("secret").display(),
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.join("secret"), "s3cret\n").unwrap();
+    std::fs::set_permissions(d.join("secret"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Env {
+        dir,
+        path,
+        _approver: ap,
+    }
+}
+
+impl Env {
+    fn d(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn state(&self) -> PathBuf {
+        self.d().join("state")
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        c.env("GUARD_CONFIG", self.d().join("config.yaml"))
+            .env("GUARD_STATE_DIR", self.state())
+            .env("PATH", &self.path)
+            .env("AWS_ACCESS_KEY_ID", AGENT_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", AGENT_SECRET)
+            .env("GITHUB_TOKEN", AGENT_TOKEN)
+            .env("GUARD_BIN", common::bin())
+            .env_remove("GUARD_SESSION")
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::null())
+            .current_dir(self.d());
+        common::detach(&mut c);
+        c
+    }
+
+    fn guard(&self, session: Option<&str>, line: &str) -> Output {
+        let mut c = self.command(&common::bin());
+        c.args(["-c", line]);
+        if let Some(s) = session {
+            c.env("GUARD_SESSION", s);
+        }
+        c.output().unwrap()
+    }
+
+    fn admin(&self, args: &[&str]) -> Output {
+        let mut c = self.command(&common::bin());
+        c.args(args);
+        c.output().unwrap()
+    }
+
+    fn start(&self, args: &[&str]) -> String {
+        common::start_session(&self.d().join("config.yaml"), &self.state(), args)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.d().join("provider.log")).unwrap_or_default()
+    }
+
+    fn count(&self, what: &str) -> usize {
+        self.log().lines().filter(|l| l.starts_with(what)).count()
+    }
+
+    fn tool_env(&self, tool: &str) -> String {
+        std::fs::read_to_string(self.d().join(format!("{tool}.env"))).unwrap_or_default()
+    }
+
+    fn asked(&self) -> usize {
+        self._approver
+            .asked
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_explicit_session_is_recorded_joined_and_ended() {
+    let t = setup();
+    let id = t.start(&["--purpose", "rotate staging certs", "--boundary", "staging"]);
+    assert!(id.starts_with("20"), "time-ordered id: {id}");
+    let out = t.guard(Some(&id), "true");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = common::audit_records(&t.state());
+    let last = records.last().unwrap();
+    assert_eq!(last["session"], id.as_str());
+    assert_eq!(last["purpose"], "rotate staging certs");
+    assert_eq!(last["boundary"], "staging");
+
+    let status = t.admin(&["session", "status", &id, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v["state"], "live");
+    assert_eq!(v["purpose"], "rotate staging certs");
+
+    let end = t.admin(&["session", "end", &id]);
+    assert_eq!(end.status.code(), Some(0), "{}", stderr(&end));
+    // Ending twice is fine; joining an ended session is not.
+    assert_eq!(t.admin(&["session", "end", &id]).status.code(), Some(0));
+    let out = t.guard(Some(&id), "true");
+    assert_eq!(out.status.code(), Some(126));
+    assert!(stderr(&out).contains("has ended"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+
+    let list = t.admin(&["session", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let mine = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(mine["state"], "ended");
+    let events = common::audit_log(&t.state());
+    assert!(events
+        .iter()
+        .any(|r| r["mode"] == "session-end" && r["session"] == id.as_str()));
+}
+
+#[test]
+fn unknown_or_malformed_sessions_are_refused() {
+    let t = setup();
+    for (id, why) in [
+        ("no-such-session", "does not exist"),
+        ("../etc", "not a valid session id"),
+    ] {
+        let out = t.guard(Some(id), "true");
+        assert_eq!(out.status.code(), Some(126), "{id}");
+        assert!(stderr(&out).starts_with("guard: "), "{}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{id}: {}", stderr(&out));
+    }
+    let bad = t.admin(&["session", "start", "--purpose", "x", "--boundary", "qa"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("unknown boundary `qa`"),
+        "{}",
+        stderr(&bad)
+    );
+    let wide = t.admin(&[
+        "session",
+        "start",
+        "--purpose",
+        "x",
+        "--boundary",
+        "prod",
+        "--grant",
+        "aws-staging",
+    ]);
+    assert_eq!(wide.status.code(), Some(2));
+    assert!(
+        stderr(&wide).contains("belongs to boundary staging"),
+        "{}",
+        stderr(&wide)
+    );
+}
+
+#[test]
+fn a_harness_session_ends_when_the_harness_exits() {
+    let t = setup();
+    // `timeout` is the harness: guard's parent is sh, a shell, whose
+    // parent is timeout.
+    let mut h = t.command(Path::new("timeout"));
+    h.args([
+        "60",
+        "sh",
+        "-c",
+        r#""$GUARD_BIN" -c true && "$GUARD_BIN" -c 'echo second'"#,
+    ]);
+    let child = h.spawn().unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = common::audit_records(&t.state());
+    assert_eq!(records.len(), 2);
+    let id = records[0]["session"].as_str().unwrap().to_string();
+    assert!(
+        id.starts_with(&format!("h-{pid}-")),
+        "{id} is not bound to {pid}"
+    );
+    assert_eq!(records[1]["session"], id.as_str());
+
+    // The harness is gone: the next guard start ends its session.
+    assert_eq!(t.guard(None, "true").status.code(), Some(0));
+    let ended = t.state().join("ended").join(format!("{id}.json"));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(ended).unwrap()).unwrap();
+    assert!(
+        v["reason"].as_str().unwrap().contains("is gone"),
+        "{}",
+        v["reason"]
+    );
+    assert!(!t.state().join("sessions").join(&id).exists());
+}
+
+#[test]
+fn a_reused_pid_does_not_join_an_old_session() {
+    let t = setup();
+    assert_eq!(t.guard(None, "true").status.code(), Some(0));
+    let real = common::audit_records(&t.state())[0]["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = std::process::id();
+    assert!(real.starts_with(&format!("h-{me}-")), "{real}");
+    // The same pid with another start time: an earlier process that had
+    // this pid. Its session must end, not be joined.
+    let start: u64 = real.rsplit('-').next().unwrap().parse().unwrap();
+    let stale = format!("h-{me}-{}", start - 1);
+    let dir = t.state().join("sessions");
+    let text = std::fs::read_to_string(dir.join(&real).join("session.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["id"] = stale.clone().into();
+    v["owner"]["start"] = (start - 1).into();
+    std::fs::create_dir(dir.join(&stale)).unwrap();
+    std::fs::write(dir.join(&stale).join("session.json"), v.to_string()).unwrap();
+
+    assert_eq!(t.guard(None, "true").status.code(), Some(0));
+    let records = common::audit_records(&t.state());
+    assert_eq!(records[1]["session"], real.as_str());
+    assert!(!dir.join(&stale).exists(), "stale session survived");
+    assert!(t
+        .state()
+        .join("ended")
+        .join(format!("{stale}.json"))
+        .exists());
+    assert!(dir.join(&real).exists(), "live session was ended");
+}
+
+#[test]
+fn credentials_reach_only_the_approved_command_and_are_revoked_once() {
+    let t = setup();
+    let id = t.start(&[
+        "--purpose",
+        "deploy staging",
+        "--boundary",
+        "staging",
+        "--grant",
+        "aws-staging",
+        "--grant",
+        "kube-staging",
+    ]);
+    let out = t.guard(Some(&id), "aws s3 ls");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let aws = t.tool_env("aws");
+    assert!(
+        aws.contains(&format!("AWS_SECRET_ACCESS_KEY={MINTED_SECRET}")),
+        "{aws}"
+    );
+    assert!(
+        aws.contains(&format!("AWS_SESSION_TOKEN={MINTED_TOKEN}")),
+        "{aws}"
+    );
+    assert!(
+        aws.contains("AWS_ACCESS_KEY_ID=ASIAMINTED00STAGING"),
+        "{aws}"
+    );
+    assert!(aws.contains(&format!("GUARD_SESSION={id}")), "{aws}");
+    // A second command reuses what was minted.
+    assert_eq!(t.guard(Some(&id), "aws s3 ls").status.code(), Some(0));
+    assert_eq!(t.count("issued aws"), 1, "{}", t.log());
+
+    // Allowed commands in the same session get nothing: neither the
+    // minted values nor the agent's own.
+    let mut probes = vec!["env", "bash -c printenv", "sh -c 'env; echo done'"];
+    if Command::new("python3").arg("-V").output().is_ok() {
+        probes.push("python3 -c 'import os; print(dict(os.environ))'");
+    }
+    for line in probes {
+        let out = t.guard(Some(&id), line);
+        assert_eq!(out.status.code(), Some(0), "{line}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains("PATH"),
+            "{line} printed no environment: {text}"
+        );
+        for secret in [
+            MINTED_SECRET,
+            MINTED_TOKEN,
+            AGENT_SECRET,
+            AGENT_KEY_ID,
+            AGENT_TOKEN,
+        ] {
+            assert!(!text.contains(secret), "{line} saw {secret}");
+        }
+    }
+    // The agent's own key never reaches even the approved command.
+    assert!(!aws.contains(AGENT_SECRET) && !aws.contains(AGENT_KEY_ID));
+
+    // The audit log names the credential, never its value.
+    let records = common::audit_records(&t.state());
+    assert_eq!(
+        records[0]["credentials"],
+        serde_json::json!(["aws-staging"])
+    );
+    assert_eq!(records[0]["approval"]["approver"], "ops-oncall");
+    let log = std::fs::read_to_string(t.state().join("audit.jsonl")).unwrap();
+    for secret in [MINTED_SECRET, MINTED_TOKEN, AGENT_SECRET, AGENT_TOKEN] {
+        assert!(!log.contains(secret), "audit log holds {secret}");
+    }
+
+    let end = t.admin(&["session", "end", &id]);
+    assert_eq!(end.status.code(), Some(0), "{}", stderr(&end));
+    assert!(
+        stdout(&end).contains("aws-staging (revoked)"),
+        "{}",
+        stdout(&end)
+    );
+    assert_eq!(t.count("revoked aws-staging"), 1, "{}", t.log());
+    // The revoke helper got exactly what was issued.
+    let line = t
+        .log()
+        .lines()
+        .find(|l| l.starts_with("revoked"))
+        .unwrap()
+        .to_string();
+    let json: serde_json::Value =
+        serde_json::from_str(line.trim_start_matches("revoked aws-staging ")).unwrap();
+    assert_eq!(json["values"]["AWS_SECRET_ACCESS_KEY"], MINTED_SECRET);
+    assert_eq!(json["session"], id.as_str());
+    // Teardown is idempotent.
+    t.admin(&["session", "end", &id]);
+    t.admin(&["session", "reap"]);
+    assert_eq!(t.guard(None, "true").status.code(), Some(0));
+    assert_eq!(t.count("revoked aws-staging"), 1, "{}", t.log());
+}
+
+#[test]
+fn materialised_files_are_private_and_gone_after_teardown() {
+    let t = setup();
+    let id = t.start(&[
+        "--purpose",
+        "inspect staging pods",
+        "--boundary",
+        "staging",
+        "--grant",
+        "kube-staging",
+    ]);
+    let out = t.guard(Some(&id), "kubectl --context staging-eu get pods");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let env = t.tool_env("kubectl");
+    let path = env
+        .lines()
+        .find_map(|l| l.strip_prefix("KUBECONFIG="))
+        .expect("KUBECONFIG injected")
+        .to_string();
+    let perms = std::fs::read_to_string(t.d().join("kubectl.env.perms")).unwrap();
+    assert_eq!(perms.split_whitespace().collect::<Vec<_>>(), ["600", "700"]);
+    let content = std::fs::read_to_string(t.d().join("kubectl.env.kubeconfig")).unwrap();
+    assert_eq!(content, KUBECONFIG_TEXT);
+    assert!(Path::new(&path).exists());
+    assert!(path.starts_with(t.state().join("sessions").join(&id).to_str().unwrap()));
+
+    assert_eq!(t.admin(&["session", "end", &id]).status.code(), Some(0));
+    assert!(!Path::new(&path).exists(), "{path} survived teardown");
+    assert!(!Path::new(&path).parent().unwrap().exists());
+    assert_eq!(t.count("revoked kube-staging"), 1, "{}", t.log());
+}
+
+#[test]
+fn killing_the_harness_revokes_at_the_next_start() {
+    let t = setup();
+    // A harness that runs one approved aws command and then hangs, as a
+    // crashed agent would.
+    let mut h = t.command(Path::new("timeout"));
+    h.args([
+        "120",
+        "sh",
+        "-c",
+        r#""$GUARD_BIN" -c 'aws sts get-caller-identity'; exec sleep 120"#,
+    ]);
+    // `command` starts it with setsid: it leads its own process group.
+    let mut child = h.spawn().unwrap();
+    wait_for("the approved aws to run", || {
+        t.count("issued aws") == 1 && !t.tool_env("aws").is_empty()
+    });
+    // The harness session had no grants: the widening went to the approver.
+    assert_eq!(t.asked(), 1);
+    assert_eq!(t.count("revoked"), 0);
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+    // Anything guard starts reaps the dead harness's session.
+    assert_eq!(t.guard(None, "true").status.code(), Some(0));
+    assert_eq!(t.count("revoked aws-staging"), 1, "{}", t.log());
+    assert_eq!(t.guard(None, "true").status.code(), Some(0));
+    assert_eq!(t.count("revoked aws-staging"), 1, "{}", t.log());
+}
+
+/// Cross-boundary table: (line, expected exit, text on stderr).
+const CROSSINGS: &[(&str, i32, &str)] = &[
+    (
+        "kubectl --context prod-eu get pods",
+        126,
+        "session is scoped to staging; this command targets prod (kube context prod-eu)",
+    ),
+    (
+        "AWS_PROFILE=prod aws s3 ls",
+        126,
+        "session is scoped to staging; this command targets prod (aws profile prod)",
+    ),
+    (
+        "aws --profile prod-admin s3 ls",
+        126,
+        "targets prod (aws profile prod-admin)",
+    ),
+    (
+        "env AWS_PROFILE=prod aws s3 ls",
+        126,
+        "targets prod (aws profile prod)",
+    ),
+    (
+        "sudo -n kubectl --context=prod-us get ns",
+        126,
+        "targets prod (kube context prod-us)",
+    ),
+    (
+        "psql -h db-prod1 -c 'select 1'",
+        126,
+        "targets prod (host db-prod1)",
+    ),
+    (
+        "curl -s https://api.prod.example.com/v1/health",
+        126,
+        "targets prod (host api.prod.example.com)",
+    ),
+    (
+        "ssh deploy@bastion.prod.example.com uptime",
+        126,
+        "targets prod (host bastion.prod.example.com)",
+    ),
+    (
+        "export AWS_PROFILE=prod; aws s3 ls",
+        126,
+        "targets prod (aws profile prod)",
+    ),
+    // Staging targets go by the rules: reviewed, and the approver allows.
+    ("kubectl --context staging-eu get pods", 0, ""),
+    ("aws --profile staging s3 ls", 0, ""),
+    // Reading a file that names prod is not using prod.
+    ("grep -r db-prod1 .", 0, ""),
+    ("echo https://api.prod.example.com", 0, ""),
+];
+
+#[test]
+fn a_staging_session_cannot_cross_into_prod() {
+    let t = setup();
+    let id = t.start(&[
+        "--purpose",
+        "staging only",
+        "--boundary",
+        "staging",
+        "--grant",
+        "aws-staging",
+        "--grant",
+        "kube-staging",
+    ]);
+    for (line, code, text) in CROSSINGS {
+        let asked = t.asked();
+        let out = t.guard(Some(&id), line);
+        assert_eq!(out.status.code(), Some(*code), "{line}: {}", stderr(&out));
+        if *code == 126 {
+            let err = stderr(&out);
+            assert!(err.contains(text), "{line}: {err}");
+            assert_eq!(err.lines().count(), 1, "{line}: {err}");
+            assert_eq!(t.asked(), asked, "{line}: a crossing is denied, not asked");
+        }
+    }
+    let records = common::audit_records(&t.state());
+    assert!(records
+        .iter()
+        .any(|r| r["rule"] == "guard.boundary" && r["decision"] == "deny"));
+}
+
+#[test]
+fn a_session_without_a_boundary_shows_the_target_to_the_approver() {
+    let t = setup();
+    let id = t.start(&["--purpose", "any", "--grant", "aws-staging"]);
+    // No boundary: the crossing rule does not apply; the rules do.
+    let out = t.guard(Some(&id), "aws --profile prod s3 ls");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn widening_a_session_needs_review_and_a_failing_provider_denies() {
+    let t = setup();
+    let id = t.start(&["--purpose", "no grants", "--boundary", "staging"]);
+    let asked = t.asked();
+    let out = t.guard(Some(&id), "aws s3 ls");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(t.asked(), asked + 1, "a widening must be reviewed");
+    let records = common::audit_records(&t.state());
+    let hits: Vec<&str> = records[0]["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["rule"].as_str().unwrap())
+        .collect();
+    assert!(hits.contains(&"guard.grant"), "{hits:?}");
+
+    let out = t.guard(Some(&id), "vault-tool read");
+    assert_eq!(out.status.code(), Some(126));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("guard: denied: credential `broken`"),
+        "{err}"
+    );
+    assert!(err.contains("the vault is sealed"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
