@@ -25,6 +25,9 @@ _guard() {
             guard,completions)
                 cmd="guard__subcmd__completions"
                 ;;
+            guard,creds)
+                cmd="guard__subcmd__creds"
+                ;;
             guard,help)
                 cmd="guard__subcmd__help"
                 ;;
@@ -46,6 +49,18 @@ _guard() {
             guard__subcmd__approver__subcmd__help,serve)
                 cmd="guard__subcmd__approver__subcmd__help__subcmd__serve"
                 ;;
+            guard__subcmd__creds,help)
+                cmd="guard__subcmd__creds__subcmd__help"
+                ;;
+            guard__subcmd__creds,scan)
+                cmd="guard__subcmd__creds__subcmd__scan"
+                ;;
+            guard__subcmd__creds__subcmd__help,help)
+                cmd="guard__subcmd__creds__subcmd__help__subcmd__help"
+                ;;
+            guard__subcmd__creds__subcmd__help,scan)
+                cmd="guard__subcmd__creds__subcmd__help__subcmd__scan"
+                ;;
             guard__subcmd__help,approver)
                 cmd="guard__subcmd__help__subcmd__approver"
                 ;;
@@ -54,6 +69,9 @@ _guard() {
                 ;;
             guard__subcmd__help,completions)
                 cmd="guard__subcmd__help__subcmd__completions"
+                ;;
+            guard__subcmd__help,creds)
+                cmd="guard__subcmd__help__subcmd__creds"
                 ;;
             guard__subcmd__help,help)
                 cmd="guard__subcmd__help__subcmd__help"
@@ -66,6 +84,9 @@ _guard() {
                 ;;
             guard__subcmd__help__subcmd__approver,serve)
                 cmd="guard__subcmd__help__subcmd__approver__subcmd__serve"
+                ;;
+            guard__subcmd__help__subcmd__creds,scan)
+                cmd="guard__subcmd__help__subcmd__creds__subcmd__scan"
                 ;;
             guard__subcmd__help__subcmd__rules,lint)
                 cmd="guard__subcmd__help__subcmd__rules__subcmd__lint"
@@ -116,7 +137,7 @@ _guard() {
 
     case "${cmd}" in
         guard)
-            opts="-h -V --help --version check rules approver completions man help"
+            opts="-h -V --help --version check rules creds approver completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -243,8 +264,82 @@ _guard() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        guard__subcmd__creds)
+            opts="-h --help scan help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__creds__subcmd__help)
+            opts="scan help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__creds__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__creds__subcmd__help__subcmd__scan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__creds__subcmd__scan)
+            opts="-h --json --depth --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --depth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         guard__subcmd__help)
-            opts="check rules approver completions man help"
+            opts="check rules creds approver completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -302,6 +397,34 @@ _guard() {
         guard__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__creds)
+            opts="scan"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__creds__subcmd__scan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
