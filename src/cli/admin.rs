@@ -1,6 +1,6 @@
-//! Admin mode: `check`, `rules`, `completions`, `man`. clap owns these;
-//! every flag is defined here once and the completions and man page are
-//! generated from the same definition.
+//! Admin mode: `check`, `rules`, `creds`, `completions`, `man`. clap owns
+//! these; every flag is defined here once and the completions and man page
+//! are generated from the same definition.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -49,6 +49,11 @@ enum Admin {
         #[command(subcommand)]
         command: RulesCmd,
     },
+    /// Inventory the credentials this user can reach.
+    Creds {
+        #[command(subcommand)]
+        command: CredsCmd,
+    },
     /// The reference webhook approver.
     Approver {
         #[command(subcommand)]
@@ -63,6 +68,23 @@ enum Admin {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
     Man,
+}
+
+#[derive(Subcommand, Debug)]
+enum CredsCmd {
+    /// List reachable credentials, never their values. Exit 0 none, 1 some, 2 error.
+    ///
+    /// Looks at secret env vars, ~/.aws, ~/.kube and $KUBECONFIG, ~/.ssh
+    /// keys, .env files under the cwd, ~/.netrc, ~/.pgpass, ~/.docker,
+    /// ~/.git-credentials, gh and gcloud.
+    Scan {
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+        /// Directory levels below the cwd searched for .env files.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        depth: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,6 +138,9 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
         } => check(&env, json, command, argv),
         Admin::Rules { command } => rules(&env, command),
         Admin::Session { command } => super::sessions::run(&env.home, command),
+        Admin::Creds {
+            command: CredsCmd::Scan { json, depth },
+        } => creds_scan(&env, json, depth),
         Admin::Approver {
             command:
                 ApproverCmd::Serve {
@@ -188,6 +213,28 @@ fn check(env: &Env, json: bool, command: Option<String>, argv: Vec<String>) -> i
         crate::rules::spec::Action::Allow => 0,
         _ => 1,
     }
+}
+
+fn creds_scan(env: &Env, json: bool, depth: usize) -> i32 {
+    let cfg = match load_or_report(env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let src = crate::inventory::Sources::from_process(env, depth, &cfg.sessions);
+    let found = crate::inventory::scan(&src);
+    let out = if json {
+        match crate::inventory::output::json(&found) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("guard: {e}");
+                return 2;
+            }
+        }
+    } else {
+        crate::inventory::output::table(&found)
+    };
+    print!("{out}");
+    i32::from(!found.is_empty())
 }
 
 fn rules(env: &Env, cmd: RulesCmd) -> i32 {
