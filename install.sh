@@ -10,8 +10,9 @@
 # that user's login shell (creating the user with --create-user). Running it
 # again changes nothing; --uninstall reverses it (the user's shell goes back
 # to /bin/bash; /etc/guard is kept, since it is policy someone wrote).
-# --root DIR puts the system files (etc/shells, etc/guard, var/cache/guard)
-# under DIR instead of /, for staging and tests.
+# --root DIR puts the system files (etc/shells, etc/guard, var/cache/guard,
+# etc/systemd/system/guard-reap@.*) under DIR instead of /, for staging and
+# tests. With systemd running and --user, the user's reap timer is enabled.
 set -euo pipefail
 
 prefix=/usr/local
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
     --root) sysroot=${2:?--root needs a directory}; shift 2 ;;
     --root=*) sysroot=${1#*=}; shift ;;
     --uninstall) uninstall=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
@@ -116,6 +117,20 @@ YAML
     install -d -m 0755 "$cache"
   fi
 
+  # A timer that reaps sessions of crashed agents (revoking their
+  # credentials) even when nothing runs guard again.
+  units="$sysroot/etc/systemd/system"
+  here=$(cd "$(dirname "$0")" && pwd)
+  if [ -d "$here/contrib/systemd" ]; then
+    install -d -m 0755 "$units"
+    for unit in guard-reap@.service guard-reap@.timer; do
+      sed "s|@GUARD@|$dest|g" "$here/contrib/systemd/$unit" > "$units/$unit.new"
+      chmod 0644 "$units/$unit.new"
+      mv -f "$units/$unit.new" "$units/$unit"
+    done
+    echo "install.sh: installed $units/guard-reap@.{service,timer}"
+  fi
+
   if [ -n "$user" ]; then
     if ! id "$user" >/dev/null 2>&1; then
       [ $create_user -eq 1 ] || die "no user $user (add --create-user)"
@@ -125,6 +140,10 @@ YAML
     if [ "$(getent passwd "$user" | cut -d: -f7)" != "$dest" ]; then
       usermod -s "$dest" "$user"
       echo "install.sh: $user's login shell is now $dest"
+    fi
+    if [ "$sysroot" = "" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+      systemctl daemon-reload && systemctl enable --now "guard-reap@$user.timer" >/dev/null \
+        && echo "install.sh: enabled guard-reap@$user.timer"
     fi
   fi
 fi

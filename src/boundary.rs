@@ -167,6 +167,10 @@ fn signals(cmd: &Command, line_env: &BTreeMap<String, String>) -> Vec<(Kind, Str
         if profiles.is_empty() {
             profiles.extend(env_of("AWS_PROFILE").or_else(|| env_of("AWS_DEFAULT_PROFILE")));
         }
+        if profiles.is_empty() {
+            // What the CLI falls back to, so a boundary may claim it.
+            profiles.push("default".to_string());
+        }
         out.extend(profiles.into_iter().map(|p| (Kind::AwsProfile, p)));
     }
     if let Some(re) = arn_account() {
@@ -179,9 +183,16 @@ fn signals(cmd: &Command, line_env: &BTreeMap<String, String>) -> Vec<(Kind, Str
         }
     }
     if KUBE.contains(&program) {
-        for c in flag_values(&args, &["--context", "--kube-context"]) {
-            out.push((Kind::KubeContext, c));
+        let contexts = flag_values(&args, &["--context", "--kube-context"]);
+        if contexts.is_empty() && program != "kubectx" {
+            // No --context: the kubeconfig's current context is the target.
+            let file = flag_values(&args, &["--kubeconfig"])
+                .into_iter()
+                .next()
+                .or_else(|| env_of("KUBECONFIG"));
+            out.extend(current_context(file.as_deref()).map(|c| (Kind::KubeContext, c)));
         }
+        out.extend(contexts.into_iter().map(|c| (Kind::KubeContext, c)));
         if let Some(i) = args.iter().position(|a| a == "use-context") {
             out.extend(args.get(i + 1).map(|c| (Kind::KubeContext, c.clone())));
         }
@@ -240,6 +251,23 @@ fn signals(cmd: &Command, line_env: &BTreeMap<String, String>) -> Vec<(Kind, Str
     }
     out.extend(hosts.into_iter().map(|h| (Kind::Host, h)));
     out
+}
+
+/// `current-context` of a kubeconfig (the first of a `KUBECONFIG` list),
+/// by default `~/.kube/config`.
+fn current_context(file: Option<&str>) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct KubeConfig {
+        #[serde(rename = "current-context")]
+        current_context: Option<String>,
+    }
+    let path = match file.and_then(|f| f.split(':').find(|p| !p.is_empty())) {
+        Some(p) => std::path::PathBuf::from(p),
+        None => dirs::home_dir()?.join(".kube").join("config"),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    let cfg: KubeConfig = yaml_serde::from_str(&text).ok()?;
+    cfg.current_context.filter(|c| !c.is_empty())
 }
 
 /// The first operand of ssh: `[user@]host`.

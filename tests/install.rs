@@ -136,6 +136,13 @@ fn install_into_a_prefix_and_root_is_idempotent_and_reversible() {
         "ROOT/etc/guard/config.yaml"
     );
     assert!(etc.join("rules.d").is_dir(), "ROOT/etc/guard/rules.d");
+    let units = t.root.path().join("etc/systemd/system");
+    let service = std::fs::read_to_string(units.join("guard-reap@.service")).unwrap();
+    assert!(
+        service.contains(&format!("ExecStart={} session reap", t.dest().display())),
+        "{service}"
+    );
+    assert!(units.join("guard-reap@.timer").is_file());
     assert!(
         t.root.path().join("var/cache/guard").is_dir(),
         "ROOT/var/cache/guard"

@@ -676,3 +676,91 @@ fn widening_a_session_needs_review_and_a_failing_provider_denies() {
     assert!(err.contains("the vault is sealed"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// Granted variables reach the whole line: a line that also runs
+/// something other than the granting command and plain filters is shown
+/// to a human. (line, reviewed for exposure)
+const EXPOSURE: &[(&str, bool)] = &[
+    ("aws s3 ls | grep logs", false),
+    ("aws s3 ls | head -5 | sort -u", false),
+    ("aws s3 ls > listing.txt", false),
+    ("bash -c 'aws s3 ls'", false),
+    ("aws s3 ls | xargs -n1 echo", false),
+    ("aws s3 ls; env", true),
+    ("aws s3 ls && python3 -c 'print(1)'", true),
+    ("aws s3 ls | cat /proc/self/environ", true),
+    (
+        "aws s3 ls | awk '{print ENVIRON[\"AWS_SECRET_ACCESS_KEY\"]}'",
+        true,
+    ),
+    ("aws s3 ls; printenv AWS_SECRET_ACCESS_KEY", true),
+];
+
+#[test]
+fn credentials_shared_with_other_commands_of_a_line_are_reviewed() {
+    let t = setup();
+    let id = t.start(&["--purpose", "exposure", "--grant", "aws-staging"]);
+    for (line, exposed) in EXPOSURE {
+        let out = t.guard(Some(&id), line);
+        assert_ne!(out.status.code(), Some(126), "{line}: {}", stderr(&out));
+        let records = common::audit_records(&t.state());
+        let last = records.last().unwrap();
+        assert_eq!(last["line"], *line);
+        let hit = last["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["rule"] == "guard.grant-exposure");
+        assert_eq!(hit, *exposed, "{line}: {}", last["matches"]);
+    }
+}
+
+#[test]
+fn a_prod_kubeconfig_is_caught_when_used_not_when_read() {
+    let t = setup();
+    let home = t.d().join("home");
+    std::fs::create_dir_all(home.join(".kube")).unwrap();
+    std::fs::write(
+        home.join(".kube/config"),
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod-eu\ncontexts: []\n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.d().join("handover.yaml"),
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod-us\n",
+    )
+    .unwrap();
+    let id = t.start(&[
+        "--purpose",
+        "staging pods",
+        "--boundary",
+        "staging",
+        "--grant",
+        "kube-staging",
+    ]);
+    let run = |line: &str| {
+        let mut c = t.command(&common::bin());
+        c.args(["-c", line])
+            .env("GUARD_SESSION", &id)
+            .env("HOME", &home);
+        c.output().unwrap()
+    };
+    // Reading the file that names prod is fine.
+    assert_eq!(run("cat handover.yaml").status.code(), Some(0));
+    for (line, context) in [
+        ("kubectl get pods", "prod-eu"),
+        ("kubectl --kubeconfig handover.yaml get pods", "prod-us"),
+        ("KUBECONFIG=handover.yaml kubectl get pods", "prod-us"),
+    ] {
+        let out = run(line);
+        assert_eq!(out.status.code(), Some(126), "{line}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("targets prod (kube context {context})")),
+            "{line}: {err}"
+        );
+    }
+    // An explicit staging context is what counts when given.
+    let out = run("kubectl --context staging-eu get pods");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

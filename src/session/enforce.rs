@@ -12,6 +12,70 @@ use super::Session;
 
 pub const BOUNDARY_RULE: &str = "guard.boundary";
 pub const GRANT_RULE: &str = "guard.grant";
+pub const EXPOSURE_RULE: &str = "guard.grant-exposure";
+
+/// Programs that pass data through without showing their environment.
+/// With no rule of their own matched, they may share a line with a
+/// credentialed command (`aws s3 ls | grep logs`).
+const FILTERS: &[&str] = &[
+    "grep", "egrep", "fgrep", "rg", "head", "tail", "sort", "uniq", "wc", "cut", "tr", "jq", "yq",
+    "column", "tee", "cat", "less", "more", "echo", "printf", "true", "false", "test", "[",
+    "sleep", "base64", "gzip", "gunzip", "zcat", "xxd", "od", "fold", "nl", "paste",
+];
+
+/// Granted variables go to the shell that runs the line, so every
+/// command of the line sees them. Any command other than the granting
+/// ones, launchers and plain filters means a human should see the line.
+fn exposure(v: &Verdict, cfg: &Config, grants: &[String]) -> Option<Hit> {
+    if grants.is_empty() {
+        return None;
+    }
+    let grants_on = |i: usize| {
+        v.matches.iter().any(|(n, h)| {
+            *n == i
+                && cfg
+                    .rules
+                    .get(&h.rule)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| !r.spec.grants.is_empty())
+        })
+    };
+    let launchers: Vec<&str> = v
+        .commands
+        .iter()
+        .flat_map(|c| c.via.iter())
+        .filter_map(|w| w.split_whitespace().next())
+        .map(crate::command::basename)
+        .collect();
+    let mut others: Vec<String> = Vec::new();
+    for (i, c) in v.commands.iter().enumerate() {
+        if c.argv.is_empty() || grants_on(i) {
+            continue;
+        }
+        let program = crate::command::basename(c.program());
+        let matched = v.matches.iter().any(|(n, _)| *n == i);
+        if launchers.contains(&program) || (!matched && FILTERS.contains(&program)) {
+            continue;
+        }
+        if !others.iter().any(|o| o == program) {
+            others.push(program.to_string());
+        }
+    }
+    if others.is_empty() {
+        return None;
+    }
+    Some(Hit {
+        rule: EXPOSURE_RULE.to_string(),
+        action: Action::Review,
+        risk: Risk::High,
+        message: format!(
+            "credential {} would also reach {} in this line",
+            grants.join(", "),
+            others.join(", ")
+        ),
+    })
+}
 
 /// The session's view of one line.
 #[derive(Debug, Default, Clone)]
@@ -46,6 +110,9 @@ pub fn apply(v: &mut Verdict, session: Option<&Session>, cfg: &Config) -> Plan {
         }
     }
     let mut extra: Vec<Hit> = Vec::new();
+    if let Some(h) = exposure(v, cfg, &plan.grants) {
+        extra.push(h);
+    }
     if let Some(scope) = session.and_then(|s| s.boundary.as_deref()) {
         let mut crossings: Vec<String> = plan
             .touches

@@ -116,7 +116,7 @@ pub enum SessionError {
     Unknown(String),
     #[error("session {0} has ended ({1})")]
     Ended(String, String),
-    #[error("cannot keep session state: {0}")]
+    #[error("audit log and session state unwritable: {0}")]
     State(#[from] std::io::Error),
 }
 
