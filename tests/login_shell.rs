@@ -408,11 +408,13 @@ impl Sandbox {
     }
 }
 
+/// The decision records (not session or credential events) of a log.
 fn audit_at(path: &Path) -> Vec<serde_json::Value> {
     fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("audit line is JSON"))
+        .filter(|r| r["decision"] != "event")
         .collect()
 }
 

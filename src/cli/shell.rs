@@ -44,7 +44,16 @@ pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
     let starts = flags.login || flags.interactive || interactive_mode;
     let session = match session::resolve(starts, settings) {
         Ok(s) => s,
-        Err(e) => return refuse_plain(&e.to_string()),
+        Err(e) => {
+            let named = std::env::var(session::VAR).unwrap_or_default();
+            let id = if session::valid_id(&named) {
+                named.as_str()
+            } else {
+                "-"
+            };
+            audit::event("session-refused", id, &e.to_string());
+            return refuse_plain(&e.to_string());
+        }
     };
     let mut ctx = Ctx {
         cfg: &cfg,
