@@ -51,7 +51,11 @@ pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
             } else {
                 "-"
             };
-            audit::event("session-refused", id, &e.to_string());
+            // With the state dir unusable there is nowhere to record it,
+            // and the one line below says so.
+            if !matches!(e, session::SessionError::State(_)) {
+                audit::event("session-refused", id, &e.to_string());
+            }
             return refuse_plain(&e.to_string());
         }
     };
