@@ -49,6 +49,11 @@ enum Admin {
         #[command(subcommand)]
         command: RulesCmd,
     },
+    /// Verify, read and anchor the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: super::audit_cmd::AuditCmd,
+    },
     /// The reference webhook approver.
     Approver {
         #[command(subcommand)]
@@ -110,6 +115,7 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
             argv,
         } => check(&env, json, command, argv),
         Admin::Rules { command } => rules(&env, command),
+        Admin::Audit { command } => super::audit_cmd::run(command),
         Admin::Approver {
             command:
                 ApproverCmd::Serve {

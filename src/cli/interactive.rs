@@ -20,6 +20,7 @@ use crate::exec;
 use crate::parse::Env;
 use crate::policy::{self, Input};
 use crate::snapshot::Snapshot;
+use crate::supervise::Ended;
 
 static HANGUP: AtomicBool = AtomicBool::new(false);
 /// The process group of the line running now, 0 between lines.
@@ -147,11 +148,22 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
             Ok(cfg) => policy::decide_in(Input::Script(&line), cfg, &env, &mut scope),
             Err(e) => policy::Verdict::config_error(e.to_string()),
         };
-        if let Err(code) = gate(ctx, "interactive", &line, &v) {
-            status = code;
-            continue;
+        let decision = match gate(ctx, "interactive", &line, &v) {
+            Ok(seq) => seq,
+            Err(code) => {
+                status = code;
+                continue;
+            }
+        };
+        let started = std::time::Instant::now();
+        let ended = run_line(ctx, flags, &snapshot.wrap(&line));
+        status = ended.code();
+        if let Some(of) = decision {
+            let session = ctx.session.as_ref().map(|s| s.id.clone());
+            if let Err(e) = crate::audit::exit(of, session, &ended, started.elapsed()) {
+                eprintln!("guard: {e}");
+            }
         }
-        status = run_line(ctx, flags, &snapshot.wrap(&line));
         let _ = snapshot.commit();
         prompt.cwd = snapshot.cwd().unwrap_or(cwd);
     }
@@ -190,7 +202,7 @@ fn watch_for_hangup(session: String) {
 
 /// Run one line in its own process group, in the foreground of the
 /// terminal, so Ctrl-C and full-screen programs reach it and not guard.
-fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str) -> i32 {
+fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str) -> Ended {
     use std::os::unix::process::CommandExt;
     let shell = shell_of(ctx.cfg);
     let mut cmd = std::process::Command::new(&shell);
@@ -219,7 +231,7 @@ fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str) -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("guard: cannot run {shell}: {e}");
-            return REFUSED;
+            return Ended::Exited(REFUSED);
         }
     };
     let pid = Pid::from_raw(child.id() as i32);
@@ -229,8 +241,8 @@ fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str) -> i32 {
     let _ = nix::unistd::tcsetpgrp(tty.as_fd(), pid);
     let status = loop {
         match waitpid(pid, Some(WaitPidFlag::WUNTRACED)) {
-            Ok(WaitStatus::Exited(_, code)) => break code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            Ok(WaitStatus::Exited(_, code)) => break Ended::Exited(code),
+            Ok(WaitStatus::Signaled(_, sig, core)) => break Ended::Signaled(sig, core),
             // Job control is not offered: a stopped command is resumed.
             Ok(WaitStatus::Stopped(..)) => {
                 let _ = signal::killpg(pid, Signal::SIGCONT);
@@ -241,7 +253,7 @@ fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str) -> i32 {
                     let _ = signal::killpg(pid, Signal::SIGHUP);
                 }
             }
-            Err(_) => break REFUSED,
+            Err(_) => break Ended::Exited(REFUSED),
         }
     };
     RUNNING.store(0, Ordering::SeqCst);

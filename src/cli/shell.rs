@@ -28,6 +28,9 @@ pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
     forced_command(&mut flags);
     let env = Env::from_process();
     let cfg = load::load(&env.home);
+    if let Ok(c) = &cfg {
+        audit::configure(&c.audit);
+    }
     exec::scrub_env();
     let interactive_mode = flags.argv.is_none()
         && flags.command.is_none()
@@ -104,8 +107,9 @@ pub(super) struct Ctx<'a> {
 
 /// Decide whether the line may run (asking an approver for a review),
 /// record the decision, and say why not on stderr when it may not. `Ok`
-/// means exec now.
-pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result<(), i32> {
+/// means run now, with the seq of the decision record (none only when the
+/// config's escape hatch lets an unrecorded command run).
+pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result<Option<u64>, i32> {
     let mut record = audit::Record::new(mode, line, v, "deny", &v.reason);
     record.session = ctx.session.as_ref().map(|s| s.id.clone());
     let refusal = match (v.action, ctx.cfg) {
@@ -138,7 +142,7 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
                     Some(report::denied_by(v, &d.approver, d.reason.as_deref()))
                 }
             };
-            record.approval = Some(d);
+            record.set_approval(d);
             refusal
         }
         _ => Some(report::refusal(v, None)),
@@ -151,12 +155,19 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
         );
     }
     record.reason = crate::detect::redact(&record.reason);
-    if let Err(e) = audit::append(&record) {
-        eprintln!("guard: denied: {e}");
-        return Err(REFUSED);
-    }
+    let seq = match audit::write(&record) {
+        Ok(w) => Some(w.seq),
+        Err(e) if refusal.is_none() && audit::unwritable_allows() => {
+            eprintln!("guard: {e}; running anyway (audit.on_unwritable: allow)");
+            None
+        }
+        Err(e) => {
+            eprintln!("guard: {e}");
+            return Err(REFUSED);
+        }
+    };
     match refusal {
-        None => Ok(()),
+        None => Ok(seq),
         Some(line) => {
             eprintln!("{line}");
             Err(REFUSED)
@@ -187,35 +198,35 @@ fn run_argv(ctx: &Ctx<'_>, argv: &[OsString]) -> i32 {
         return refuse_plain("command line is not valid UTF-8");
     };
     let v = verdict(ctx.cfg, ctx.env, Input::Argv(&words));
-    if let Err(code) = gate(ctx, "argv", &shell_words::join(&words), &v) {
-        return code;
-    }
-    let e = exec::argv(argv);
-    eprintln!("guard: {e}");
-    if e.source == nix::Error::ENOENT {
-        127
-    } else {
-        REFUSED
-    }
+    let seq = match gate(ctx, "argv", &shell_words::join(&words), &v) {
+        Ok(seq) => seq,
+        Err(code) => return code,
+    };
+    super::run::command(session_id(ctx), seq, 127, || exec::argv(argv))
+}
+
+fn session_id(ctx: &Ctx<'_>) -> Option<String> {
+    ctx.session.as_ref().map(|s| s.id.clone())
 }
 
 fn run_script(ctx: &Ctx<'_>, flags: &ShellArgs, text: &str, mode: &str) -> i32 {
     let v = verdict(ctx.cfg, ctx.env, Input::Script(text));
-    if let Err(code) = gate(ctx, mode, text, &v) {
-        return code;
-    }
+    let seq = match gate(ctx, mode, text, &v) {
+        Ok(seq) => seq,
+        Err(code) => return code,
+    };
     let shell = shell_of(ctx.cfg);
     let startup = ctx.cfg.as_ref().is_ok_and(|c| c.startup_files);
-    let e = exec::shell(
-        &shell,
-        startup && flags.login,
-        startup,
-        &flags.passthrough,
-        &OsString::from(text),
-        &flags.rest,
-    );
-    eprintln!("guard: {e}");
-    REFUSED
+    super::run::command(session_id(ctx), seq, REFUSED, || {
+        exec::shell(
+            &shell,
+            startup && flags.login,
+            startup,
+            &flags.passthrough,
+            &OsString::from(text),
+            &flags.rest,
+        )
+    })
 }
 
 /// `guard script.sh args`: the file's text is what gets decided, and what
