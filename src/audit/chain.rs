@@ -80,6 +80,14 @@ pub fn append_in<T: Serialize>(
     let _lock = lock(dir, nix::fcntl::FlockArg::LockExclusive).map_err(fail)?;
     let (mut file, mut created) = open_log(&path).map_err(fail)?;
     let mut len = file.metadata().map_err(fail)?.len();
+    if len > 0 && is_legacy(&file, len) {
+        // A log from before the chain: kept whole beside it, never chained
+        // onto (verify would fail on its first line forever).
+        let at = jiff::Timestamp::now().as_second();
+        std::fs::rename(&path, dir.join(format!("{LOG}-unchained-{at}"))).map_err(fail)?;
+        (file, created) = open_log(&path).map_err(fail)?;
+        len = 0;
+    }
     let tail = match tail_of(&file, len).map_err(fail)? {
         Some(t) => Some(t),
         None => match rotated(dir).last() {
@@ -126,8 +134,8 @@ pub fn append_in<T: Serialize>(
         }
     }
     super::forward::send(spec, &line[..line.len() - 1]).map_err(|e| AuditError {
-        path: e.target.clone(),
-        source: io_error(e.to_string()),
+        path: format!("syslog {}", e.target),
+        source: io_error(e.reason),
     })?;
     Ok(Written { seq, hash })
 }
@@ -207,6 +215,19 @@ fn tail_of(file: &File, len: u64) -> std::io::Result<Option<Tail>> {
             seq: seq.seq,
             hash: hash_line(line),
         }));
+    }
+}
+
+/// Does the file start with a record from before the chain (no `seq`)?
+fn is_legacy(file: &File, len: u64) -> bool {
+    let mut buf = vec![0u8; usize::try_from(len.min(65536)).unwrap_or(65536)];
+    if file.read_exact_at(&mut buf, 0).is_err() {
+        return false;
+    }
+    let first = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    match serde_json::from_slice::<serde_json::Value>(first) {
+        Ok(v) => v.is_object() && v.get("seq").is_none(),
+        Err(_) => false,
     }
 }
 

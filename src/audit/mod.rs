@@ -132,7 +132,7 @@ impl<'a> Record<'a> {
             purpose: None,
             boundary: None,
             mode,
-            line: redact(line),
+            line: redact_line(line, v),
             commands: report::commands_json(v),
             matches: report::matches_json(v),
             decision: outcome,
@@ -159,6 +159,33 @@ impl<'a> Record<'a> {
         self.approver = (d.channel != Channel::None).then(|| d.approver.clone());
         self.approval = Some(d);
     }
+}
+
+/// The line with every secret redacted. Line-level detectors miss what
+/// only a parsed word reveals (a header inside quotes, `curl -u user:pw`),
+/// so each word the word-level redaction changes is replaced in the line
+/// too.
+pub fn redact_line(line: &str, v: &Verdict) -> String {
+    let mut out = redact(line);
+    for c in &v.commands {
+        let words = c.argv_text();
+        let mut pairs: Vec<(String, String)> = words
+            .iter()
+            .cloned()
+            .zip(crate::detect::redact_argv(&words))
+            .collect();
+        let values = c.assignments.iter().map(|a| &a.value).chain(&c.data);
+        pairs.extend(values.map(|w| (w.text.clone(), redact(&w.text))));
+        if let Some(text) = &c.stdin_text {
+            pairs.push((text.clone(), redact(text)));
+        }
+        for (word, redacted) in pairs {
+            if !word.is_empty() && word != redacted {
+                out = out.replace(&word, &redacted);
+            }
+        }
+    }
+    out
 }
 
 /// RFC 3339, UTC.

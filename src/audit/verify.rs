@@ -206,6 +206,21 @@ fn classify(
         );
     }
     let next = lines.get(i + 1).and_then(|l| link(l));
+    // Two neighbours swapped: this one links to the next, which holds the
+    // seq expected here.
+    if next.as_ref().is_some_and(|x| x.seq == want_seq)
+        && lines.get(i + 1).is_some_and(|l| hash_line(l) == got.prev)
+    {
+        return (
+            Tamper::Reordered,
+            n,
+            format!(
+                "seq {} comes before seq {want_seq} (line {})",
+                got.seq,
+                n + 1
+            ),
+        );
+    }
     // The line after this one carries on as if this one were not there.
     if next
         .as_ref()

@@ -115,7 +115,7 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
     let refusal = match (v.action, ctx.cfg) {
         (Action::Allow, _) => None,
         (Action::Review, Ok(cfg)) => {
-            let redacted = crate::detect::redact(line);
+            let redacted = audit::redact_line(line, v);
             let req = Request {
                 id: approve::request_id(line),
                 line: &redacted,

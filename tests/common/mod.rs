@@ -2,6 +2,8 @@
 //! test row in three lines), and the library entry point for table tests.
 #![allow(dead_code)]
 
+pub mod secrets;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -57,12 +59,29 @@ pub fn recording_stub(dir: &Path, name: &str) -> (String, PathBuf) {
     (path, marker)
 }
 
-/// Every record of the audit log in `state`.
+/// The decision and event records of the audit log in `state`: what
+/// guard decided, without the `exit` records of how commands ended.
 pub fn audit_records(state: &Path) -> Vec<serde_json::Value> {
+    audit_all(state)
+        .into_iter()
+        .filter(|r| r["kind"] != "exit")
+        .collect()
+}
+
+/// Every record of the audit log in `state`, exit records included.
+pub fn audit_all(state: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(state.join("audit.jsonl"))
         .unwrap_or_default()
         .lines()
         .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+        .collect()
+}
+
+/// The `exit` records: how each supervised command ended.
+pub fn exit_records(state: &Path) -> Vec<serde_json::Value> {
+    audit_all(state)
+        .into_iter()
+        .filter(|r| r["kind"] == "exit")
         .collect()
 }
 
