@@ -631,3 +631,52 @@ fn no_secret_fixture_value_reaches_the_log() {
     }
     assert_eq!(verify(&state, &[]).0, 0);
 }
+
+// ---------------------------------------------------------- foreign lines
+
+#[test]
+fn a_log_from_before_the_chain_is_set_aside() {
+    let g = Guard::new();
+    let state = g.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let old = "{\"time\":\"2026-11-01T00:00:00Z\",\"decision\":\"allow\",\"line\":\"echo old\"}\n";
+    std::fs::write(state.join("audit.jsonl"), old).unwrap();
+    let run = g.c("echo new").run();
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let kept: Vec<PathBuf> = std::fs::read_dir(&run.state)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("audit.jsonl-unchained-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read_to_string(&kept[0]).unwrap(), old);
+    assert_eq!(audit_all(&run.state)[0]["seq"], 1);
+    assert_eq!(verify(&run.state, &[]).0, 0);
+}
+
+#[test]
+fn a_foreign_line_is_chained_over_and_named_by_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, config) = (dir.path().join("state"), dir.path().join("config.yaml"));
+    std::fs::write(&config, "# empty\n").unwrap();
+    guard_in(&state, &config)
+        .args(["-c", "true"])
+        .output()
+        .unwrap();
+    // An older guard (or anything else) appends a line without `seq`.
+    let foreign = "{\"decision\":\"allow\",\"line\":\"echo from an older guard\"}";
+    let log = state.join("audit.jsonl");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str(foreign);
+    text.push('\n');
+    std::fs::write(&log, &text).unwrap();
+    let out = guard_in(&state, &config)
+        .args(["-c", "echo still-runs"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let all = audit_all(&state);
+    assert_eq!(all[3]["seq"], 3, "the seq carries on past the foreign line");
+    assert_eq!(all[3]["prev"], hex_sha256(foreign.as_bytes()));
+    assert_broken(verify(&state, &[]), 3, "malformed record");
+}

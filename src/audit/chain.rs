@@ -177,10 +177,17 @@ fn tail_of_path(path: &Path) -> std::io::Result<Option<Tail>> {
 
 /// Read backwards from the end for the last line. A file that does not end
 /// in a newline was cut short (a crash, or tampering): no record may be
-/// chained onto it until someone has looked.
+/// chained onto it until someone has looked. A last line that is not a
+/// chained record (an older guard, a stray write) is chained over: the
+/// next record links to its bytes and takes its seq from the newest line
+/// that has one, and `verify` names the foreign line.
 fn tail_of(file: &File, len: u64) -> std::io::Result<Option<Tail>> {
     if len == 0 {
         return Ok(None);
+    }
+    #[derive(serde::Deserialize)]
+    struct Seq {
+        seq: u64,
     }
     let mut want: u64 = 4096;
     loop {
@@ -193,28 +200,30 @@ fn tail_of(file: &File, len: u64) -> std::io::Result<Option<Tail>> {
             ));
         }
         let body = &buf[..buf.len() - 1];
-        let start = match body.iter().rposition(|&b| b == b'\n') {
-            Some(i) => i + 1,
-            None if take == len => 0,
-            None => {
-                want = want.saturating_mul(4);
-                continue;
-            }
-        };
-        let line = &body[start..];
-        #[derive(serde::Deserialize)]
-        struct Seq {
-            seq: u64,
+        let mut lines: Vec<&[u8]> = body.rsplit(|&b| b == b'\n').collect();
+        // Unless the whole file is in view, the oldest piece may be cut.
+        if take < len {
+            lines.pop();
         }
-        let seq: Seq = serde_json::from_slice(line).map_err(|_| {
-            io_error(
-                "its last record has no `seq`; run `guard audit verify`, then move the file aside",
-            )
-        })?;
-        return Ok(Some(Tail {
-            seq: seq.seq,
-            hash: hash_line(line),
-        }));
+        let Some(last) = lines.first() else {
+            want = want.saturating_mul(4);
+            continue;
+        };
+        let seq = lines
+            .iter()
+            .find_map(|l| serde_json::from_slice::<Seq>(l).ok());
+        match seq {
+            Some(s) => {
+                return Ok(Some(Tail {
+                    seq: s.seq,
+                    hash: hash_line(last),
+                }))
+            }
+            None if take == len => return Err(io_error(
+                "no record in it has a `seq`; run `guard audit verify`, then move the file aside",
+            )),
+            None => want = want.saturating_mul(4),
+        }
     }
 }
 
