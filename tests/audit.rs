@@ -680,3 +680,46 @@ fn a_foreign_line_is_chained_over_and_named_by_verify() {
     assert_eq!(all[3]["prev"], hex_sha256(foreign.as_bytes()));
     assert_broken(verify(&state, &[]), 3, "malformed record");
 }
+
+// ------------------------------------------------------------- reading
+
+#[test]
+fn show_filters_and_tail_prints_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, config) = (dir.path().join("state"), dir.path().join("config.yaml"));
+    std::fs::write(&config, DENY_FORBIDDEN).unwrap();
+    for line in ["echo a", "forbidden b", "echo c"] {
+        guard_in(&state, &config)
+            .args(["-c", line])
+            .output()
+            .unwrap();
+    }
+    let admin = |args: &[&str]| {
+        let out = Command::new(common::bin())
+            .args(args)
+            .env("GUARD_STATE_DIR", &state)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let denies = admin(&["audit", "show", "--decision", "deny", "--json"]);
+    let denies: Vec<serde_json::Value> = denies
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(denies.len(), 1);
+    assert_eq!(denies[0]["line"], "forbidden b");
+    let exits = admin(&["audit", "show", "--decision", "exit", "--since", "1h"]);
+    assert_eq!(
+        exits.lines().count(),
+        3,
+        "a header and two exit rows: {exits}"
+    );
+    let tail = admin(&["audit", "tail", "-n", "2"]);
+    let rows: Vec<&str> = tail.lines().collect();
+    assert!(rows[0].starts_with("SEQ"), "{tail}");
+    assert_eq!(rows.len(), 3, "{tail}");
+    assert!(rows[1].contains("echo c"), "{tail}");
+    assert!(rows[2].contains("exit 0"), "{tail}");
+}

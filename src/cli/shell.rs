@@ -112,6 +112,7 @@ pub(super) struct Ctx<'a> {
 pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result<Option<u64>, i32> {
     let mut record = audit::Record::new(mode, line, v, "deny", &v.reason);
     record.session = ctx.session.as_ref().map(|s| s.id.clone());
+    record.purpose = ctx.session.as_ref().and_then(|s| s.purpose.clone());
     let refusal = match (v.action, ctx.cfg) {
         (Action::Allow, _) => None,
         (Action::Review, Ok(cfg)) => {
