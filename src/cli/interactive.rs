@@ -167,12 +167,27 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
         let _ = snapshot.commit();
         prompt.cwd = snapshot.cwd().unwrap_or(cwd);
     }
-    crate::audit::event(
-        "session-end",
-        &session,
-        &format!("interactive session ended with status {status}"),
-    );
+    // The editor may see the dead terminal before the watchdog does; the
+    // record should say why the session ended either way.
+    let why = if hung_up() {
+        "terminal hung up".to_string()
+    } else {
+        format!("interactive session ended with status {status}")
+    };
+    crate::audit::event("session-end", &session, &why);
     status
+}
+
+/// SIGHUP came, or stdin reports the terminal gone.
+fn hung_up() -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::empty())];
+    let gone = poll(&mut fds, PollTimeout::ZERO).is_ok()
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLNVAL));
+    gone || HANGUP.load(Ordering::SeqCst)
 }
 
 /// The line editor keeps reading a terminal that has hung up (it sees
@@ -180,16 +195,9 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
 /// is recorded, and a command still running has had its SIGHUP from the
 /// kernel.
 fn watch_for_hangup(session: String) {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     std::thread::spawn(move || loop {
         std::thread::sleep(std::time::Duration::from_millis(250));
-        let stdin = std::io::stdin();
-        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::empty())];
-        let hung_up = poll(&mut fds, PollTimeout::ZERO).is_ok()
-            && fds[0]
-                .revents()
-                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLNVAL));
-        if hung_up || HANGUP.load(Ordering::SeqCst) {
+        if hung_up() {
             let group = RUNNING.load(Ordering::SeqCst);
             if group > 0 {
                 let _ = signal::killpg(Pid::from_raw(group), Signal::SIGHUP);
