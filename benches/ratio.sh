@@ -7,6 +7,7 @@
 # Usage: benches/ratio.sh [RUNS]   (needs hyperfine and a release build)
 #   GUARD_BEFORE=/path/to/older/guard  also times an older build, same run
 #   SKIP_BUILD=1                       use target/release/guard as it is
+#   GUARD_AUDIT='{ supervise: false }' adds that `audit:` setting to the config
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-500}
@@ -35,6 +36,7 @@ trap 'rm -rf "$work"' EXIT
       no_match: ["echo tool$i"]
 RULE
   done
+  if [ -n "${GUARD_AUDIT:-}" ]; then echo "audit: $GUARD_AUDIT"; fi
 } > "$work/config.yaml"
 
 export GUARD_CONFIG=$work/config.yaml GUARD_STATE_DIR=$work/state

@@ -19,6 +19,9 @@ _guard() {
             guard,approver)
                 cmd="guard__subcmd__approver"
                 ;;
+            guard,audit)
+                cmd="guard__subcmd__audit"
+                ;;
             guard,check)
                 cmd="guard__subcmd__check"
                 ;;
@@ -52,6 +55,36 @@ _guard() {
             guard__subcmd__approver__subcmd__help,serve)
                 cmd="guard__subcmd__approver__subcmd__help__subcmd__serve"
                 ;;
+            guard__subcmd__audit,anchor)
+                cmd="guard__subcmd__audit__subcmd__anchor"
+                ;;
+            guard__subcmd__audit,help)
+                cmd="guard__subcmd__audit__subcmd__help"
+                ;;
+            guard__subcmd__audit,show)
+                cmd="guard__subcmd__audit__subcmd__show"
+                ;;
+            guard__subcmd__audit,tail)
+                cmd="guard__subcmd__audit__subcmd__tail"
+                ;;
+            guard__subcmd__audit,verify)
+                cmd="guard__subcmd__audit__subcmd__verify"
+                ;;
+            guard__subcmd__audit__subcmd__help,anchor)
+                cmd="guard__subcmd__audit__subcmd__help__subcmd__anchor"
+                ;;
+            guard__subcmd__audit__subcmd__help,help)
+                cmd="guard__subcmd__audit__subcmd__help__subcmd__help"
+                ;;
+            guard__subcmd__audit__subcmd__help,show)
+                cmd="guard__subcmd__audit__subcmd__help__subcmd__show"
+                ;;
+            guard__subcmd__audit__subcmd__help,tail)
+                cmd="guard__subcmd__audit__subcmd__help__subcmd__tail"
+                ;;
+            guard__subcmd__audit__subcmd__help,verify)
+                cmd="guard__subcmd__audit__subcmd__help__subcmd__verify"
+                ;;
             guard__subcmd__creds,help)
                 cmd="guard__subcmd__creds__subcmd__help"
                 ;;
@@ -66,6 +99,9 @@ _guard() {
                 ;;
             guard__subcmd__help,approver)
                 cmd="guard__subcmd__help__subcmd__approver"
+                ;;
+            guard__subcmd__help,audit)
+                cmd="guard__subcmd__help__subcmd__audit"
                 ;;
             guard__subcmd__help,check)
                 cmd="guard__subcmd__help__subcmd__check"
@@ -90,6 +126,18 @@ _guard() {
                 ;;
             guard__subcmd__help__subcmd__approver,serve)
                 cmd="guard__subcmd__help__subcmd__approver__subcmd__serve"
+                ;;
+            guard__subcmd__help__subcmd__audit,anchor)
+                cmd="guard__subcmd__help__subcmd__audit__subcmd__anchor"
+                ;;
+            guard__subcmd__help__subcmd__audit,show)
+                cmd="guard__subcmd__help__subcmd__audit__subcmd__show"
+                ;;
+            guard__subcmd__help__subcmd__audit,tail)
+                cmd="guard__subcmd__help__subcmd__audit__subcmd__tail"
+                ;;
+            guard__subcmd__help__subcmd__audit,verify)
+                cmd="guard__subcmd__help__subcmd__audit__subcmd__verify"
                 ;;
             guard__subcmd__help__subcmd__creds,scan)
                 cmd="guard__subcmd__help__subcmd__creds__subcmd__scan"
@@ -194,7 +242,7 @@ _guard() {
 
     case "${cmd}" in
         guard)
-            opts="-h -V --help --version check rules creds approver session completions man help"
+            opts="-h -V --help --version check rules creds audit approver session completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,6 +327,184 @@ _guard() {
                     return 0
                     ;;
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__audit)
+            opts="-h --help verify tail show anchor help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__audit__subcmd__anchor)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__audit__subcmd__help)
+            opts="verify tail show anchor help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__audit__subcmd__help__subcmd__anchor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__audit__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__audit__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__audit__subcmd__help__subcmd__tail)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__audit__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__audit__subcmd__show)
+            opts="-h --session --since --decision --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decision)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__audit__subcmd__tail)
+            opts="-f -n -h --follow --lines --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__audit__subcmd__verify)
+            opts="-h --anchor --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --anchor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -396,7 +622,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help)
-            opts="check rules creds approver session completions man help"
+            opts="check rules creds audit approver session completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -424,6 +650,76 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help__subcmd__approver__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__audit)
+            opts="verify tail show anchor"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__audit__subcmd__anchor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__audit__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__audit__subcmd__tail)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__audit__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

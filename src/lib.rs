@@ -25,5 +25,6 @@ pub mod rules;
 pub mod session;
 pub mod snapshot;
 pub mod state;
+pub mod supervise;
 pub mod transfer;
 pub mod unwrap;

@@ -128,14 +128,17 @@ fn ctrl_d_ends_the_session_and_the_end_is_audited() {
     sh.s.send("\x04").unwrap();
     sh.s.expect(Eof).unwrap();
     let log = std::fs::read_to_string(sh._dir.path().join("state/audit.jsonl")).unwrap();
-    let modes: Vec<String> = log
+    let records: Vec<serde_json::Value> = log
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["mode"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Each line that ran has its exit record, tied to its decision.
+    let exits: Vec<&serde_json::Value> = records.iter().filter(|r| r["kind"] == "exit").collect();
+    assert!(exits.iter().any(|r| r["status"] == 0), "{log}");
+    let modes: Vec<String> = records
+        .iter()
+        .filter(|r| r["kind"] != "exit")
+        .map(|r| r["mode"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(
         modes.first().map(String::as_str),

@@ -408,13 +408,13 @@ impl Sandbox {
     }
 }
 
-/// The decision records (not session or credential events) of a log.
+/// The decision records (not events or `exit` records) of the log at `path`.
 fn audit_at(path: &Path) -> Vec<serde_json::Value> {
     fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("audit line is JSON"))
-        .filter(|r| r["decision"] != "event")
+        .filter(|r| r["kind"] == "decision")
         .collect()
 }
 

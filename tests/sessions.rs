@@ -278,7 +278,7 @@ fn an_explicit_session_is_recorded_joined_and_ended() {
         .find(|s| s["id"] == id.as_str())
         .unwrap();
     assert_eq!(mine["state"], "ended");
-    let events = common::audit_log(&t.state());
+    let events = common::audit_all(&t.state());
     assert!(events
         .iter()
         .any(|r| r["mode"] == "session-end" && r["session"] == id.as_str()));

@@ -108,6 +108,9 @@ impl Request<'_> {
             "host": self.host,
             "cwd": self.cwd,
             "command": self.line,
+            // The audit chain's head, so the approver holds an anchor
+            // outside the agent's reach.
+            "audit_head": crate::audit::head(),
             "commands": crate::report::commands_json(self.verdict),
             "matches": self.verdict.matches.iter().map(|(_, h)| serde_json::json!({
                 "rule": h.rule,

@@ -54,6 +54,11 @@ enum Admin {
         #[command(subcommand)]
         command: CredsCmd,
     },
+    /// Verify, read and anchor the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: super::audit_cmd::AuditCmd,
+    },
     /// The reference webhook approver.
     Approver {
         #[command(subcommand)]
@@ -141,6 +146,7 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
         Admin::Creds {
             command: CredsCmd::Scan { json, depth },
         } => creds_scan(&env, json, depth),
+        Admin::Audit { command } => super::audit_cmd::run(command),
         Admin::Approver {
             command:
                 ApproverCmd::Serve {

@@ -20,6 +20,7 @@ use crate::exec;
 use crate::parse::Env;
 use crate::policy::{self, Input};
 use crate::snapshot::Snapshot;
+use crate::supervise::Ended;
 
 static HANGUP: AtomicBool = AtomicBool::new(false);
 /// The process group of the line running now, 0 between lines.
@@ -159,12 +160,47 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
                 continue;
             }
         };
-        status = run_line(ctx, flags, &snapshot.wrap(&line), &grant.env);
+        let started = std::time::Instant::now();
+        let ended = run_line(ctx, flags, &snapshot.wrap(&line), &grant.env);
+        status = ended.code();
+        if let Some(of) = grant.seq {
+            let session = ctx.session.as_ref().map(|s| s.id.clone());
+            if let Err(e) = crate::audit::exit(of, session, &ended, started.elapsed()) {
+                eprintln!("guard: {e}");
+            }
+        }
         let _ = snapshot.commit();
         prompt.cwd = snapshot.cwd().unwrap_or(cwd);
     }
-    crate::session::store::end(&session, &format!("shell exited with status {status}"));
+    // The editor may see the dead terminal before the watchdog does; the
+    // record should say why the session ended either way.
+    let why = if hung_up() {
+        hangup_reason().to_string()
+    } else {
+        format!("shell exited with status {status}")
+    };
+    crate::session::store::end(&session, &why);
     status
+}
+
+fn hangup_reason() -> &'static str {
+    match ENDING_SIGNAL.load(Ordering::SeqCst) {
+        s if s == Signal::SIGTERM as i32 => "guard received SIGTERM",
+        s if s == Signal::SIGHUP as i32 => "terminal hung up (SIGHUP)",
+        _ => "terminal hung up",
+    }
+}
+
+/// SIGHUP came, or stdin reports the terminal gone.
+fn hung_up() -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::empty())];
+    let gone = poll(&mut fds, PollTimeout::ZERO).is_ok()
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLNVAL));
+    gone || HANGUP.load(Ordering::SeqCst)
 }
 
 /// The line editor keeps reading a terminal that has hung up (it sees
@@ -172,26 +208,14 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
 /// is recorded, and a command still running has had its SIGHUP from the
 /// kernel.
 fn watch_for_hangup(session: String) {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     std::thread::spawn(move || loop {
         std::thread::sleep(std::time::Duration::from_millis(250));
-        let stdin = std::io::stdin();
-        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::empty())];
-        let hung_up = poll(&mut fds, PollTimeout::ZERO).is_ok()
-            && fds[0]
-                .revents()
-                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLNVAL));
-        if hung_up || HANGUP.load(Ordering::SeqCst) {
+        if hung_up() {
             let group = RUNNING.load(Ordering::SeqCst);
             if group > 0 {
                 let _ = signal::killpg(Pid::from_raw(group), Signal::SIGHUP);
             }
-            let why = match ENDING_SIGNAL.load(Ordering::SeqCst) {
-                s if s == Signal::SIGTERM as i32 => "guard received SIGTERM",
-                s if s == Signal::SIGHUP as i32 => "terminal hung up (SIGHUP)",
-                _ => "terminal hung up",
-            };
-            crate::session::store::end(&session, why);
+            crate::session::store::end(&session, hangup_reason());
             std::process::exit(128 + Signal::SIGHUP as i32);
         }
     });
@@ -199,7 +223,7 @@ fn watch_for_hangup(session: String) {
 
 /// Run one line in its own process group, in the foreground of the
 /// terminal, so Ctrl-C and full-screen programs reach it and not guard.
-fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str, grant: &[(String, String)]) -> i32 {
+fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str, grant: &[(String, String)]) -> Ended {
     use std::os::unix::process::CommandExt;
     let shell = shell_of(ctx.cfg);
     let mut cmd = std::process::Command::new(&shell);
@@ -229,7 +253,7 @@ fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str, grant: &[(String, St
         Ok(c) => c,
         Err(e) => {
             eprintln!("guard: cannot run {shell}: {e}");
-            return REFUSED;
+            return Ended::Exited(REFUSED);
         }
     };
     let pid = Pid::from_raw(child.id() as i32);
@@ -239,8 +263,8 @@ fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str, grant: &[(String, St
     let _ = nix::unistd::tcsetpgrp(tty.as_fd(), pid);
     let status = loop {
         match waitpid(pid, Some(WaitPidFlag::WUNTRACED)) {
-            Ok(WaitStatus::Exited(_, code)) => break code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            Ok(WaitStatus::Exited(_, code)) => break Ended::Exited(code),
+            Ok(WaitStatus::Signaled(_, sig, core)) => break Ended::Signaled(sig, core),
             // Job control is not offered: a stopped command is resumed.
             Ok(WaitStatus::Stopped(..)) => {
                 let _ = signal::killpg(pid, Signal::SIGCONT);
@@ -251,7 +275,7 @@ fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str, grant: &[(String, St
                     let _ = signal::killpg(pid, Signal::SIGHUP);
                 }
             }
-            Err(_) => break REFUSED,
+            Err(_) => break Ended::Exited(REFUSED),
         }
     };
     RUNNING.store(0, Ordering::SeqCst);

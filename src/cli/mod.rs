@@ -1,8 +1,10 @@
 //! Wiring: shell mode (what sshd, su and harnesses call) or admin mode.
 
 mod admin;
+mod audit_cmd;
 pub mod flags;
 mod interactive;
+mod run;
 mod sessions;
 mod shell;
 

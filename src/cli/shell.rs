@@ -29,6 +29,9 @@ pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
     forced_command(&mut flags);
     let env = Env::from_process();
     let cfg = load::load(&env.home);
+    if let Ok(c) = &cfg {
+        audit::configure(&c.audit);
+    }
     let fallback = session::settings::Settings::default();
     let settings = cfg.as_ref().map_or(&fallback, |c| &c.sessions);
     // Whatever the verdict, no child inherits the agent's secrets.
@@ -129,7 +132,9 @@ pub(super) struct Ctx<'a> {
 
 /// Decide whether the line may run (asking an approver for a review),
 /// record the decision, and say why not on stderr when it may not. `Ok`
-/// means exec now.
+/// means run now, with the credentials granted and the seq of the
+/// decision record (none only when the config's escape hatch lets an
+/// unrecorded command run).
 pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result<Grant, i32> {
     let mut v = v.clone();
     let plan = match ctx.cfg {
@@ -144,7 +149,7 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
     let mut refusal = match (v.action, ctx.cfg) {
         (Action::Allow, _) => None,
         (Action::Review, Ok(cfg)) => {
-            let redacted = crate::detect::redact(line);
+            let redacted = audit::redact_line(line, v);
             let req = Request {
                 id: approve::request_id(line),
                 line: &redacted,
@@ -173,7 +178,7 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
                     Some(report::denied_by(v, &d.approver, d.reason.as_deref()))
                 }
             };
-            record.approval = Some(d);
+            record.set_approval(d);
             refusal
         }
         _ => Some(report::refusal(v, None)),
@@ -203,12 +208,19 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
         );
     }
     record.reason = crate::detect::redact(&record.reason);
-    if let Err(e) = audit::append(&record) {
-        eprintln!("guard: denied: {e}");
-        return Err(REFUSED);
-    }
+    let seq = match audit::write(&record) {
+        Ok(w) => Some(w.seq),
+        Err(e) if refusal.is_none() && audit::unwritable_allows() => {
+            eprintln!("guard: {e}; running anyway (audit.on_unwritable: allow)");
+            None
+        }
+        Err(e) => {
+            eprintln!("guard: {e}");
+            return Err(REFUSED);
+        }
+    };
     match refusal {
-        None => Ok(Grant { env }),
+        None => Ok(Grant { env, seq }),
         Some(line) => {
             eprintln!("{line}");
             Err(REFUSED)
@@ -221,15 +233,20 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
 pub(super) struct Grant {
     /// Credential variables, for this line only.
     pub env: Vec<(String, String)>,
+    /// The decision record's seq, for the exit record.
+    pub seq: Option<u64>,
 }
 
 impl Grant {
-    /// Put the variables in this process's environment, just before exec.
-    fn export(self) {
+    /// Put the variables in this process's environment, just before the
+    /// command is started, and hand back the decision's seq.
+    fn export(self) -> Option<u64> {
         for (k, v) in self.env {
-            // SAFETY: single-threaded, about to exec.
+            // SAFETY: guard's own threads (a webhook client's) are done
+            // by now; nothing reads the environment concurrently.
             unsafe { std::env::set_var(k, v) };
         }
+        self.seq
     }
 }
 
@@ -256,37 +273,61 @@ fn run_argv(ctx: &Ctx<'_>, argv: &[OsString]) -> i32 {
         return refuse_plain("command line is not valid UTF-8");
     };
     let v = verdict(ctx.cfg, ctx.env, Input::Argv(&words));
-    match gate(ctx, "argv", &shell_words::join(&words), &v) {
-        Ok(grant) => grant.export(),
+    let grant = match gate(ctx, "argv", &shell_words::join(&words), &v) {
+        Ok(g) => g,
         Err(code) => return code,
+    };
+    let seq = grant.export();
+    super::run::command(
+        session_id(ctx),
+        seq,
+        127,
+        || exec::argv(argv),
+        || end_own_session(ctx),
+    )
+}
+
+/// A non-interactive login shell (`guard -l -c …`) is its own session:
+/// when its one command is over, so is the session.
+fn end_own_session(ctx: &Ctx<'_>) {
+    let Some(s) = &ctx.session else { return };
+    let mine = s
+        .owner
+        .is_some_and(|o| o.pid == nix::unistd::getpid().as_raw());
+    if s.kind == session::Kind::Login && mine {
+        session::store::end(&s.id, "login shell's command finished");
     }
-    let e = exec::argv(argv);
-    eprintln!("guard: {e}");
-    if e.source == nix::Error::ENOENT {
-        127
-    } else {
-        REFUSED
-    }
+}
+
+fn session_id(ctx: &Ctx<'_>) -> Option<String> {
+    ctx.session.as_ref().map(|s| s.id.clone())
 }
 
 fn run_script(ctx: &Ctx<'_>, flags: &ShellArgs, text: &str, mode: &str) -> i32 {
     let v = verdict(ctx.cfg, ctx.env, Input::Script(text));
-    match gate(ctx, mode, text, &v) {
-        Ok(grant) => grant.export(),
+    let grant = match gate(ctx, mode, text, &v) {
+        Ok(g) => g,
         Err(code) => return code,
-    }
+    };
+    let seq = grant.export();
     let shell = shell_of(ctx.cfg);
     let startup = ctx.cfg.as_ref().is_ok_and(|c| c.startup_files);
-    let e = exec::shell(
-        &shell,
-        startup && flags.login,
-        startup,
-        &flags.passthrough,
-        &OsString::from(text),
-        &flags.rest,
-    );
-    eprintln!("guard: {e}");
-    REFUSED
+    super::run::command(
+        session_id(ctx),
+        seq,
+        REFUSED,
+        || {
+            exec::shell(
+                &shell,
+                startup && flags.login,
+                startup,
+                &flags.passthrough,
+                &OsString::from(text),
+                &flags.rest,
+            )
+        },
+        || end_own_session(ctx),
+    )
 }
 
 /// `guard script.sh args`: the file's text is what gets decided, and what

@@ -156,6 +156,10 @@ pub struct AuditSpec {
     /// Stay the parent of the command to record how it ended (default
     /// true).
     pub supervise: Option<bool>,
+    /// Where `forward: syslog` sends records: an absolute path to a unix
+    /// datagram socket, or `udp:HOST:PORT`. Default `/dev/log` (which
+    /// journald serves where it runs).
+    pub syslog_socket: Option<String>,
 }
 
 /// File transfer and git over ssh.

@@ -2,6 +2,8 @@
 //! test row in three lines), and the library entry point for table tests.
 #![allow(dead_code)]
 
+pub mod secrets;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -57,8 +59,9 @@ pub fn recording_stub(dir: &Path, name: &str) -> (String, PathBuf) {
     (path, marker)
 }
 
-/// Every record of the audit log in `state`, events included.
-pub fn audit_log(state: &Path) -> Vec<serde_json::Value> {
+/// Every record of the audit log in `state`: decisions, events (session
+/// and credential lifecycle) and exit records.
+pub fn audit_all(state: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(state.join("audit.jsonl"))
         .unwrap_or_default()
         .lines()
@@ -66,12 +69,20 @@ pub fn audit_log(state: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The decision records of the audit log in `state` (no session or
-/// credential events).
+/// The decision records of the audit log in `state`: what guard decided,
+/// without events or the `exit` records of how commands ended.
 pub fn audit_records(state: &Path) -> Vec<serde_json::Value> {
-    audit_log(state)
+    audit_all(state)
         .into_iter()
-        .filter(|r| r["decision"] != "event")
+        .filter(|r| r["kind"] == "decision")
+        .collect()
+}
+
+/// The `exit` records: how each supervised command ended.
+pub fn exit_records(state: &Path) -> Vec<serde_json::Value> {
+    audit_all(state)
+        .into_iter()
+        .filter(|r| r["kind"] == "exit")
         .collect()
 }
 

@@ -1,0 +1,288 @@
+//! The audit log: one JSON object per decision, appended to
+//! `$GUARD_STATE_DIR/audit.jsonl` as a hash chain.
+//!
+//! Every line is `{"seq":N,"prev":"<sha256 of the previous line>", …}`.
+//! A decision record is written (and fsynced) before the command runs; a
+//! supervised command gets a second, `exit` record when it ends. `chain`
+//! owns the writing, `verify` the re-walk, `query` the reading, `forward`
+//! the copy to syslog.
+
+pub mod chain;
+pub mod forward;
+pub mod query;
+pub mod verify;
+
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+use crate::detect::redact;
+use crate::policy::Verdict;
+use crate::report::{self, CommandJson, MatchJson};
+use crate::rules::spec::{Action, AuditSpec};
+
+pub use chain::{head, Written};
+
+/// The name of the live log in the state directory.
+pub const LOG: &str = "audit.jsonl";
+
+/// A decision (or a session event). `seq` and `prev` are not fields here:
+/// they belong to the chain and are assigned under the log's lock, in
+/// front of these keys (see `chain::Link`).
+#[derive(Serialize)]
+pub struct Record<'a> {
+    /// `decision` or `event`.
+    pub kind: &'static str,
+    pub time: String,
+    pub host: String,
+    pub user: String,
+    pub uid: u32,
+    pub tty: Option<String>,
+    pub cwd: String,
+    pub session: Option<String>,
+    pub purpose: Option<String>,
+    pub boundary: Option<String>,
+    pub mode: &'a str,
+    pub line: String,
+    pub commands: Vec<CommandJson>,
+    pub matches: Vec<MatchJson>,
+    pub decision: &'static str,
+    /// Who decided: `policy` (the rules alone), `tty`, `webhook` or
+    /// `memory`.
+    pub channel: &'static str,
+    pub approver: Option<String>,
+    pub rule: Option<String>,
+    pub reason: String,
+    /// Who answered a review, on which channel, for what scope.
+    pub approval: Option<crate::approve::Decision>,
+    /// Names of the credentials this decision grants; never their values.
+    pub credentials: Vec<String>,
+}
+
+/// How a supervised command ended, tied to its decision by `of`.
+#[derive(Serialize)]
+pub struct Exit {
+    pub kind: &'static str,
+    pub time: String,
+    /// The `seq` of the decision record this command ran under.
+    pub of: u64,
+    pub session: Option<String>,
+    /// The exit status, when the command exited.
+    pub status: Option<i32>,
+    /// The signal's name (`SIGTERM`), when the command was killed.
+    pub signal: Option<String>,
+    pub core_dumped: bool,
+    pub duration_ms: u64,
+}
+
+/// The user guard runs as, by name where the system knows one.
+pub fn user_name() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub fn cwd() -> String {
+    std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+/// The terminal guard was started on, if any of stdin, stdout or stderr
+/// is one.
+pub fn tty() -> Option<String> {
+    use std::os::fd::AsFd;
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let found = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()]
+        .into_iter()
+        .filter(|fd| nix::unistd::isatty(fd).unwrap_or(false))
+        .find_map(|fd| nix::unistd::ttyname(fd).ok())
+        .map(|p| p.display().to_string());
+    found
+}
+
+impl<'a> Record<'a> {
+    /// `outcome` is what actually happened, which differs from the
+    /// verdict when a review found no approver.
+    pub fn new(
+        mode: &'a str,
+        line: &str,
+        v: &Verdict,
+        outcome: &'static str,
+        reason: &str,
+    ) -> Record<'a> {
+        Record {
+            kind: "decision",
+            time: now(),
+            host: host_name(),
+            user: user_name(),
+            uid: nix::unistd::getuid().as_raw(),
+            tty: tty(),
+            cwd: cwd(),
+            session: None,
+            purpose: None,
+            boundary: None,
+            mode,
+            line: redact_line(line, v),
+            commands: report::commands_json(v),
+            matches: report::matches_json(v),
+            decision: outcome,
+            channel: "policy",
+            approver: None,
+            rule: v.rule.clone(),
+            reason: redact(reason),
+            approval: None,
+            credentials: Vec::new(),
+        }
+    }
+
+    /// Record who answered a review, keeping `channel` and `approver` in
+    /// step with `approval`.
+    pub fn set_approval(&mut self, d: crate::approve::Decision) {
+        use crate::approve::Channel;
+        self.channel = match d.channel {
+            Channel::Tty => "tty",
+            Channel::Webhook => "webhook",
+            Channel::Memory => "memory",
+            // Nobody could be asked: the policy's fallback decided.
+            Channel::None => "policy",
+        };
+        self.approver = (d.channel != Channel::None).then(|| d.approver.clone());
+        self.approval = Some(d);
+    }
+}
+
+/// The line with every secret redacted. Line-level detectors miss what
+/// only a parsed word reveals (a header inside quotes, `curl -u user:pw`),
+/// so each word the word-level redaction changes is replaced in the line
+/// too.
+pub fn redact_line(line: &str, v: &Verdict) -> String {
+    let mut out = redact(line);
+    for c in &v.commands {
+        let words = c.argv_text();
+        let mut pairs: Vec<(String, String)> = words
+            .iter()
+            .cloned()
+            .zip(crate::detect::redact_argv(&words))
+            .collect();
+        let values = c.assignments.iter().map(|a| &a.value).chain(&c.data);
+        pairs.extend(values.map(|w| (w.text.clone(), redact(&w.text))));
+        if let Some(text) = &c.stdin_text {
+            pairs.push((text.clone(), redact(text)));
+        }
+        for (word, redacted) in pairs {
+            if !word.is_empty() && word != redacted {
+                out = out.replace(&word, &redacted);
+            }
+        }
+    }
+    out
+}
+
+/// RFC 3339, UTC.
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("audit log unwritable: {path}: {source}")]
+pub struct AuditError {
+    pub path: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+static SETTINGS: OnceLock<AuditSpec> = OnceLock::new();
+
+/// Take the audit settings from the loaded config, once per process, so
+/// every writer (decisions, events, exits) rotates and forwards alike.
+pub fn configure(spec: &AuditSpec) {
+    let _ = SETTINGS.set(spec.clone());
+}
+
+pub fn settings() -> AuditSpec {
+    SETTINGS.get().cloned().unwrap_or_default()
+}
+
+/// The config's escape hatch: run the command even though its record
+/// could not be written.
+pub fn unwritable_allows() -> bool {
+    settings().on_unwritable == Some(Action::Allow)
+}
+
+/// A session event (start, end) with the same keys as a decision.
+pub fn event(mode: &str, session: &str, reason: &str) {
+    let record = Record {
+        kind: "event",
+        time: now(),
+        host: host_name(),
+        user: user_name(),
+        uid: nix::unistd::getuid().as_raw(),
+        tty: tty(),
+        cwd: cwd(),
+        session: Some(session.to_string()),
+        purpose: None,
+        boundary: None,
+        mode,
+        line: String::new(),
+        commands: Vec::new(),
+        matches: Vec::new(),
+        decision: "event",
+        channel: "policy",
+        approver: None,
+        rule: None,
+        reason: reason.to_string(),
+        approval: None,
+        credentials: Vec::new(),
+    };
+    if let Err(e) = append(&record) {
+        eprintln!("guard: {e}");
+    }
+}
+
+/// Append one record, durably when the config says so. An error means
+/// the command must not run.
+pub fn append(record: &Record<'_>) -> Result<(), AuditError> {
+    write(record).map(drop)
+}
+
+/// Append one record and say where it landed in the chain.
+pub fn write(record: &Record<'_>) -> Result<Written, AuditError> {
+    let spec = settings();
+    chain::append(record, spec.fsync.unwrap_or(true), &spec)
+}
+
+/// Record how a command that ran under decision `of` ended. Not fsynced:
+/// the promise is about decisions (see README, durability).
+pub fn exit(
+    of: u64,
+    session: Option<String>,
+    ended: &crate::supervise::Ended,
+    took: std::time::Duration,
+) -> Result<Written, AuditError> {
+    use crate::supervise::Ended;
+    let (status, signal, core_dumped) = match *ended {
+        Ended::Exited(code) => (Some(code), None, false),
+        Ended::Signaled(sig, core) => (None, Some(sig.as_str().to_string()), core),
+    };
+    let record = Exit {
+        kind: "exit",
+        time: now(),
+        of,
+        session,
+        status,
+        signal,
+        core_dumped,
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+    };
+    chain::append(&record, false, &settings())
+}

@@ -1,0 +1,43 @@
+//! Running an allowed command: supervised, so that how it ended is
+//! audited, or exec'd in place when the config turns supervision off.
+
+use crate::audit;
+use crate::exec::ExecError;
+use crate::supervise;
+
+/// Run the command `exec` starts. `decision` is the seq of its decision
+/// record (none when the escape hatch let it run unaudited); `not_found`
+/// is the status when the program does not exist. `finish` runs once the
+/// command has ended and been recorded (a login session ends there).
+pub(super) fn command(
+    session: Option<String>,
+    decision: Option<u64>,
+    not_found: i32,
+    exec: impl FnOnce() -> ExecError,
+    finish: impl FnOnce(),
+) -> i32 {
+    if !audit::settings().supervise.unwrap_or(true) {
+        let e = exec();
+        eprintln!("guard: {e}");
+        return if e.source == nix::Error::ENOENT {
+            not_found
+        } else {
+            super::shell::REFUSED
+        };
+    }
+    match supervise::run(exec, not_found) {
+        Err(e) => {
+            eprintln!("guard: {e}");
+            super::shell::REFUSED
+        }
+        Ok((ended, took)) => {
+            if let Some(of) = decision {
+                if let Err(e) = audit::exit(of, session, &ended, took) {
+                    eprintln!("guard: {e}");
+                }
+            }
+            finish();
+            supervise::mirror(ended)
+        }
+    }
+}
