@@ -22,12 +22,13 @@ pub fn is_dropped(name: &str) -> bool {
 /// match and values a detector recognises. Whatever is exec'd next
 /// inherits what is left; granted credentials are added back per command.
 pub fn scrub_env(settings: &crate::session::settings::Settings) {
+    let scrubber = settings.scrubber();
     let names: Vec<OsString> = std::env::vars_os()
         .filter(|(k, v)| {
             let name = k.to_string_lossy();
             is_dropped(&name)
                 || (name != crate::session::VAR
-                    && (settings.scrubs_name(&name)
+                    && (scrubber.matches(&name)
                         || !crate::detect::scan(&v.to_string_lossy()).is_empty()))
         })
         .map(|(k, _)| k)

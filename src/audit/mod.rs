@@ -75,14 +75,19 @@ pub struct Exit {
     pub duration_ms: u64,
 }
 
-/// The user guard runs as, by name where the system knows one.
+/// The user guard runs as, by name where the system knows one. Looked up
+/// once: the passwd lookup costs more than everything else it is used for.
 pub fn user_name() -> String {
-    let uid = nix::unistd::getuid();
-    nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| uid.to_string())
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let uid = nix::unistd::getuid();
+        nix::unistd::User::from_uid(uid)
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| uid.to_string())
+    })
+    .clone()
 }
 
 pub fn host_name() -> String {

@@ -63,10 +63,27 @@ impl Settings {
 
     /// Whether a variable name is one the scrub patterns remove.
     pub fn scrubs_name(&self, name: &str) -> bool {
+        self.scrubber().matches(name)
+    }
+
+    /// The scrub patterns compiled once, for checking a whole environment.
+    pub fn scrubber(&self) -> Scrubber {
+        Scrubber(
+            self.scrub
+                .iter()
+                .map(|p| crate::glob::Glob::new(&p.to_ascii_uppercase()))
+                .collect(),
+        )
+    }
+}
+
+/// Compiled `scrub_env` patterns (case-insensitive).
+pub struct Scrubber(Vec<crate::glob::Glob>);
+
+impl Scrubber {
+    pub fn matches(&self, name: &str) -> bool {
         let upper = name.to_ascii_uppercase();
-        self.scrub
-            .iter()
-            .any(|p| crate::glob::Glob::new(&p.to_ascii_uppercase()).matches(&upper))
+        self.0.iter().any(|g| g.matches(&upper))
     }
 }
 
