@@ -488,6 +488,17 @@ fn credentials_reach_only_the_approved_command_and_are_revoked_once() {
     t.admin(&["session", "reap"]);
     assert_eq!(t.guard(None, "true").status.code(), Some(0));
     assert_eq!(t.count("revoked aws-staging"), 1, "{}", t.log());
+    // Session and credential events sit in the same unbroken chain.
+    let verify = t.admin(&["audit", "verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+    let events: Vec<String> = common::audit_all(&t.state())
+        .iter()
+        .filter(|r| r["kind"] == "event")
+        .map(|r| r["mode"].as_str().unwrap().to_string())
+        .collect();
+    for e in ["session-start", "credential-issued", "session-end"] {
+        assert!(events.iter().any(|m| m == e), "no {e} event: {events:?}");
+    }
 }
 
 #[test]
