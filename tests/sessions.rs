@@ -26,28 +26,39 @@ struct Env {
     _approver: Approver,
 }
 
-/// A webhook approver that allows everything it is asked, and counts.
+/// A webhook approver that allows everything it is asked, and keeps
+/// each request body.
 struct Approver {
     port: u16,
     asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
 }
 
 fn approver() -> Approver {
     let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1");
     let port = server.server_addr().to_ip().expect("ip").port();
     let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let count = std::sync::Arc::clone(&asked);
+    let kept = std::sync::Arc::clone(&bodies);
     std::thread::spawn(move || {
         for mut req in server.incoming_requests() {
             let mut body = String::new();
             let _ = std::io::Read::read_to_string(req.as_reader(), &mut body);
+            if let Ok(v) = serde_json::from_str(&body) {
+                kept.lock().unwrap().push(v);
+            }
             count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let _ = req.respond(tiny_http::Response::from_string(
                 r#"{"decision":"allow","approver":"ops-oncall","scope":"once"}"#,
             ));
         }
     });
-    Approver { port, asked }
+    Approver {
+        port,
+        asked,
+        bodies,
+    }
 }
 
 fn write_exec(path: &Path, text: &str) {
@@ -655,9 +666,63 @@ fn a_staging_session_cannot_cross_into_prod() {
 fn a_session_without_a_boundary_shows_the_target_to_the_approver() {
     let t = setup();
     let id = t.start(&["--purpose", "any", "--grant", "aws-staging"]);
-    // No boundary: the crossing rule does not apply; the rules do.
+    // No boundary: the crossing rule does not apply; the rules do, and
+    // the approver is told which boundary the command targets.
     let out = t.guard(Some(&id), "aws --profile prod s3 ls");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bodies = t._approver.bodies.lock().unwrap().clone();
+    let body = bodies.last().expect("the approver was asked");
+    assert_eq!(
+        body["targets"],
+        serde_json::json!([{"boundary": "prod", "signal": "aws profile prod"}])
+    );
+    assert_eq!(body["session"]["id"], id.as_str());
+    assert_eq!(body["session"]["purpose"], "any");
+    assert_eq!(body["session"]["boundary"], serde_json::Value::Null);
+    assert_eq!(body["grants"], serde_json::json!(["aws-staging"]));
+    // Never a credential value in what the approver sees.
+    let text = body.to_string();
+    assert!(!text.contains(MINTED_SECRET) && !text.contains(AGENT_SECRET));
+}
+
+#[test]
+fn an_env_file_provider_must_be_private() {
+    let t = setup();
+    let file = t.d().join("creds.env");
+    std::fs::write(&file, "DB_PASSWORD=from-env-file-9d1\n").unwrap();
+    let config = t.d().join("config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text = text.replace(
+        "boundaries:\n",
+        &format!(
+            "  - name: db\n    provider: {{env_file: {}}}\n    env: [DB_PASSWORD]\n\
+             boundaries:\n",
+            file.display()
+        ),
+    );
+    text.push_str(
+        "  - id: test.db\n    description: db tool\n    match: {program: [dbtool]}\n    action: allow\n    grants: [db]\n    message: db tool\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    write_exec(
+        &t.d().join("bin/dbtool"),
+        &format!(
+            "#!/bin/bash\necho \"$DB_PASSWORD\" > {}\n",
+            t.d().join("db.out").display()
+        ),
+    );
+    let id = t.start(&["--purpose", "db", "--grant", "db"]);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = t.guard(Some(&id), "dbtool");
+    assert_eq!(out.status.code(), Some(126));
+    assert!(stderr(&out).contains("it must be 0600"), "{}", stderr(&out));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = t.guard(Some(&id), "dbtool");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(t.d().join("db.out")).unwrap(),
+        "from-env-file-9d1\n"
+    );
 }
 
 #[test]
