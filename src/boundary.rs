@@ -184,15 +184,32 @@ fn signals(cmd: &Command, line_env: &BTreeMap<String, String>) -> Vec<(Kind, Str
     }
     if KUBE.contains(&program) {
         let contexts = flag_values(&args, &["--context", "--kube-context"]);
+        let clusters = flag_values(&args, &["--cluster"]);
+        let users = flag_values(&args, &["--user"]);
+        let file = flag_values(&args, &["--kubeconfig"])
+            .into_iter()
+            .next()
+            .or_else(|| env_of("KUBECONFIG"));
+        let config = kubeconfig(file.as_deref());
         if contexts.is_empty() && program != "kubectx" {
-            // No --context: the kubeconfig's current context is the target.
-            let file = flag_values(&args, &["--kubeconfig"])
-                .into_iter()
-                .next()
-                .or_else(|| env_of("KUBECONFIG"));
-            out.extend(current_context(file.as_deref()).map(|c| (Kind::KubeContext, c)));
+            // No --context: the kubeconfig's current context is the target,
+            // unless --cluster/--user pick others.
+            if clusters.is_empty() && users.is_empty() {
+                out.extend(
+                    config
+                        .as_ref()
+                        .and_then(|k| k.current_context.clone())
+                        .filter(|c| !c.is_empty())
+                        .map(|c| (Kind::KubeContext, c)),
+                );
+            }
         }
         out.extend(contexts.into_iter().map(|c| (Kind::KubeContext, c)));
+        out.extend(
+            contexts_using(config.as_ref(), &clusters, &users)
+                .into_iter()
+                .map(|c| (Kind::KubeContext, c)),
+        );
         if let Some(i) = args.iter().position(|a| a == "use-context") {
             out.extend(args.get(i + 1).map(|c| (Kind::KubeContext, c.clone())));
         }
@@ -253,21 +270,69 @@ fn signals(cmd: &Command, line_env: &BTreeMap<String, String>) -> Vec<(Kind, Str
     out
 }
 
-/// `current-context` of a kubeconfig (the first of a `KUBECONFIG` list),
-/// by default `~/.kube/config`.
-fn current_context(file: Option<&str>) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct KubeConfig {
-        #[serde(rename = "current-context")]
-        current_context: Option<String>,
-    }
+#[derive(serde::Deserialize, Default)]
+struct KubeConfig {
+    #[serde(rename = "current-context")]
+    current_context: Option<String>,
+    #[serde(default)]
+    contexts: Vec<NamedContext>,
+}
+
+#[derive(serde::Deserialize)]
+struct NamedContext {
+    name: String,
+    #[serde(default)]
+    context: ContextRefs,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ContextRefs {
+    cluster: Option<String>,
+    user: Option<String>,
+}
+
+/// A kubeconfig (the first of a `KUBECONFIG` list), by default
+/// `~/.kube/config`.
+fn kubeconfig(file: Option<&str>) -> Option<KubeConfig> {
     let path = match file.and_then(|f| f.split(':').find(|p| !p.is_empty())) {
         Some(p) => std::path::PathBuf::from(p),
         None => dirs::home_dir()?.join(".kube").join("config"),
     };
     let text = std::fs::read_to_string(path).ok()?;
-    let cfg: KubeConfig = yaml_serde::from_str(&text).ok()?;
-    cfg.current_context.filter(|c| !c.is_empty())
+    yaml_serde::from_str(&text).ok()
+}
+
+/// The contexts `--cluster`/`--user` stand for: those of the kubeconfig
+/// that use them, else the name itself (so `prod-*` still matches it).
+fn contexts_using(cfg: Option<&KubeConfig>, cluster: &[String], user: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (want, is_cluster) in cluster
+        .iter()
+        .map(|c| (c, true))
+        .chain(user.iter().map(|u| (u, false)))
+    {
+        let found: Vec<String> = cfg
+            .map(|k| {
+                k.contexts
+                    .iter()
+                    .filter(|c| {
+                        let r = if is_cluster {
+                            &c.context.cluster
+                        } else {
+                            &c.context.user
+                        };
+                        r.as_deref() == Some(want.as_str())
+                    })
+                    .map(|c| c.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if found.is_empty() {
+            out.push(want.clone());
+        }
+        out.extend(found);
+    }
+    out
 }
 
 /// The first operand of ssh: `[user@]host`.

@@ -43,13 +43,22 @@ impl Snapshot {
         std::fs::write(self.cwd_file(), cwd.to_string_lossy().as_bytes())
     }
 
-    /// The script a line runs as: restore, the line, save on exit.
-    pub fn wrap(&self, line: &str) -> String {
+    /// The script a line runs as: restore, the line, save on exit. The
+    /// `hide` variables (credentials granted to this line alone) are unset
+    /// before the state is saved, so they never reach the file or a later
+    /// line.
+    pub fn wrap(&self, line: &str, hide: &[String]) -> String {
         let next = quote(&self.next_file().to_string_lossy());
         let cwd = quote(&self.cwd_file().to_string_lossy());
         let file = quote(&self.file().to_string_lossy());
+        let unset = if hide.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = hide.iter().map(|n| quote(n)).collect();
+            format!("builtin unset -v {} 2>/dev/null; ", names.join(" "))
+        };
         format!(
-            "__guard_save() {{ builtin local s=$?; {{ builtin printf 'builtin cd -- %q\\n' \"$PWD\"; builtin export -p; builtin alias -p; builtin declare -f; }} > {next} 2>/dev/null; builtin printf '%s' \"$PWD\" > {cwd} 2>/dev/null; builtin return $s; }}\n\
+            "__guard_save() {{ builtin local s=$?; {unset}{{ builtin printf 'builtin cd -- %q\\n' \"$PWD\"; builtin export -p; builtin alias -p; builtin declare -f; }} > {next} 2>/dev/null; builtin printf '%s' \"$PWD\" > {cwd} 2>/dev/null; builtin return $s; }}\n\
              builtin trap __guard_save EXIT\n\
              builtin shopt -s expand_aliases\n\
              builtin source {file} 2>/dev/null\n\
@@ -58,8 +67,9 @@ impl Snapshot {
     }
 
     /// Adopt what the line's shell saved, without the variables that must
-    /// not carry over.
-    pub fn commit(&self) -> std::io::Result<()> {
+    /// not carry over: those guard drops before exec, and those `secret`
+    /// says are secrets (scrubbed from every command guard starts).
+    pub fn commit(&self, secret: &dyn Fn(&str) -> bool) -> std::io::Result<()> {
         let text = match std::fs::read_to_string(self.next_file()) {
             Ok(t) => t,
             // The shell was killed before its trap ran: keep the old state.
@@ -68,7 +78,7 @@ impl Snapshot {
         let kept: Vec<&str> = text
             .lines()
             // What guard drops before exec must not come back this way.
-            .filter(|l| declared_name(l).is_none_or(|n| !crate::exec::is_dropped(n)))
+            .filter(|l| declared_name(l).is_none_or(|n| !crate::exec::is_dropped(n) && !secret(n)))
             .collect();
         std::fs::write(self.file(), kept.join("\n") + "\n")?;
         let _ = std::fs::remove_file(self.next_file());

@@ -32,6 +32,8 @@ struct Approver {
     port: u16,
     asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    /// How long the approver thinks before it answers.
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn approver() -> Approver {
@@ -41,6 +43,8 @@ fn approver() -> Approver {
     let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let count = std::sync::Arc::clone(&asked);
     let kept = std::sync::Arc::clone(&bodies);
+    let delay_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let delay = std::sync::Arc::clone(&delay_ms);
     std::thread::spawn(move || {
         for mut req in server.incoming_requests() {
             let mut body = String::new();
@@ -49,6 +53,9 @@ fn approver() -> Approver {
                 kept.lock().unwrap().push(v);
             }
             count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(
+                delay.load(std::sync::atomic::Ordering::SeqCst),
+            ));
             let _ = req.respond(tiny_http::Response::from_string(
                 r#"{"decision":"allow","approver":"ops-oncall","scope":"once"}"#,
             ));
@@ -58,6 +65,7 @@ fn approver() -> Approver {
         port,
         asked,
         bodies,
+        delay_ms,
     }
 }
 
@@ -770,6 +778,16 @@ const EXPOSURE: &[(&str, bool)] = &[
         true,
     ),
     ("aws s3 ls; printenv AWS_SECRET_ACCESS_KEY", true),
+    // Found in review: a filter with an env function, a launcher exempted
+    // by name, a launcher that starts something else.
+    ("aws s3 ls | jq -n env", true),
+    ("aws s3 ls | yq -n env", true),
+    ("aws s3 ls | sort --compress-program=sh", true),
+    ("env X=1 aws s3 ls; env", true),
+    ("bash -c 'aws s3 ls'; bash x.sh", true),
+    ("sudo -n aws s3 ls; sudo -n env", true),
+    ("env X=1 aws s3 ls | head", false),
+    ("sudo -n aws s3 ls | grep x", false),
 ];
 
 #[test]
@@ -803,7 +821,7 @@ fn a_prod_kubeconfig_is_caught_when_used_not_when_read() {
     .unwrap();
     std::fs::write(
         t.d().join("handover.yaml"),
-        "apiVersion: v1\nkind: Config\ncurrent-context: prod-us\n",
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod-us\ncontexts:\n- name: prod-us\n  context: {cluster: c-77, user: u-77}\n",
     )
     .unwrap();
     let id = t.start(&[
@@ -827,6 +845,12 @@ fn a_prod_kubeconfig_is_caught_when_used_not_when_read() {
         ("kubectl get pods", "prod-eu"),
         ("kubectl --kubeconfig handover.yaml get pods", "prod-us"),
         ("KUBECONFIG=handover.yaml kubectl get pods", "prod-us"),
+        // Found in review: --cluster/--user instead of --context.
+        (
+            "kubectl --kubeconfig handover.yaml --cluster c-77 --user u-77 get pods",
+            "prod-us",
+        ),
+        ("kubectl --cluster prod-east get pods", "prod-east"),
     ] {
         let out = run(line);
         assert_eq!(out.status.code(), Some(126), "{line}");
@@ -839,4 +863,94 @@ fn a_prod_kubeconfig_is_caught_when_used_not_when_read() {
     // An explicit staging context is what counts when given.
     let out = run("kubectl --context staging-eu get pods");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_session_ended_during_approval_gets_nothing_minted() {
+    let t = setup();
+    let id = t.start(&["--purpose", "race", "--grant", "aws-staging"]);
+    t._approver
+        .delay_ms
+        .store(1500, std::sync::atomic::Ordering::SeqCst);
+    let mut c = t.command(&common::bin());
+    c.args(["-c", "aws s3 ls"])
+        .env("GUARD_SESSION", &id)
+        .stderr(Stdio::piped());
+    let pending = c.spawn().unwrap();
+    wait_for("the approval request", || t.asked() == 1);
+    let end = t.admin(&["session", "end", &id]);
+    assert_eq!(end.status.code(), Some(0), "{}", stderr(&end));
+    let out = pending.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    let err = stderr(&out);
+    assert!(err.contains("ended before it could be issued"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(t.count("issued"), 0, "{}", t.log());
+    assert!(t.tool_env("aws").is_empty(), "aws ran");
+    // Nothing was left behind for a reaper to miss.
+    assert!(!t.state().join("sessions").join(&id).exists());
+}
+
+#[test]
+fn interactive_credentials_do_not_outlive_their_line() {
+    use expectrl::Expect;
+    let t = setup();
+    let config = t.d().join("config.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    // Allowed and granted without review, so the pty sees no card.
+    text.push_str(
+        "  - id: test.deploy\n    description: deploy tool\n    match: {program: [deploytool]}\n    action: allow\n    grants: [aws-staging]\n    message: deploy\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    write_exec(
+        &t.d().join("bin/deploytool"),
+        "#!/bin/bash\necho \"deploy-saw-${#AWS_SECRET_ACCESS_KEY}\"\n",
+    );
+    let id = t.start(&["--purpose", "interactive", "--grant", "aws-staging"]);
+    let mut c = Command::new(common::bin());
+    c.env("GUARD_CONFIG", &config)
+        .env("GUARD_STATE_DIR", t.state())
+        .env("GUARD_SESSION", &id)
+        .env("PATH", &t.path)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env("AWS_SECRET_ACCESS_KEY", AGENT_SECRET)
+        .current_dir(t.d());
+    let mut s = expectrl::Session::spawn(c).expect("spawn guard on a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(30)));
+    s.expect(" $ ").unwrap();
+    s.send_line("deploytool").unwrap();
+    s.expect(format!("deploy-saw-{}", MINTED_SECRET.len()).as_str())
+        .unwrap();
+    // The next line, and anything saved between lines, has none of it.
+    s.send_line("env > second-line.env; echo end-$((6*7))")
+        .unwrap();
+    s.expect("end-42").unwrap();
+    let snapshot = t.state().join("sessions").join(&id).join("snapshot.sh");
+    let saved = std::fs::read_to_string(&snapshot).unwrap();
+    s.send_line("exit").unwrap();
+    s.expect(expectrl::Eof).unwrap();
+    let second = std::fs::read_to_string(t.d().join("second-line.env")).unwrap();
+    assert!(second.contains("PATH="), "{second}");
+    for (what, text) in [("the next line", &second), ("the snapshot", &saved)] {
+        assert!(!text.contains(MINTED_SECRET), "{what} holds the credential");
+        assert!(!text.contains(MINTED_TOKEN), "{what} holds the credential");
+        assert!(
+            !text.contains(AGENT_SECRET),
+            "{what} holds the agent's secret"
+        );
+    }
+    let records = common::audit_records(&t.state());
+    assert_eq!(
+        records[0]["credentials"],
+        serde_json::json!(["aws-staging"])
+    );
+    assert_eq!(records[1]["credentials"], serde_json::json!([]));
+    // An interactive shell that joined a session leaves it running.
+    assert!(t
+        .state()
+        .join("sessions")
+        .join(&id)
+        .join("session.json")
+        .exists());
 }

@@ -85,7 +85,20 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
         .session
         .as_ref()
         .map_or_else(|| "none".to_string(), |s| s.id.clone());
+    // A shell that joined a session (GUARD_SESSION) leaves it running; one
+    // that is its own session ends it.
+    let owns_session = ctx.session.as_ref().is_some_and(|s| {
+        s.kind == crate::session::Kind::Login
+            && s.owner
+                .is_some_and(|o| o.pid == nix::unistd::getpid().as_raw())
+    });
     let snapshot = Snapshot::new(state.join("sessions").join(&session));
+    let fallback = crate::session::settings::Settings::default();
+    let scrubber = ctx
+        .cfg
+        .as_ref()
+        .map_or(&fallback, |c| &c.sessions)
+        .scrubber();
     let start = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from(&ctx.env.home));
     if let Err(e) = snapshot.init(&start) {
         eprintln!("guard: cannot keep session state: {e}");
@@ -107,7 +120,7 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
         let _ = signal::signal(Signal::SIGTERM, SigHandler::Handler(on_hangup));
     }
     crate::audit::event("session-start", &session, "interactive session started");
-    watch_for_hangup(session.clone());
+    watch_for_hangup(session.clone(), owns_session);
     let mut status = 0;
     let mut prompt = GuardPrompt {
         session: session.clone(),
@@ -161,7 +174,8 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
             }
         };
         let started = std::time::Instant::now();
-        let ended = run_line(ctx, flags, &snapshot.wrap(&line), &grant.env);
+        let granted: Vec<String> = grant.env.iter().map(|(k, _)| k.clone()).collect();
+        let ended = run_line(ctx, flags, &snapshot.wrap(&line, &granted), &grant.env);
         status = ended.code();
         if let Some(of) = grant.seq {
             let session = ctx.session.as_ref().map(|s| s.id.clone());
@@ -169,7 +183,8 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
                 eprintln!("guard: {e}");
             }
         }
-        let _ = snapshot.commit();
+        let _ = snapshot
+            .commit(&|name: &str| granted.iter().any(|g| g == name) || scrubber.matches(name));
         prompt.cwd = snapshot.cwd().unwrap_or(cwd);
     }
     // The editor may see the dead terminal before the watchdog does; the
@@ -179,7 +194,11 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
     } else {
         format!("shell exited with status {status}")
     };
-    crate::session::store::end(&session, &why);
+    if owns_session {
+        crate::session::store::end(&session, &why);
+    } else {
+        crate::audit::event("shell-end", &session, &why);
+    }
     status
 }
 
@@ -207,7 +226,7 @@ fn hung_up() -> bool {
 /// end-of-file forever), so a watchdog ends the session instead: the end
 /// is recorded, and a command still running has had its SIGHUP from the
 /// kernel.
-fn watch_for_hangup(session: String) {
+fn watch_for_hangup(session: String, owns_session: bool) {
     std::thread::spawn(move || loop {
         std::thread::sleep(std::time::Duration::from_millis(250));
         if hung_up() {
@@ -215,7 +234,11 @@ fn watch_for_hangup(session: String) {
             if group > 0 {
                 let _ = signal::killpg(Pid::from_raw(group), Signal::SIGHUP);
             }
-            crate::session::store::end(&session, hangup_reason());
+            if owns_session {
+                crate::session::store::end(&session, hangup_reason());
+            } else {
+                crate::audit::event("shell-end", &session, hangup_reason());
+            }
             std::process::exit(128 + Signal::SIGHUP as i32);
         }
     });

@@ -15,7 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::rules::spec::CredentialSpec;
-use crate::session::store::{private_dir, write_private};
+use crate::session::store::write_private;
 use crate::session::Session;
 
 /// Default lifetime of minted values when a credential sets no `ttl`.
@@ -51,6 +51,8 @@ pub enum CredError {
     Missing(String, String),
     #[error("credential `{0}`: cannot keep it for the session: {1}")]
     State(String, std::io::Error),
+    #[error("credential `{0}`: session {1} ended before it could be issued")]
+    Ended(String, String),
 }
 
 /// The variables the named credentials give a command of `session`,
@@ -71,12 +73,33 @@ pub fn grant(
     Ok(env)
 }
 
+/// One level of directory, private, inside a parent that must exist: a
+/// session torn down meanwhile is not silently recreated.
+fn subdir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
+
 fn issued(session: &Session, def: &CredentialSpec) -> Result<Issued, CredError> {
     let state = |e| CredError::State(def.name.clone(), e);
+    let ended = || CredError::Ended(def.name.clone(), session.id.clone());
+    // An approval can take minutes; the session may have ended meanwhile.
+    let live = || {
+        crate::session::store::load(&session.id)
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.over().is_none())
+    };
     let dir = crate::session::store::live_dir(&session.id)
         .ok_or_else(|| state(std::io::Error::other("no state directory")))?;
+    if !live() {
+        return Err(ended());
+    }
     let creds = dir.join("creds");
-    private_dir(&creds).map_err(state)?;
+    subdir(&creds).map_err(|_| ended())?;
     // Two commands of one session must not both mint.
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -86,6 +109,9 @@ fn issued(session: &Session, def: &CredentialSpec) -> Result<Issued, CredError> 
         .map_err(state)?;
     let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| state(std::io::Error::from(e)))?;
+    if !live() {
+        return Err(ended());
+    }
     let path = creds.join(format!("{}.json", def.name));
     let now = jiff::Timestamp::now();
     if let Some(old) = std::fs::read(&path)
@@ -109,25 +135,67 @@ fn issued(session: &Session, def: &CredentialSpec) -> Result<Issued, CredError> 
     }
     let values = provider::fetch(&def.name, &def.provider)
         .map_err(|e| CredError::Provider(def.name.clone(), e))?;
-    let mut env = BTreeMap::new();
+    let mut issued = Issued {
+        credential: def.name.clone(),
+        session: session.id.clone(),
+        issued_at: now.to_string(),
+        expires_at: now.to_string(),
+        values,
+        env: BTreeMap::new(),
+        revoke: def.revoke.as_ref().map(|r| r.command.clone()),
+    };
+    // From here on something was minted: a failure revokes it at once.
+    let kept = keep(&mut issued, def, &dir, &path, now);
+    if let Err(e) = kept {
+        let outcome = revoke(&issued);
+        crate::audit::event(
+            "credential-revoked",
+            &session.id,
+            &format!(
+                "credential {} could not be issued ({e}); {outcome}",
+                def.name
+            ),
+        );
+        return Err(e);
+    }
+    crate::audit::event(
+        "credential-issued",
+        &session.id,
+        &format!("credential {} issued until {}", def.name, issued.expires_at),
+    );
+    Ok(issued)
+}
+
+/// Pick the variables, materialise the files and cache the issue in the
+/// session.
+fn keep(
+    issued: &mut Issued,
+    def: &CredentialSpec,
+    dir: &Path,
+    path: &Path,
+    now: jiff::Timestamp,
+) -> Result<(), CredError> {
+    let state = |e| CredError::State(def.name.clone(), e);
     for entry in &def.env {
         let (var, key) = entry.split_once('=').unwrap_or((entry, entry));
-        let value = values
+        let value = issued
+            .values
             .get(key)
             .ok_or_else(|| CredError::Missing(def.name.clone(), key.to_string()))?;
-        env.insert(var.to_string(), value.clone());
+        issued.env.insert(var.to_string(), value.clone());
     }
     if !def.files.is_empty() {
         let files = dir.join("files").join(&def.name);
-        private_dir(&dir.join("files")).map_err(state)?;
-        private_dir(&files).map_err(state)?;
+        subdir(&dir.join("files")).map_err(state)?;
+        subdir(&files).map_err(state)?;
         for f in &def.files {
-            let content = values
+            let content = issued
+                .values
                 .get(&f.from)
                 .ok_or_else(|| CredError::Missing(def.name.clone(), f.from.clone()))?;
             let file = files.join(&f.env);
             write_private(&file, content.as_bytes()).map_err(state)?;
-            env.insert(f.env.clone(), file.display().to_string());
+            issued.env.insert(f.env.clone(), file.display().to_string());
         }
     }
     let ttl = def
@@ -139,23 +207,9 @@ fn issued(session: &Session, def: &CredentialSpec) -> Result<Issued, CredError> 
         .ok()
         .and_then(|d| now.checked_add(d).ok())
         .unwrap_or(now);
-    let issued = Issued {
-        credential: def.name.clone(),
-        session: session.id.clone(),
-        issued_at: now.to_string(),
-        expires_at: expires.to_string(),
-        values,
-        env,
-        revoke: def.revoke.as_ref().map(|r| r.command.clone()),
-    };
-    let json = serde_json::to_vec(&issued).map_err(|e| state(std::io::Error::other(e)))?;
-    write_private(&path, &json).map_err(state)?;
-    crate::audit::event(
-        "credential-issued",
-        &session.id,
-        &format!("credential {} issued until {}", def.name, issued.expires_at),
-    );
-    Ok(issued)
+    issued.expires_at = expires.to_string();
+    let json = serde_json::to_vec(&*issued).map_err(|e| state(std::io::Error::other(e)))?;
+    write_private(path, &json).map_err(state)
 }
 
 /// Run the revoke helper with the issued values as JSON on stdin.

@@ -96,12 +96,30 @@ pub fn run(argv: &[String], stdin: Option<&[u8]>) -> Result<String, ProviderErro
         let first = String::from_utf8_lossy(&err)
             .lines()
             .find(|l| !l.trim().is_empty())
-            .map(|l| format!(": {}", crate::detect::redact(l.trim())))
+            .map(|l| format!(": {}", mask(l.trim())))
             .unwrap_or_default();
         return Err(ProviderError::Failed(program, status.to_string(), first));
     }
     String::from_utf8(out)
         .map_err(|_| ProviderError::Output(format!("{program}: output is not UTF-8")))
+}
+
+/// A helper's stderr line with secrets masked: what the detectors know,
+/// plus any `token=…`, `password: …` or `Bearer …`, because a helper that
+/// fails may well echo what it was handling.
+pub fn mask(line: &str) -> String {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let redacted = crate::detect::redact(line);
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(
+            r#"(?i)(\b[\w.-]*(?:token|secret|passw(?:or)?d|pwd|key|auth|credential)[\w.-]*\s*[=:]\s*(?:(?:bearer|basic|token)\s+)?|\b(?:bearer|basic)\s+)("[^"]*"|'[^']*'|\S+)"#,
+        )
+        .ok()
+    });
+    match re {
+        Some(re) => re.replace_all(&redacted, "${1}***").into_owned(),
+        None => "(helper output withheld)".to_string(),
+    }
 }
 
 /// `KEY=VALUE` lines (an `export ` prefix and shell quoting allowed) or
@@ -185,4 +203,31 @@ fn env_file(path: &str) -> Result<BTreeMap<String, String>, ProviderError> {
     }
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     parse(&text).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask;
+
+    #[test]
+    fn helper_stderr_is_masked() {
+        for (line, secret) in [
+            (
+                "error: token=supersecretvalue123 rejected",
+                "supersecretvalue123",
+            ),
+            ("login failed: password: hunter2hunter2", "hunter2hunter2"),
+            ("401 with Authorization: Bearer abc.def.ghi", "abc.def.ghi"),
+            (
+                "AWS_SECRET_ACCESS_KEY=\"wJalrXUtnFEMI/K7MDENG\" bad",
+                "wJalrXUtnFEMI",
+            ),
+            ("api_key='k-123456789' expired", "k-123456789"),
+        ] {
+            let out = mask(line);
+            assert!(!out.contains(secret), "{line} -> {out}");
+            assert!(out.contains("***"), "{line} -> {out}");
+        }
+        assert_eq!(mask("the vault is sealed"), "the vault is sealed");
+    }
 }

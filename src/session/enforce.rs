@@ -16,20 +16,30 @@ pub const EXPOSURE_RULE: &str = "guard.grant-exposure";
 
 /// Programs that pass data through without showing their environment.
 /// With no rule of their own matched, they may share a line with a
-/// credentialed command (`aws s3 ls | grep logs`).
+/// credentialed command (`aws s3 ls | grep logs`). Not here: `jq` and `yq`
+/// (`env`), pagers (`!cmd`); `sort` only without `--compress-program`.
 const FILTERS: &[&str] = &[
-    "grep", "egrep", "fgrep", "rg", "head", "tail", "sort", "uniq", "wc", "cut", "tr", "jq", "yq",
-    "column", "tee", "cat", "less", "more", "echo", "printf", "true", "false", "test", "[",
-    "sleep", "base64", "gzip", "gunzip", "zcat", "xxd", "od", "fold", "nl", "paste",
+    "grep", "egrep", "fgrep", "rg", "head", "tail", "uniq", "wc", "cut", "tr", "column", "tee",
+    "cat", "echo", "printf", "true", "false", "test", "[", "sleep", "base64", "gzip", "gunzip",
+    "zcat", "xxd", "od", "fold", "nl", "paste",
 ];
+
+fn plain_filter(c: &crate::command::Command) -> bool {
+    let program = crate::command::basename(c.program());
+    // `sort` runs a program only when asked to compress.
+    let sort = program == "sort" && !c.args().iter().any(|w| w.text.contains("compress"));
+    sort || FILTERS.contains(&program)
+}
 
 /// Granted variables go to the shell that runs the line, so every
 /// command of the line sees them. Any command other than the granting
-/// ones, launchers and plain filters means a human should see the line.
+/// ones, plain filters, and the launchers that start those means a human
+/// should see the line.
 fn exposure(v: &Verdict, cfg: &Config, grants: &[String]) -> Option<Hit> {
     if grants.is_empty() {
         return None;
     }
+    let matched = |i: usize| v.matches.iter().any(|(n, _)| *n == i);
     let grants_on = |i: usize| {
         v.matches.iter().any(|(n, h)| {
             *n == i
@@ -41,25 +51,49 @@ fn exposure(v: &Verdict, cfg: &Config, grants: &[String]) -> Option<Hit> {
                     .is_some_and(|r| !r.spec.grants.is_empty())
         })
     };
-    let launchers: Vec<&str> = v
-        .commands
-        .iter()
-        .flat_map(|c| c.via.iter())
-        .filter_map(|w| w.split_whitespace().next())
-        .map(crate::command::basename)
+    let program = |i: usize| crate::command::basename(v.commands[i].program()).to_string();
+    let n = v.commands.len();
+    let mut ok: Vec<bool> = (0..n)
+        .map(|i| {
+            v.commands[i].argv.is_empty()
+                || grants_on(i)
+                || (!matched(i) && plain_filter(&v.commands[i]))
+        })
         .collect();
+    // A launcher (`sudo`, `bash -c`, `env`, `xargs`) is fine when what it
+    // starts is: the command found inside it names it last in `via` and
+    // is spelled out in its arguments. Repeat for launchers of launchers.
+    loop {
+        let mut changed = false;
+        for j in 0..n {
+            if ok[j] {
+                continue;
+            }
+            let outer = v.commands[j].argv_text().join(" ");
+            let launches_ok = (0..n).any(|k| {
+                k != j
+                    && ok[k]
+                    && !v.commands[k].argv.is_empty()
+                    && v.commands[k]
+                        .via
+                        .last()
+                        .and_then(|w| w.split_whitespace().next())
+                        .is_some_and(|w| crate::command::basename(w) == program(j))
+                    && outer.contains(&v.commands[k].argv_text().join(" "))
+            });
+            if launches_ok && !grants_on(j) {
+                ok[j] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
     let mut others: Vec<String> = Vec::new();
-    for (i, c) in v.commands.iter().enumerate() {
-        if c.argv.is_empty() || grants_on(i) {
-            continue;
-        }
-        let program = crate::command::basename(c.program());
-        let matched = v.matches.iter().any(|(n, _)| *n == i);
-        if launchers.contains(&program) || (!matched && FILTERS.contains(&program)) {
-            continue;
-        }
-        if !others.iter().any(|o| o == program) {
-            others.push(program.to_string());
+    for (i, fine) in ok.iter().enumerate() {
+        if !fine && !others.contains(&program(i)) {
+            others.push(program(i));
         }
     }
     if others.is_empty() {

@@ -3,8 +3,8 @@
 //! - `sessions/ID/` a live session: `session.json`, its approval memory,
 //!   shell snapshot, issued credentials (`creds/`) and materialised files
 //!   (`files/`);
-//! - `ending/ID/` a session being torn down (renamed there first, so
-//!   exactly one process tears it down);
+//! - `ending/ID@PID-START/` a session being torn down by that process
+//!   (renamed there first, so exactly one process tears it down);
 //! - `ended/ID.json` what it was, when and why it ended, what was revoked.
 
 use std::io::Write as _;
@@ -120,18 +120,37 @@ fn ids(sub: &str) -> Vec<String> {
         .collect()
 }
 
+/// `ending/ID@PID-START`: a teardown and the process doing it. The name
+/// is the claim, so taking it over is one `rename` too.
+fn claim_path(id: &str) -> Option<PathBuf> {
+    let me = super::Owner::of(nix::unistd::getpid().as_raw())?;
+    let root = crate::state::dir()?.join("ending");
+    private_dir(&root).ok()?;
+    Some(root.join(format!("{id}@{}-{}", me.pid, me.start)))
+}
+
+/// The id and the claiming process of an `ending/` entry.
+fn parse_claim(name: &str) -> (&str, Option<super::Owner>) {
+    let Some((id, by)) = name.split_once('@') else {
+        return (name, None);
+    };
+    let owner = by.split_once('-').and_then(|(p, s)| {
+        Some(super::Owner {
+            pid: p.parse().ok()?,
+            start: s.parse().ok()?,
+        })
+    });
+    (id, owner)
+}
+
 /// End a session: revoke what it was issued, remove its files and
 /// memory, and record the end. Returns `None` when another process
 /// already ended it (or is ending it): teardown runs exactly once.
 pub fn end(id: &str, reason: &str) -> Option<Ended> {
     let live = live_dir(id)?;
-    let base = crate::state::dir()?;
-    let ending_root = base.join("ending");
-    private_dir(&ending_root).ok()?;
-    let ending = ending_root.join(id);
+    let ending = claim_path(id)?;
     // The rename is the claim: of concurrent reapers, one wins.
     std::fs::rename(&live, &ending).ok()?;
-    let _ = std::fs::write(ending.join(".claimed-by"), std::process::id().to_string());
     Some(teardown(id, &ending, reason))
 }
 
@@ -186,23 +205,41 @@ fn teardown(id: &str, dir: &Path, reason: &str) -> Ended {
 pub fn reap() -> Vec<Ended> {
     let mut out = Vec::new();
     for id in ids("sessions") {
-        let Ok(Some(s)) = load(&id) else { continue };
-        if let Some(why) = s.over() {
-            out.extend(end(&id, &why));
+        match load(&id) {
+            Ok(Some(s)) => {
+                if let Some(why) = s.over() {
+                    out.extend(end(&id, &why));
+                }
+            }
+            // A directory with no record (memory or credentials written
+            // after a teardown took the record away) is ended too, once
+            // it is clearly not a session still being created.
+            Ok(None) if stale(&id) => out.extend(end(&id, "no session record")),
+            _ => {}
         }
     }
-    for id in ids("ending") {
-        let Some(dir) = crate::state::dir().map(|d| d.join("ending").join(&id)) else {
+    let Some(root) = crate::state::dir().map(|d| d.join("ending")) else {
+        return out;
+    };
+    for name in ids("ending") {
+        let (id, by) = parse_claim(&name);
+        if by.is_some_and(|o| o.alive()) || !valid_id(id) {
             continue;
-        };
-        let claimer: Option<i32> = std::fs::read_to_string(dir.join(".claimed-by"))
-            .ok()
-            .and_then(|t| t.trim().parse().ok());
-        let claimer_alive = claimer.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-        if !claimer_alive {
-            let _ = std::fs::write(dir.join(".claimed-by"), std::process::id().to_string());
-            out.push(teardown(&id, &dir, "teardown resumed after a crash"));
+        }
+        // The claimer died mid-teardown: take the claim over, once.
+        let Some(mine) = claim_path(id) else { continue };
+        if std::fs::rename(root.join(&name), &mine).is_ok() {
+            out.push(teardown(id, &mine, "teardown resumed after a crash"));
         }
     }
     out
+}
+
+/// A live-session directory older than a minute.
+fn stale(id: &str) -> bool {
+    live_dir(id)
+        .and_then(|d| std::fs::metadata(d).ok())
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > std::time::Duration::from_secs(60))
 }
