@@ -15,6 +15,9 @@ use crate::command::Command;
 use crate::glob::Glob;
 use crate::rules::spec::BoundarySpec;
 
+/// The boundary of a target only known at run time.
+pub const UNKNOWN: &str = "?";
+
 /// A signal and the boundary it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Touch {
@@ -142,6 +145,23 @@ fn flag_values(args: &[String], names: &[&str]) -> Vec<String> {
     out
 }
 
+/// What a word spells, with the part only known at run time (`$C`,
+/// `$(…)`) as `RUNTIME`: `--context=$C` → `--context=\u{1}`.
+fn known_text(w: &crate::command::Word) -> String {
+    if !w.dynamic {
+        return w.text.clone();
+    }
+    match w.text.split_once('=') {
+        Some((flag, _)) if flag.starts_with("--") && !flag.contains('$') => {
+            format!("{flag}={RUNTIME}")
+        }
+        _ => RUNTIME.to_string(),
+    }
+}
+
+/// Stands for a value only known when the command runs.
+const RUNTIME: char = '\u{1}';
+
 /// `[user@]host[:path]` → host.
 fn host_of(dest: &str) -> Option<String> {
     let after_user = dest.rsplit_once('@').map_or(dest, |(_, h)| h);
@@ -152,14 +172,14 @@ fn host_of(dest: &str) -> Option<String> {
 
 fn signals(cmd: &Command, line_env: &BTreeMap<String, String>) -> Vec<(Kind, String)> {
     let program = crate::command::basename(cmd.program());
-    let args: Vec<String> = cmd.args().iter().map(|w| w.text.clone()).collect();
+    let args: Vec<String> = cmd.args().iter().map(known_text).collect();
     let mut out = Vec::new();
     let env_of = |name: &str| {
         cmd.assignments
             .iter()
             .rev()
             .find(|a| a.name == name)
-            .map(|a| a.value.text.clone())
+            .map(|a| known_text(&a.value))
             .or_else(|| line_env.get(name).cloned())
     };
     if program == "aws" || program.starts_with("aws-") || program == "sam" || program == "cdk" {
@@ -210,8 +230,22 @@ fn signals(cmd: &Command, line_env: &BTreeMap<String, String>) -> Vec<(Kind, Str
                 .into_iter()
                 .map(|c| (Kind::KubeContext, c)),
         );
-        if let Some(i) = args.iter().position(|a| a == "use-context") {
-            out.extend(args.get(i + 1).map(|c| (Kind::KubeContext, c.clone())));
+        // `config use-context X`, `config set-context X`, and both names
+        // of `config rename-context OLD NEW` are targets.
+        for (verb, operands) in [
+            ("use-context", 1),
+            ("set-context", 1),
+            ("rename-context", 2),
+        ] {
+            if let Some(i) = args.iter().position(|a| a == verb) {
+                out.extend(
+                    args.iter()
+                        .skip(i + 1)
+                        .filter(|a| !a.starts_with('-'))
+                        .take(operands)
+                        .map(|c| (Kind::KubeContext, c.clone())),
+                );
+            }
         }
         if program == "kubectx" {
             out.extend(
@@ -219,6 +253,28 @@ fn signals(cmd: &Command, line_env: &BTreeMap<String, String>) -> Vec<(Kind, Str
                     .find(|a| !a.starts_with('-'))
                     .map(|c| (Kind::KubeContext, c.clone())),
             );
+        }
+        // A context is what its cluster and user are: a prod cluster
+        // under a renamed context is still prod. Add the contexts that
+        // share either.
+        let named: Vec<String> = out
+            .iter()
+            .filter(|(k, _)| *k == Kind::KubeContext)
+            .map(|(_, c)| c.clone())
+            .collect();
+        if let Some(k) = config.as_ref() {
+            for n in &named {
+                let Some(def) = k.contexts.iter().find(|c| &c.name == n) else {
+                    continue;
+                };
+                let cluster: Vec<String> = def.context.cluster.iter().cloned().collect();
+                let user: Vec<String> = def.context.user.iter().cloned().collect();
+                for sibling in contexts_using(Some(k), &cluster, &user) {
+                    if !named.contains(&sibling) {
+                        out.push((Kind::KubeContext, sibling));
+                    }
+                }
+            }
         }
         for n in flag_values(&args, &["-n", "--namespace"]) {
             out.push((Kind::KubeNamespace, n));
@@ -428,8 +484,18 @@ pub fn touches(
             out.push(t);
         }
     };
+    // A target selector only known at run time could be any boundary.
+    for (kind, value) in &sigs {
+        let selector = matches!(
+            kind,
+            Kind::AwsProfile | Kind::KubeContext | Kind::KubeNamespace
+        );
+        if selector && value.contains(RUNTIME) {
+            push(UNKNOWN, format!("{} only known at run time", kind.label()));
+        }
+    }
     for (name, b) in boundaries {
-        for (kind, value) in &sigs {
+        for (kind, value) in sigs.iter().filter(|(_, v)| !v.contains(RUNTIME)) {
             if any_glob(globs_for(b, *kind), value) {
                 push(name, format!("{} {value}", kind.label()));
             }

@@ -118,6 +118,36 @@ const TABLE: &[(&str, &str)] = &[
     ),
     ("curl https://api.staging.example.com/v1", ""),
     ("ssh web1.staging.example.com", ""),
+    // Found in review: selectors only known at run time, context
+    // management verbs.
+    (
+        "kubectl --context $(echo prod-eu) delete ns payments",
+        "an unknown boundary (kube context only known at run time)",
+    ),
+    (
+        "C=prod-eu; kubectl --context \"$C\" get pods",
+        "an unknown boundary (kube context only known at run time)",
+    ),
+    (
+        "kubectl get pods --context=$CTX",
+        "an unknown boundary (kube context only known at run time)",
+    ),
+    (
+        "P=prod; aws --profile \"$P\" s3 ls",
+        "an unknown boundary (aws profile only known at run time)",
+    ),
+    (
+        "AWS_PROFILE=$P aws s3 ls",
+        "an unknown boundary (aws profile only known at run time)",
+    ),
+    (
+        "kubectl config rename-context prod-eu staging-x",
+        "prod (kube context prod-eu)",
+    ),
+    (
+        "kubectl config set-context prod-eu --namespace=x",
+        "prod (kube context prod-eu)",
+    ),
     // Variables named by the config, on a sensitive command.
     (
         "DEPLOY_ENV=production kubectl apply -f k8s/",

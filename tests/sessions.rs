@@ -788,6 +788,17 @@ const EXPOSURE: &[(&str, bool)] = &[
     ("sudo -n aws s3 ls; sudo -n env", true),
     ("env X=1 aws s3 ls | head", false),
     ("sudo -n aws s3 ls | grep x", false),
+    // Found in the second review: a filter that is not the system's, a
+    // launcher that runs start-up files or traces, `sort --co`.
+    ("aws s3 ls | ./evil/grep x", true),
+    ("aws s3 ls | PATH=/tmp/evil:$PATH grep x", true),
+    ("aws s3 ls | LD_PRELOAD=/tmp/x.so cat", true),
+    ("bash -lc 'aws s3 ls'", true),
+    ("bash --rcfile x.sh -ic 'aws s3 ls'", true),
+    ("sudo -i aws s3 ls", true),
+    ("strace -f aws s3 ls", true),
+    ("aws s3 ls; sort -S 64K --co=sh big.txt", true),
+    ("aws s3 ls | sort -u", false),
 ];
 
 #[test]
@@ -821,7 +832,7 @@ fn a_prod_kubeconfig_is_caught_when_used_not_when_read() {
     .unwrap();
     std::fs::write(
         t.d().join("handover.yaml"),
-        "apiVersion: v1\nkind: Config\ncurrent-context: prod-us\ncontexts:\n- name: prod-us\n  context: {cluster: c-77, user: u-77}\n",
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod-us\ncontexts:\n- name: prod-us\n  context: {cluster: c-77, user: u-77}\n- name: staging-x\n  context: {cluster: c-77, user: u-77}\n",
     )
     .unwrap();
     let id = t.start(&[
@@ -851,6 +862,11 @@ fn a_prod_kubeconfig_is_caught_when_used_not_when_read() {
             "prod-us",
         ),
         ("kubectl --cluster prod-east get pods", "prod-east"),
+        // A context renamed into staging still points at prod's cluster.
+        (
+            "kubectl --kubeconfig handover.yaml --context staging-x get pods",
+            "prod-us",
+        ),
     ] {
         let out = run(line);
         assert_eq!(out.status.code(), Some(126), "{line}");

@@ -112,7 +112,7 @@ pub fn mask(line: &str) -> String {
     let redacted = crate::detect::redact(line);
     let re = RE.get_or_init(|| {
         regex::Regex::new(
-            r#"(?i)(\b[\w.-]*(?:token|secret|passw(?:or)?d|pwd|key|auth|credential)[\w.-]*\s*[=:]\s*(?:(?:bearer|basic|token)\s+)?|\b(?:bearer|basic)\s+)("[^"]*"|'[^']*'|\S+)"#,
+            r#"(?i)(\b[\w.-]*(?:token|secret|passw(?:or)?d|pass\b|pwd|key|auth|credential)[\w.-]*["']?\s*[=:]\s*(?:(?:bearer|basic|token)\s+)?|\b(?:bearer|basic)\s+)("[^"]*"|'[^']*'|\S+)"#,
         )
         .ok()
     });
@@ -223,6 +223,12 @@ mod tests {
                 "wJalrXUtnFEMI",
             ),
             ("api_key='k-123456789' expired", "k-123456789"),
+            (
+                r#"error: {"SecretAccessKey": "wJalrXUtnFEMIK7MDENG", "x":1}"#,
+                "wJalrXUtnFEMIK7MDENG",
+            ),
+            ("{'password': 'hunter2hunter2'}", "hunter2hunter2"),
+            ("pass=hunter2hunter2", "hunter2hunter2"),
         ] {
             let out = mask(line);
             assert!(!out.contains(secret), "{line} -> {out}");

@@ -17,18 +17,57 @@ pub const EXPOSURE_RULE: &str = "guard.grant-exposure";
 /// Programs that pass data through without showing their environment.
 /// With no rule of their own matched, they may share a line with a
 /// credentialed command (`aws s3 ls | grep logs`). Not here: `jq` and `yq`
-/// (`env`), pagers (`!cmd`); `sort` only without `--compress-program`.
+/// (`env`), pagers (`!cmd`), `rg` (`--pre`); `sort` only without
+/// `--compress-program`.
 const FILTERS: &[&str] = &[
-    "grep", "egrep", "fgrep", "rg", "head", "tail", "uniq", "wc", "cut", "tr", "column", "tee",
-    "cat", "echo", "printf", "true", "false", "test", "[", "sleep", "base64", "gzip", "gunzip",
-    "zcat", "xxd", "od", "fold", "nl", "paste",
+    "grep", "egrep", "fgrep", "head", "tail", "uniq", "wc", "cut", "tr", "column", "tee", "cat",
+    "echo", "printf", "true", "false", "test", "[", "sleep", "base64", "gzip", "gunzip", "zcat",
+    "xxd", "od", "fold", "nl", "paste",
 ];
 
 fn plain_filter(c: &crate::command::Command) -> bool {
-    let program = crate::command::basename(c.program());
-    // `sort` runs a program only when asked to compress.
-    let sort = program == "sort" && !c.args().iter().any(|w| w.text.contains("compress"));
+    let program = c.program();
+    let spelled = c.argv.first().map_or("", |w| w.text.as_str());
+    // Only the system's own filter: a path (`./evil/grep`), a word only
+    // known at run time, or a prefix assignment (`PATH=… grep`,
+    // `LD_PRELOAD=… cat`) could be anything.
+    if spelled.contains('/') || spelled != program || !c.assignments.is_empty() {
+        return false;
+    }
+    // `sort` runs a program only when asked to compress (`--co` is enough
+    // for getopt).
+    let sort = program == "sort" && !c.args().iter().any(|w| w.text.starts_with("--co"));
     sort || FILTERS.contains(&program)
+}
+
+/// Launchers whose only effect is to start the command in their
+/// arguments. A shell counts only with plain `-c`: `-l`, `-i`, `--rcfile`
+/// run start-up files that may print the environment.
+fn plain_launcher(c: &crate::command::Command) -> bool {
+    const LAUNCHERS: &[&str] = &[
+        "env", "nice", "ionice", "nohup", "timeout", "stdbuf", "xargs", "sudo", "doas", "command",
+        "builtin", "exec", "time", "setsid", "chronic",
+    ];
+    const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh"];
+    let spelled = c.argv.first().map_or("", |w| w.text.as_str());
+    let system = ["/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/"];
+    if spelled.contains('/') && !system.iter().any(|d| spelled.starts_with(d)) {
+        return false;
+    }
+    let program = c.program();
+    let args = c.args();
+    if SHELLS.contains(&program) {
+        return args.first().is_some_and(|w| w.text == "-c");
+    }
+    // `sudo -i`/`-s` start a login or interactive shell first.
+    let shell_first = matches!(program, "sudo" | "doas")
+        && args.iter().any(|w| {
+            matches!(w.text.as_str(), "-i" | "-s" | "--login" | "--shell")
+                || (w.text.starts_with('-')
+                    && !w.text.starts_with("--")
+                    && w.text.contains(['i', 's']))
+        });
+    LAUNCHERS.contains(&program) && !shell_first
 }
 
 /// Granted variables go to the shell that runs the line, so every
@@ -81,7 +120,7 @@ fn exposure(v: &Verdict, cfg: &Config, grants: &[String]) -> Option<Hit> {
                         .is_some_and(|w| crate::command::basename(w) == program(j))
                     && outer.contains(&v.commands[k].argv_text().join(" "))
             });
-            if launches_ok && !grants_on(j) {
+            if launches_ok && plain_launcher(&v.commands[j]) {
                 ok[j] = true;
                 changed = true;
             }
@@ -160,7 +199,13 @@ pub fn apply(v: &mut Verdict, session: Option<&Session>, cfg: &Config) -> Plan {
                     .iter()
                     .any(|o| o.boundary == scope && o.signal == t.signal)
             })
-            .map(|t| format!("{} ({})", t.boundary, t.signal))
+            .map(|t| {
+                if t.boundary == boundary::UNKNOWN {
+                    format!("an unknown boundary ({})", t.signal)
+                } else {
+                    format!("{} ({})", t.boundary, t.signal)
+                }
+            })
             .collect();
         for g in &plan.grants {
             if let Some(b) = settings.credential(g).and_then(|d| d.boundary.as_deref()) {
