@@ -7,7 +7,7 @@
 # Usage: benches/ratio.sh [RUNS]   (needs hyperfine and a release build)
 #   GUARD_BEFORE=/path/to/older/guard  also times an older build, same run
 #   SKIP_BUILD=1                       use target/release/guard as it is
-#   GUARD_AUDIT='{ supervise: false }' adds that `audit:` setting to the config
+#   GUARD_AUDIT='{ supervise: true }'  adds that `audit:` setting to the config
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-500}

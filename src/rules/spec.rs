@@ -154,7 +154,7 @@ pub struct AuditSpec {
     /// fsync each decision record before the command runs (default true).
     pub fsync: Option<bool>,
     /// Stay the parent of the command to record how it ended (default
-    /// true).
+    /// false: it costs more start-up time than the budget allows).
     pub supervise: Option<bool>,
     /// Where `forward: syslog` sends records: an absolute path to a unix
     /// datagram socket, or `udp:HOST:PORT`. Default `/dev/log` (which
