@@ -16,6 +16,7 @@ pub mod detect;
 pub mod exec;
 pub mod facts;
 pub mod glob;
+pub mod hex;
 pub mod inventory;
 pub mod panic_note;
 pub mod parse;

@@ -33,7 +33,7 @@ pub fn fingerprint(commands: &[Command]) -> String {
         h.update(serde_json::to_vec(&record).unwrap_or_default());
         h.update([0]);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(h.finalize())
 }
 
 fn path(session_id: &str, fingerprint: &str) -> Option<PathBuf> {

@@ -133,11 +133,7 @@ pub fn request_id(line: &str) -> String {
     h.update(nanos.to_le_bytes());
     h.update(std::process::id().to_le_bytes());
     h.update(line.as_bytes());
-    h.finalize()
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(&h.finalize()[..12])
 }
 
 fn deny(channel: Channel, approver: &str, reason: Option<String>) -> Decision {

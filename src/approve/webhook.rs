@@ -57,13 +57,7 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
         return String::new();
     };
     mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
+    format!("sha256={}", crate::hex::encode(mac.finalize().into_bytes()))
 }
 
 /// Constant-time check of a `sha256=<hex>` signature.

@@ -40,13 +40,7 @@ pub struct Written {
 
 /// The hex SHA-256 of one line's bytes, newline excluded.
 pub fn hash_line(line: &[u8]) -> String {
-    let digest = Sha256::digest(line);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
-    }
-    out
+    crate::hex::encode(Sha256::digest(line))
 }
 
 fn io_error(what: impl Into<String>) -> std::io::Error {

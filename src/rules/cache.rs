@@ -25,7 +25,7 @@ pub fn key(name: &[u8], bytes: &[u8]) -> String {
     h.update(name);
     h.update([0]);
     h.update(bytes);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(h.finalize())
 }
 
 /// Where entries for files owned by `owner` live.

@@ -65,10 +65,7 @@ pub fn new_id() -> String {
     format!(
         "{}-{}",
         now.strftime("%Y%m%dT%H%M%S%6fZ"),
-        random
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
+        crate::hex::encode(random)
     )
 }
 
