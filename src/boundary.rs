@@ -431,9 +431,32 @@ fn any_glob(globs: &[String], text: &str) -> bool {
     globs.iter().any(|g| Glob::new(g).matches(text))
 }
 
-/// Variables set for the rest of the line: `export X=1`, or `X=1` alone.
-pub fn line_env(commands: &[Command]) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
+/// The boundaries a line's commands target, each once. `sensitive(i)`
+/// says a rule matched command `i`.
+pub fn tag(
+    commands: &[Command],
+    sensitive: &dyn Fn(usize) -> bool,
+    boundaries: &BTreeMap<String, BoundarySpec>,
+) -> Vec<Touch> {
+    if boundaries.is_empty() {
+        return Vec::new();
+    }
+    let env = line_env(commands);
+    let mut out: Vec<Touch> = Vec::new();
+    for (i, cmd) in commands.iter().enumerate() {
+        for t in touches(cmd, sensitive(i), &env, boundaries) {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// The environment the line starts in, with what it sets for the rest of
+/// the line: `export X=1`, or `X=1` alone.
+fn line_env(commands: &[Command]) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = std::env::vars().collect();
     for c in commands {
         if c.argv.is_empty() {
             out.extend(
@@ -452,28 +475,21 @@ pub fn line_env(commands: &[Command]) -> BTreeMap<String, String> {
     out
 }
 
-/// What `cmd` touches. `process_env` is consulted for variable signals
-/// (`AWS_PROFILE=prod` inherited) only when `sensitive`: a command some
-/// rule matched, or one that connects somewhere.
-pub fn touches(
+/// What `cmd` touches, in the line's environment `env`. Only commands
+/// that are `sensitive` (a rule matched them) or connect somewhere count,
+/// so an inherited `AWS_PROFILE=prod` does not make `ls` a crossing.
+fn touches(
     cmd: &Command,
     sensitive: bool,
-    line_env: &BTreeMap<String, String>,
+    env: &BTreeMap<String, String>,
     boundaries: &BTreeMap<String, BoundarySpec>,
 ) -> Vec<Touch> {
-    if boundaries.is_empty() {
-        return Vec::new();
-    }
     let program = crate::command::basename(cmd.program());
     let network = NETWORK.contains(&program) || KUBE.contains(&program);
     if !(sensitive || network) {
         return Vec::new();
     }
-    let mut env = line_env.clone();
-    for (k, v) in std::env::vars() {
-        env.entry(k).or_insert(v);
-    }
-    let sigs = signals(cmd, &env);
+    let sigs = signals(cmd, env);
     let mut out: Vec<Touch> = Vec::new();
     let mut push = |boundary: &str, signal: String| {
         let t = Touch {

@@ -164,15 +164,8 @@ pub struct Plan {
 pub fn apply(v: &mut Verdict, session: Option<&Session>, cfg: &Config) -> Plan {
     let settings = &cfg.sessions;
     let mut plan = Plan::default();
-    let line_env = boundary::line_env(&v.commands);
-    for (i, cmd) in v.commands.iter().enumerate() {
-        let sensitive = v.matches.iter().any(|(n, _)| *n == i);
-        for t in boundary::touches(cmd, sensitive, &line_env, &settings.boundaries) {
-            if !plan.touches.contains(&t) {
-                plan.touches.push(t);
-            }
-        }
-    }
+    let sensitive = |i: usize| v.matches.iter().any(|(n, _)| *n == i);
+    plan.touches = boundary::tag(&v.commands, &sensitive, &settings.boundaries);
     for (_, hit) in &v.matches {
         if let Ok(Some(rule)) = cfg.rules.get(&hit.rule) {
             for g in &rule.spec.grants {
