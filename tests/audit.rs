@@ -471,42 +471,40 @@ fn supervision_is_off_unless_configured() {
 
 #[test]
 fn a_full_disk_refuses_with_one_line() {
-    let g = Guard::new();
-    let state = g.path().join("full-state");
-    std::fs::create_dir_all(&state).unwrap();
-    std::os::unix::fs::symlink("/dev/full", state.join("audit.jsonl")).unwrap();
-    let marker = g.path().join("ran");
-    let run = g
-        .env("GUARD_STATE_DIR", state.to_str().unwrap())
-        .c(&format!("touch {}", marker.display()))
-        .run();
-    run.assert_refused();
+    let run = refused_with_log(|log| std::os::unix::fs::symlink("/dev/full", log).unwrap());
     assert!(
         run.stderr().starts_with("guard: audit log unwritable: "),
         "{}",
         run.stderr()
     );
-    assert!(!marker.exists(), "the command ran without its record");
 }
 
-#[test]
-fn a_log_that_cannot_be_opened_refuses() {
+/// `touch MARKER` with the audit log at the path `break_log` is given
+/// made unusable: refused with one line, and the command never ran.
+fn refused_with_log(break_log: impl FnOnce(&Path)) -> common::Run {
     let g = Guard::new();
-    let state = g.path().join("state-dir");
-    // A directory where the log should be: open fails, even for root.
-    std::fs::create_dir_all(state.join("audit.jsonl")).unwrap();
+    let state = g.path().join("broken-state");
+    std::fs::create_dir_all(&state).unwrap();
+    break_log(&state.join("audit.jsonl"));
     let marker = g.path().join("ran");
     let run = g
         .env("GUARD_STATE_DIR", state.to_str().unwrap())
         .c(&format!("touch {}", marker.display()))
         .run();
     run.assert_refused();
+    assert!(!marker.exists(), "the command ran without its record");
+    run
+}
+
+#[test]
+fn a_log_that_cannot_be_opened_refuses() {
+    // A directory where the log should be: open fails, even for root.
+    let run = refused_with_log(|log| std::fs::create_dir_all(log).unwrap());
     assert!(
         run.stderr().contains("audit log unwritable"),
         "{}",
         run.stderr()
     );
-    assert!(!marker.exists());
 }
 
 #[test]
