@@ -87,18 +87,9 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
         .map_or_else(|| "none".to_string(), |s| s.id.clone());
     // A shell that joined a session (GUARD_SESSION) leaves it running; one
     // that is its own session ends it.
-    let owns_session = ctx.session.as_ref().is_some_and(|s| {
-        s.kind == crate::session::Kind::Login
-            && s.owner
-                .is_some_and(|o| o.pid == nix::unistd::getpid().as_raw())
-    });
+    let owns_session = ctx.session.as_ref().is_some_and(|s| s.is_own_login());
     let snapshot = Snapshot::new(state.join("sessions").join(&session));
-    let fallback = crate::session::settings::Settings::default();
-    let scrubber = ctx
-        .cfg
-        .as_ref()
-        .map_or(&fallback, |c| &c.sessions)
-        .scrubber();
+    let scrubber = crate::session::settings::of(ctx.cfg).scrubber();
     let start = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from(&ctx.env.home));
     if let Err(e) = snapshot.init(&start) {
         eprintln!("guard: cannot keep session state: {e}");
@@ -194,12 +185,18 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
     } else {
         format!("shell exited with status {status}")
     };
-    if owns_session {
-        crate::session::store::end(&session, &why);
-    } else {
-        crate::audit::event("shell-end", &session, &why);
-    }
+    finish(&session, owns_session, &why);
     status
+}
+
+/// The shell is done: its own session ends with it; a session it joined
+/// only records that it left.
+fn finish(session: &str, owns_session: bool, why: &str) {
+    if owns_session {
+        crate::session::store::end(session, why);
+    } else {
+        crate::audit::event("shell-end", session, why);
+    }
 }
 
 fn hangup_reason() -> &'static str {
@@ -234,11 +231,7 @@ fn watch_for_hangup(session: String, owns_session: bool) {
             if group > 0 {
                 let _ = signal::killpg(Pid::from_raw(group), Signal::SIGHUP);
             }
-            if owns_session {
-                crate::session::store::end(&session, hangup_reason());
-            } else {
-                crate::audit::event("shell-end", &session, hangup_reason());
-            }
+            finish(&session, owns_session, hangup_reason());
             std::process::exit(128 + Signal::SIGHUP as i32);
         }
     });

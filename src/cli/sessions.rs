@@ -80,7 +80,7 @@ pub fn run(home: &str, cmd: SessionCmd) -> i32 {
         SessionCmd::Status { id, json } => status(id, json),
         SessionCmd::List { json } => list(json),
         SessionCmd::Reap => {
-            for e in store::reap() {
+            for e in store::reap().ended {
                 println!("{}\t{}", e.session.id, e.reason);
             }
             Ok(0)

@@ -32,20 +32,19 @@ pub fn run(argv0: &OsStr, args: &[OsString]) -> i32 {
     if let Ok(c) = &cfg {
         audit::configure(&c.audit);
     }
-    let fallback = session::settings::Settings::default();
-    let settings = cfg.as_ref().map_or(&fallback, |c| &c.sessions);
+    let settings = session::settings::of(&cfg);
     // Whatever the verdict, no child inherits the agent's secrets.
     exec::scrub_env(settings);
     // A crashed agent's credentials are revoked the next time anything
     // runs.
-    session::store::reap();
+    let reaped = session::store::reap();
     let interactive_mode = flags.argv.is_none()
         && flags.command.is_none()
         && flags.script_file.is_none()
         && !flags.stdin
         && std::io::stdin().is_terminal();
     let starts = flags.login || flags.interactive || interactive_mode;
-    let session = match session::resolve(starts, settings) {
+    let session = match session::resolve(starts, settings, &reaped.live) {
         Ok(s) => s,
         Err(e) => {
             let named = std::env::var(session::VAR).unwrap_or_default();
@@ -290,11 +289,7 @@ fn run_argv(ctx: &Ctx<'_>, argv: &[OsString]) -> i32 {
 /// A non-interactive login shell (`guard -l -c …`) is its own session:
 /// when its one command is over, so is the session.
 fn end_own_session(ctx: &Ctx<'_>) {
-    let Some(s) = &ctx.session else { return };
-    let mine = s
-        .owner
-        .is_some_and(|o| o.pid == nix::unistd::getpid().as_raw());
-    if s.kind == session::Kind::Login && mine {
+    if let Some(s) = ctx.session.as_ref().filter(|s| s.is_own_login()) {
         session::store::end(&s.id, "login shell's command finished");
     }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::rules::spec::CredentialSpec;
-use crate::session::store::write_private;
+use crate::session::store::{private_subdir, write_private};
 use crate::session::Session;
 
 /// Default lifetime of minted values when a credential sets no `ttl`.
@@ -73,16 +73,6 @@ pub fn grant(
     Ok(env)
 }
 
-/// One level of directory, private, inside a parent that must exist: a
-/// session torn down meanwhile is not silently recreated.
-fn subdir(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    match std::fs::DirBuilder::new().mode(0o700).create(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        other => other,
-    }
-}
-
 fn issued(session: &Session, def: &CredentialSpec) -> Result<Issued, CredError> {
     let state = |e| CredError::State(def.name.clone(), e);
     let ended = || CredError::Ended(def.name.clone(), session.id.clone());
@@ -99,7 +89,7 @@ fn issued(session: &Session, def: &CredentialSpec) -> Result<Issued, CredError> 
         return Err(ended());
     }
     let creds = dir.join("creds");
-    subdir(&creds).map_err(|_| ended())?;
+    private_subdir(&creds).map_err(|_| ended())?;
     // Two commands of one session must not both mint.
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -186,8 +176,8 @@ fn keep(
     }
     if !def.files.is_empty() {
         let files = dir.join("files").join(&def.name);
-        subdir(&dir.join("files")).map_err(state)?;
-        subdir(&files).map_err(state)?;
+        private_subdir(&dir.join("files")).map_err(state)?;
+        private_subdir(&files).map_err(state)?;
         for f in &def.files {
             let content = issued
                 .values

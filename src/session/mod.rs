@@ -89,6 +89,15 @@ impl Session {
         }
     }
 
+    /// A login or interactive shell's own session, and this is that
+    /// shell: when it is done, so is the session.
+    pub fn is_own_login(&self) -> bool {
+        self.kind == Kind::Login
+            && self
+                .owner
+                .is_some_and(|o| o.pid == nix::unistd::getpid().as_raw())
+    }
+
     /// Why the session is over, if it is.
     pub fn over(&self) -> Option<String> {
         let expired = self
@@ -120,16 +129,23 @@ pub enum SessionError {
 /// The session this process belongs to: the one `GUARD_SESSION` names, a
 /// new one for a login or interactive shell, else the harness's. The id
 /// is exported so that what runs next joins the same session.
+/// `live` is what the start-up reap found; a session missing from it may
+/// have been created since, so the store is asked then.
 pub fn resolve(
     starts_session: bool,
     settings: &settings::Settings,
+    live: &[Session],
 ) -> Result<Session, SessionError> {
+    let find = |id: &str| match live.iter().find(|s| s.id == id) {
+        Some(s) => Ok(Some(s.clone())),
+        None => store::load(id),
+    };
     if let Some(id) = std::env::var_os(VAR).filter(|v| !v.is_empty()) {
         let id = id.to_string_lossy().into_owned();
         if !valid_id(&id) {
             return Err(SessionError::BadId(id));
         }
-        return match store::load(&id)? {
+        return match find(&id)? {
             Some(s) => match s.over() {
                 Some(why) => {
                     store::end(&id, &why);
@@ -158,7 +174,7 @@ pub fn resolve(
             Some(o) => format!("h-{}-{}", o.pid, o.start),
             None => format!("h-{}", new_id()),
         };
-        match store::load(&id)? {
+        match find(&id)? {
             Some(s) if s.over().is_none() => s,
             _ => {
                 let s = Session::new(Kind::Harness, id, settings.session_ttl, harness);

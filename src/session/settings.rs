@@ -56,6 +56,13 @@ impl Default for Settings {
     }
 }
 
+/// The session settings of a config that loaded, else the defaults: a
+/// broken config still scrubs with the default list.
+pub fn of(cfg: &Result<crate::rules::load::Config, crate::rules::load::ConfigError>) -> &Settings {
+    static DEFAULT: std::sync::LazyLock<Settings> = std::sync::LazyLock::new(Settings::default);
+    cfg.as_ref().map_or(&DEFAULT, |c| &c.sessions)
+}
+
 impl Settings {
     pub fn credential(&self, name: &str) -> Option<&CredentialSpec> {
         self.credentials.iter().find(|c| c.name == name)

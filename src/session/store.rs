@@ -30,6 +30,15 @@ pub fn private_dir(path: &Path) -> std::io::Result<()> {
         .create(path)
 }
 
+/// One private directory inside a parent that must already exist, so a
+/// session torn down meanwhile is not silently recreated.
+pub fn private_subdir(path: &Path) -> std::io::Result<()> {
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
+
 /// Write a file readable only by the user, atomically.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -198,19 +207,26 @@ fn teardown(id: &str, dir: &Path, reason: &str) -> Ended {
     ended
 }
 
+/// What a reap did, and what it found still live (so that joining a
+/// session reads no record twice).
+pub struct Reaped {
+    pub ended: Vec<Ended>,
+    pub live: Vec<Session>,
+}
+
 /// End every live session that expired or whose owner is gone, and
 /// finish teardowns a crashed process left half done. Cheap enough to
 /// run at every start: one directory read and one small file per live
 /// session.
-pub fn reap() -> Vec<Ended> {
+pub fn reap() -> Reaped {
     let mut out = Vec::new();
+    let mut live = Vec::new();
     for id in ids("sessions") {
         match load(&id) {
-            Ok(Some(s)) => {
-                if let Some(why) = s.over() {
-                    out.extend(end(&id, &why));
-                }
-            }
+            Ok(Some(s)) => match s.over() {
+                Some(why) => out.extend(end(&id, &why)),
+                None => live.push(s),
+            },
             // A directory with no record (memory or credentials written
             // after a teardown took the record away) is ended too, once
             // it is clearly not a session still being created.
@@ -219,7 +235,7 @@ pub fn reap() -> Vec<Ended> {
         }
     }
     let Some(root) = crate::state::dir().map(|d| d.join("ending")) else {
-        return out;
+        return Reaped { ended: out, live };
     };
     for name in ids("ending") {
         let (id, by) = parse_claim(&name);
@@ -232,7 +248,7 @@ pub fn reap() -> Vec<Ended> {
             out.push(teardown(id, &mine, "teardown resumed after a crash"));
         }
     }
-    out
+    Reaped { ended: out, live }
 }
 
 /// A live-session directory older than a minute.
