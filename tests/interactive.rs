@@ -214,3 +214,22 @@ fn a_hung_up_terminal_ends_the_session() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn sigterm_ends_the_login_session() {
+    let mut sh = shell();
+    let pid = nix::unistd::Pid::from_raw(sh.s.get_process().pid().as_raw());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    sh.s.expect(Eof).unwrap();
+    let state = sh._dir.path().join("state");
+    let log = std::fs::read_to_string(state.join("audit.jsonl")).unwrap();
+    assert!(
+        log.contains("session ended: guard received SIGTERM"),
+        "{log}"
+    );
+    // Its directory is gone and its end is on record.
+    let ended: Vec<_> = std::fs::read_dir(state.join("ended")).unwrap().collect();
+    assert_eq!(ended.len(), 1);
+    let live = std::fs::read_dir(state.join("sessions")).unwrap().count();
+    assert_eq!(live, 0, "the session outlived its shell");
+}

@@ -132,6 +132,11 @@ credentials:
   - name: broken
     provider: {{command: ["{mint}", "broken"]}}
     env: [NOTHING]
+  - name: aws-short
+    provider: {{command: ["{mint}", "aws"]}}
+    env: [AWS_SECRET_ACCESS_KEY]
+    ttl: 1s
+    revoke: {{command: ["{mint}", "--revoke", "aws-short"]}}
 boundaries:
   prod:
     aws_profiles: ["prod*"]
@@ -161,6 +166,12 @@ rules:
     action: allow
     grants: [broken]
     message: vault tool
+  - id: test.short
+    description: a tool whose credential lives one second
+    match: {{program: [shorttool]}}
+    action: allow
+    grants: [aws-short]
+    message: short-lived credential
 "#,
             port = ap.port,
             secret = d.join("secret").display(),
@@ -969,4 +980,53 @@ fn interactive_credentials_do_not_outlive_their_line() {
         .join(&id)
         .join("session.json")
         .exists());
+}
+
+#[test]
+fn a_session_past_its_ttl_is_ended_and_refused() {
+    let t = setup();
+    let id = t.start(&["--purpose", "brief", "--ttl", "1s"]);
+    assert_eq!(t.guard(Some(&id), "true").status.code(), Some(0));
+    std::thread::sleep(Duration::from_millis(1300));
+    let out = t.guard(Some(&id), "true");
+    assert_eq!(out.status.code(), Some(126));
+    let err = stderr(&out);
+    assert!(err.contains("has ended (expired)"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let ended = t.state().join("ended").join(format!("{id}.json"));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(ended).unwrap()).unwrap();
+    assert_eq!(v["reason"], "expired");
+}
+
+#[test]
+fn an_expired_credential_is_revoked_and_minted_afresh() {
+    let t = setup();
+    write_exec(
+        &t.d().join("bin/shorttool"),
+        &format!(
+            "#!/bin/bash\necho \"$AWS_SECRET_ACCESS_KEY\" >> {}\n",
+            t.d().join("short.out").display()
+        ),
+    );
+    let id = t.start(&["--purpose", "short", "--grant", "aws-short"]);
+    assert_eq!(t.guard(Some(&id), "shorttool").status.code(), Some(0));
+    assert_eq!(t.guard(Some(&id), "shorttool").status.code(), Some(0));
+    // Within its TTL: minted once, reused.
+    assert_eq!(t.count("issued aws"), 1, "{}", t.log());
+    std::thread::sleep(Duration::from_millis(1300));
+    assert_eq!(t.guard(Some(&id), "shorttool").status.code(), Some(0));
+    assert_eq!(t.count("issued aws"), 2, "{}", t.log());
+    assert_eq!(t.count("revoked aws-short"), 1, "{}", t.log());
+    let seen = std::fs::read_to_string(t.d().join("short.out")).unwrap();
+    assert_eq!(seen.lines().collect::<Vec<_>>(), [MINTED_SECRET; 3]);
+    assert_eq!(t.admin(&["session", "end", &id]).status.code(), Some(0));
+    assert_eq!(t.count("revoked aws-short"), 2, "{}", t.log());
+    let events: Vec<String> = common::audit_all(&t.state())
+        .iter()
+        .map(|r| r["mode"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        events.iter().any(|m| m == "credential-expired"),
+        "{events:?}"
+    );
 }

@@ -217,10 +217,10 @@ fn revoke(issued: &Issued) -> String {
     let bytes = serde_json::to_vec(&input).unwrap_or_default();
     match provider::run(argv, Some(&bytes)) {
         Ok(_) => "revoked".to_string(),
-        Err(e) => {
-            eprintln!("guard: revoking {}: {e}", issued.credential);
-            format!("revoke failed: {e}")
-        }
+        // Recorded in the session-end event and `ended/ID.json`, and
+        // printed by `session end`; a reap must not put it on the stderr
+        // of whatever unrelated command started guard.
+        Err(e) => format!("revoke failed: {e}"),
     }
 }
 

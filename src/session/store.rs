@@ -190,9 +190,10 @@ fn teardown(id: &str, dir: &Path, reason: &str) -> Ended {
             }
         }
     }
-    if let Err(e) = std::fs::remove_dir_all(dir) {
-        eprintln!("guard: cannot remove session state {}: {e}", dir.display());
-    }
+    let leftover = match std::fs::remove_dir_all(dir) {
+        Ok(()) => String::new(),
+        Err(e) => format!("; could not remove {}: {e}", dir.display()),
+    };
     let names: Vec<String> = ended
         .revoked
         .iter()
@@ -203,7 +204,11 @@ fn teardown(id: &str, dir: &Path, reason: &str) -> Ended {
     } else {
         format!("; revoked {}", names.join(", "))
     };
-    crate::audit::event("session-end", id, &format!("session ended: {reason}{what}"));
+    crate::audit::event(
+        "session-end",
+        id,
+        &format!("session ended: {reason}{what}{leftover}"),
+    );
     ended
 }
 
