@@ -29,6 +29,7 @@ class Approver(http.server.BaseHTTPRequestHandler):
         out = json.dumps({"decision": "allow", "approver": "bench"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        self.send_header("X-Guard-Signature", "sha256=" + hmac.new(SECRET, out, hashlib.sha256).hexdigest())
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)

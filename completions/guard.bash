@@ -22,6 +22,9 @@ _guard() {
             guard,audit)
                 cmd="guard__subcmd__audit"
                 ;;
+            guard,broker)
+                cmd="guard__subcmd__broker"
+                ;;
             guard,check)
                 cmd="guard__subcmd__check"
                 ;;
@@ -42,6 +45,9 @@ _guard() {
                 ;;
             guard,session)
                 cmd="guard__subcmd__session"
+                ;;
+            guard,status)
+                cmd="guard__subcmd__status"
                 ;;
             guard__subcmd__approver,help)
                 cmd="guard__subcmd__approver__subcmd__help"
@@ -103,6 +109,9 @@ _guard() {
             guard__subcmd__help,audit)
                 cmd="guard__subcmd__help__subcmd__audit"
                 ;;
+            guard__subcmd__help,broker)
+                cmd="guard__subcmd__help__subcmd__broker"
+                ;;
             guard__subcmd__help,check)
                 cmd="guard__subcmd__help__subcmd__check"
                 ;;
@@ -123,6 +132,9 @@ _guard() {
                 ;;
             guard__subcmd__help,session)
                 cmd="guard__subcmd__help__subcmd__session"
+                ;;
+            guard__subcmd__help,status)
+                cmd="guard__subcmd__help__subcmd__status"
                 ;;
             guard__subcmd__help__subcmd__approver,serve)
                 cmd="guard__subcmd__help__subcmd__approver__subcmd__serve"
@@ -242,7 +254,7 @@ _guard() {
 
     case "${cmd}" in
         guard)
-            opts="-h -V --help --version check rules creds audit approver session completions man help"
+            opts="-h -V --help --version check rules creds audit approver session broker status completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -515,6 +527,36 @@ _guard() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        guard__subcmd__broker)
+            opts="-h --socket --config --state-dir --audit-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         guard__subcmd__check)
             opts="-c -h --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -622,7 +664,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help)
-            opts="check rules creds audit approver session completions man help"
+            opts="check rules creds audit approver session broker status completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -722,6 +764,20 @@ _guard() {
         guard__subcmd__help__subcmd__audit__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__broker)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -960,6 +1016,20 @@ _guard() {
         guard__subcmd__help__subcmd__session__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1326,6 +1396,20 @@ _guard() {
         guard__subcmd__session__subcmd__status)
             opts="-h --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__status)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -30,10 +30,16 @@ fn header(req: &tiny_http::Request, name: &'static str) -> Option<String> {
         .map(|h| h.value.as_str().to_string())
 }
 
-fn respond(req: tiny_http::Request, code: u16, body: &str) {
+/// Every answer is signed, so guard can tell it from a forger's.
+fn respond(req: tiny_http::Request, code: u16, body: &str, secret: &[u8]) {
     let json = tiny_http::Header::from_bytes("Content-Type", "application/json").ok();
+    let sig = tiny_http::Header::from_bytes(
+        SIGNATURE_HEADER.as_bytes(),
+        webhook::sign(secret, body.as_bytes()).as_bytes(),
+    )
+    .ok();
     let mut resp = tiny_http::Response::from_string(body).with_status_code(code);
-    if let Some(h) = json {
+    for h in [json, sig].into_iter().flatten() {
         resp = resp.with_header(h);
     }
     // A client that went away is its own problem.
@@ -69,26 +75,26 @@ fn handle(req: tiny_http::Request, secret: &[u8], state: &Mutex<State>) {
     let mut req = req;
     let mut body = Vec::new();
     if std::io::Read::read_to_end(req.as_reader(), &mut body).is_err() {
-        return respond(req, 400, r#"{"error":"unreadable body"}"#);
+        return respond(req, 400, r#"{"error":"unreadable body"}"#, secret);
     }
     let signature = header(&req, SIGNATURE_HEADER).unwrap_or_default();
     let url = req.url().to_string();
     let Ok(mut st) = state.lock() else {
-        return respond(req, 500, r#"{"error":"state poisoned"}"#);
+        return respond(req, 500, r#"{"error":"state poisoned"}"#, secret);
     };
     match req.method() {
         tiny_http::Method::Post => {
             if !webhook::verify(secret, &body, &signature) {
-                return respond(req, 401, r#"{"error":"bad signature"}"#);
+                return respond(req, 401, r#"{"error":"bad signature"}"#, secret);
             }
             let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
-                return respond(req, 400, r#"{"error":"not JSON"}"#);
+                return respond(req, 400, r#"{"error":"not JSON"}"#, secret);
             };
             let Some(id) = json["id"]
                 .as_str()
                 .filter(|i| i.chars().all(|c| c.is_ascii_alphanumeric()))
             else {
-                return respond(req, 400, r#"{"error":"missing id"}"#);
+                return respond(req, 400, r#"{"error":"missing id"}"#, secret);
             };
             st.next += 1;
             let number = st.next;
@@ -105,28 +111,28 @@ fn handle(req: tiny_http::Request, secret: &[u8], state: &Mutex<State>) {
             println!("pending: {}", waiting.join(" "));
             let poll =
                 serde_json::json!({"poll_url": format!("/poll/{id}"), "retry_after_ms": 200});
-            respond(req, 202, &poll.to_string());
+            respond(req, 202, &poll.to_string(), secret);
         }
         tiny_http::Method::Get => {
             let host = header(&req, "Host").unwrap_or_default();
             if !webhook::verify(secret, format!("http://{host}{url}").as_bytes(), &signature) {
-                return respond(req, 401, r#"{"error":"bad signature"}"#);
+                return respond(req, 401, r#"{"error":"bad signature"}"#, secret);
             }
             let Some(id) = url.strip_prefix("/poll/") else {
-                return respond(req, 404, r#"{"error":"not found"}"#);
+                return respond(req, 404, r#"{"error":"not found"}"#, secret);
             };
             if let Some(decision) = st.decided.get(id) {
                 let decision = decision.clone();
-                return respond(req, 200, &decision);
+                return respond(req, 200, &decision, secret);
             }
             if st.pending.iter().any(|p| p.id == id) {
                 let poll =
                     serde_json::json!({"poll_url": format!("/poll/{id}"), "retry_after_ms": 200});
-                return respond(req, 202, &poll.to_string());
+                return respond(req, 202, &poll.to_string(), secret);
             }
-            respond(req, 404, r#"{"error":"unknown request"}"#)
+            respond(req, 404, r#"{"error":"unknown request"}"#, secret)
         }
-        _ => respond(req, 405, r#"{"error":"method not allowed"}"#),
+        _ => respond(req, 405, r#"{"error":"method not allowed"}"#, secret),
     }
 }
 

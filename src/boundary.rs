@@ -210,7 +210,7 @@ fn signals(cmd: &Command, line_env: &BTreeMap<String, String>) -> Vec<(Kind, Str
             .into_iter()
             .next()
             .or_else(|| env_of("KUBECONFIG"));
-        let config = kubeconfig(file.as_deref());
+        let config = kubeconfig(file.as_deref(), line_env.get("HOME").map(String::as_str));
         if contexts.is_empty() && program != "kubectx" {
             // No --context: the kubeconfig's current context is the target,
             // unless --cluster/--user pick others.
@@ -348,11 +348,11 @@ struct ContextRefs {
 }
 
 /// A kubeconfig (the first of a `KUBECONFIG` list), by default
-/// `~/.kube/config`.
-fn kubeconfig(file: Option<&str>) -> Option<KubeConfig> {
+/// `~/.kube/config` of the `home` the line runs with.
+fn kubeconfig(file: Option<&str>, home: Option<&str>) -> Option<KubeConfig> {
     let path = match file.and_then(|f| f.split(':').find(|p| !p.is_empty())) {
         Some(p) => std::path::PathBuf::from(p),
-        None => dirs::home_dir()?.join(".kube").join("config"),
+        None => std::path::Path::new(home?).join(".kube").join("config"),
     };
     let text = std::fs::read_to_string(path).ok()?;
     yaml_serde::from_str(&text).ok()
@@ -433,15 +433,17 @@ fn any_glob(globs: &[String], text: &str) -> bool {
 
 /// The boundaries a line's commands target, each once. `sensitive(i)`
 /// says a rule matched command `i`.
+/// `vars` is the environment the line starts in.
 pub fn tag(
     commands: &[Command],
     sensitive: &dyn Fn(usize) -> bool,
     boundaries: &BTreeMap<String, BoundarySpec>,
+    vars: &BTreeMap<String, String>,
 ) -> Vec<Touch> {
     if boundaries.is_empty() {
         return Vec::new();
     }
-    let env = line_env(commands);
+    let env = line_env(commands, vars);
     let mut out: Vec<Touch> = Vec::new();
     for (i, cmd) in commands.iter().enumerate() {
         for t in touches(cmd, sensitive(i), &env, boundaries) {
@@ -455,8 +457,8 @@ pub fn tag(
 
 /// The environment the line starts in, with what it sets for the rest of
 /// the line: `export X=1`, or `X=1` alone.
-fn line_env(commands: &[Command]) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, String> = std::env::vars().collect();
+fn line_env(commands: &[Command], vars: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out = vars.clone();
     for c in commands {
         if c.argv.is_empty() {
             out.extend(

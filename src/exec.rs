@@ -18,18 +18,17 @@ pub fn is_dropped(name: &str) -> bool {
 }
 
 /// Remove from this process's environment the variables that make bash
-/// run code guard never saw, and every secret: names the scrub patterns
-/// match and values a detector recognises. Whatever is exec'd next
-/// inherits what is left; granted credentials are added back per command.
-pub fn scrub_env(settings: &crate::session::settings::Settings) {
-    let scrubber = settings.scrubber();
+/// run code guard never saw, and every secret: names `scrubbed` says
+/// (the scrub patterns, or in broker mode the broker's list) and values
+/// a detector recognises. Whatever is exec'd next inherits what is left;
+/// granted credentials are added back per command.
+pub fn scrub(scrubbed: &dyn Fn(&str) -> bool) {
     let names: Vec<OsString> = std::env::vars_os()
         .filter(|(k, v)| {
             let name = k.to_string_lossy();
             is_dropped(&name)
                 || (name != crate::session::VAR
-                    && (scrubber.matches(&name)
-                        || !crate::detect::scan(&v.to_string_lossy()).is_empty()))
+                    && (scrubbed(&name) || !crate::detect::scan(&v.to_string_lossy()).is_empty()))
         })
         .map(|(k, _)| k)
         .collect();
@@ -63,6 +62,15 @@ fn cstrings(argv: &[OsString]) -> Vec<CString> {
         .collect()
 }
 
+/// Rust's runtime ignores SIGPIPE in guard itself, and an ignored
+/// signal stays ignored across exec: without this, `yes | head -1` in a
+/// guarded line would see EPIPE where bash's children see SIGPIPE.
+pub fn restore_signals() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: the default disposition, just before exec.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 /// Replace this process with `shell [options] -c script [name args…]`.
 /// Start-up files are read only when the config allows it (`startup`),
 /// and then a login shell stays one.
@@ -87,6 +95,7 @@ pub fn shell(
     argv.push(script.clone());
     argv.extend(rest.iter().cloned());
     let path = CString::new(shell.as_bytes()).unwrap_or_else(|_| CString::from(c"/bin/sh"));
+    restore_signals();
     let err = nix::unistd::execv(&path, &cstrings(&argv)).err();
     ExecError {
         program: shell.to_string(),
@@ -107,9 +116,104 @@ pub fn argv(argv: &[OsString]) -> ExecError {
             source: nix::Error::ENOENT,
         };
     };
+    restore_signals();
     let err = nix::unistd::execvp(first, &args).err();
     ExecError {
         program,
         source: err.unwrap_or(nix::Error::UnknownErrno),
     }
+}
+
+/// Exec `argv` as `bash -c` would when it is the line's only command:
+/// the program found on PATH the way bash finds it, with the variables
+/// bash adjusts before such an exec (`SHLVL`, `PWD`, `OLDPWD`, `_`).
+/// Returns, having changed nothing that matters, whenever bash would do
+/// anything else (not found, not executable, not a binary): the caller
+/// then hands the line to bash, which reports it in its own words.
+pub fn direct(argv: &[String]) {
+    let Some(name) = argv.first() else { return };
+    let Some(path) = find_program(name) else {
+        return;
+    };
+    // bash raises SHLVL at start and lowers it again for the exec; it
+    // warns and resets from 1000 on, which only bash should print.
+    match std::env::var("SHLVL") {
+        Err(_) => set("SHLVL", "0"),
+        Ok(v) if v.len() <= 3 && v.bytes().all(|b| b.is_ascii_digit()) => {
+            if v.parse::<u32>().map_or(true, |n| n >= 999) {
+                return;
+            }
+        }
+        Ok(_) => return,
+    }
+    let here = std::env::current_dir().ok();
+    let pwd_ok = std::env::var("PWD").ok().is_some_and(|p| {
+        let logical = std::path::Path::new(&p);
+        logical.is_absolute()
+            && !logical.components().any(|c| {
+                matches!(
+                    c,
+                    std::path::Component::CurDir | std::path::Component::ParentDir
+                )
+            })
+            && same_file(logical, std::path::Path::new("."))
+    });
+    if !pwd_ok {
+        match &here {
+            Some(h) => set("PWD", &h.to_string_lossy()),
+            None => return,
+        }
+    }
+    if std::env::var_os("OLDPWD").is_some_and(|o| !std::path::Path::new(&o).is_dir()) {
+        // SAFETY: single-threaded, just before exec.
+        unsafe { std::env::remove_var("OLDPWD") };
+    }
+    set("_", &path);
+    let Ok(c_path) = CString::new(path.as_bytes()) else {
+        return;
+    };
+    let args = cstrings(&argv.iter().map(OsString::from).collect::<Vec<_>>());
+    restore_signals();
+    let _ = nix::unistd::execv(&c_path, &args);
+}
+
+fn set(name: &str, value: &str) {
+    // SAFETY: guard is single-threaded here, just before exec.
+    unsafe { std::env::set_var(name, value) };
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// The file bash would exec for `name`: the word itself when it names a
+/// path, else the first PATH entry holding it. Only an executable
+/// regular file counts; anything else (bash's "Permission denied", "is a
+/// directory", "command not found") is bash's to report.
+fn find_program(name: &str) -> Option<String> {
+    use nix::unistd::{access, AccessFlags};
+    let ok = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file()) && access(p, AccessFlags::X_OK).is_ok()
+    };
+    if name.contains('/') {
+        return ok(std::path::Path::new(name)).then(|| name.to_string());
+    }
+    let path = std::env::var("PATH").ok()?;
+    for dir in path.split(':') {
+        // Relative entries (and the empty one, the current directory)
+        // are rare enough to leave to bash, with its own idea of `$_`.
+        if !dir.starts_with('/') {
+            return None;
+        }
+        let candidate = format!("{}/{name}", dir.trim_end_matches('/'));
+        let p = std::path::Path::new(&candidate);
+        if p.exists() {
+            return ok(p).then_some(candidate);
+        }
+    }
+    None
 }

@@ -1,20 +1,27 @@
 //! guard: authorize credential use at the point of use.
 //!
 //! The modules follow the data flow of one command line:
-//! `parse` → `unwrap` (via `analyze`) → `facts` → `rules`/`policy` →
-//! `audit` → `exec`. `cli` only wires them together.
+//! `parse` → `unwrap` (via `analyze`) → `facts` → `rules`/`policy` (the
+//! pure engine) → `gate` (session, approval, credentials, audit) →
+//! `exec`. The trust split has its own places: `broker/` is the trusted
+//! side (the reference monitor), `client/` the untrusted shell that asks
+//! it, `wire/` what they say. `cli` only wires them together.
 
+pub mod actor;
 pub mod analyze;
 pub mod approve;
 pub mod approver;
 pub mod audit;
 pub mod boundary;
+pub mod broker;
 pub mod cli;
+pub mod client;
 pub mod command;
 pub mod creds;
 pub mod detect;
 pub mod exec;
 pub mod facts;
+pub mod gate;
 pub mod glob;
 pub mod hex;
 pub mod inventory;
@@ -28,4 +35,6 @@ pub mod snapshot;
 pub mod state;
 pub mod supervise;
 pub mod transfer;
+pub mod trust;
 pub mod unwrap;
+pub mod wire;

@@ -64,8 +64,7 @@ fn serve(reply: impl Fn(usize, &Seen) -> Reply + Send + 'static) -> Server {
             }
             match reply(n, &s) {
                 Reply::Status(code, text) => {
-                    let _ =
-                        req.respond(tiny_http::Response::from_string(text).with_status_code(code));
+                    let _ = req.respond(common::signed_response(SECRET.as_bytes(), code, &text));
                 }
                 Reply::Hang => {
                     std::thread::spawn(move || {

@@ -177,7 +177,7 @@ fn boundary_signals() {
     let mut failures = Vec::new();
     for (line, want) in TABLE {
         let mut v = common::decide(&cfg, &env, line);
-        enforce::apply(&mut v, Some(&s), &cfg);
+        enforce::apply(&mut v, Some(&s), &cfg, &std::env::vars().collect());
         let crossing = v
             .matches
             .iter()

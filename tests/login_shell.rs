@@ -259,9 +259,13 @@ impl Webhook {
                 let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
                 log.lock().unwrap().push((json, ok));
                 let reply = if ok {
-                    tiny_http::Response::from_string(format!(
-                        r#"{{"decision":"{decision}","approver":"e2e","reason":"e2e says {decision}"}}"#
-                    ))
+                    common::signed_response(
+                        SECRET.as_bytes(),
+                        200,
+                        &format!(
+                            r#"{{"decision":"{decision}","approver":"e2e","reason":"e2e says {decision}"}}"#
+                        ),
+                    )
                 } else {
                     tiny_http::Response::from_string("bad signature").with_status_code(401)
                 };

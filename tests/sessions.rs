@@ -56,7 +56,9 @@ fn approver() -> Approver {
             std::thread::sleep(Duration::from_millis(
                 delay.load(std::sync::atomic::Ordering::SeqCst),
             ));
-            let _ = req.respond(tiny_http::Response::from_string(
+            let _ = req.respond(common::signed_response(
+                b"s3cret",
+                200,
                 r#"{"decision":"allow","approver":"ops-oncall","scope":"once"}"#,
             ));
         }

@@ -146,9 +146,14 @@ fn deny(channel: Channel, approver: &str, reason: Option<String>) -> Decision {
     }
 }
 
+/// How the terminal link of the chain reaches a human: guard's own
+/// `/dev/tty` (`tty::ask`), or in the broker the terminal the client
+/// handed over.
+pub type AskTerminal<'a> = &'a dyn Fn(&Request<'_>, std::time::Duration) -> tty::Answer;
+
 /// Run the chain for a `review` verdict. Never called for `deny`: memory
 /// cannot override a deny rule.
-pub fn approve(req: &Request<'_>, settings: &settings::Settings) -> Decision {
+pub fn approve(req: &Request<'_>, settings: &settings::Settings, ask: AskTerminal<'_>) -> Decision {
     let fingerprint = memory::fingerprint(&req.verdict.commands);
     if let Some(s) = req.session {
         if let Some(approver) = memory::recall(&s.id, &fingerprint) {
@@ -170,7 +175,7 @@ pub fn approve(req: &Request<'_>, settings: &settings::Settings) -> Decision {
     let mut unavailable = Vec::new();
     if settings.tty {
         let approver = format!("{}@tty", req.user);
-        match tty::ask(req, settings.timeout) {
+        match ask(req, settings.timeout) {
             tty::Answer::Once => {
                 return Decision {
                     allow: true,

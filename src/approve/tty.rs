@@ -1,19 +1,23 @@
 //! The inline approver: a card and one keystroke on the controlling
 //! terminal.
 //!
-//! Everything goes through `/dev/tty`, never stdout or stderr, which the
-//! agent may capture, and it works with stdin a pipe. Keys typed before
-//! the card appears are discarded, so nothing the agent buffered can
-//! approve. Raw mode is undone on every way out: return, panic, and the
-//! signals that end a process.
+//! Everything goes through the terminal itself (`/dev/tty`, or in broker
+//! mode the terminal the client handed over), never stdout or stderr,
+//! which the agent may capture, and it works with stdin a pipe. Keys
+//! typed before the card appears are discarded, so nothing the agent
+//! buffered can approve. Raw mode is undone on every way out: return,
+//! panic, and the signals that end a process.
+//!
+//! Keys are read from the descriptor directly rather than through
+//! crossterm's event reader, which only knows the process's own
+//! terminal; the broker draws on a terminal it was handed.
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
 use crossterm::style::Stylize;
 use nix::libc;
 use nix::sys::termios::{self, FlushArg, SetArg};
@@ -73,16 +77,18 @@ fn install_handlers() {
 
 /// Restores the terminal when the prompt ends by any return path.
 struct RawMode<'a> {
-    tty: &'a File,
+    tty: BorrowedFd<'a>,
     original: termios::Termios,
 }
 
 impl Drop for RawMode<'_> {
     fn drop(&mut self) {
-        let _ = termios::tcsetattr(self.tty.as_fd(), SetArg::TCSANOW, &self.original);
+        let _ = termios::tcsetattr(self.tty, SetArg::TCSANOW, &self.original);
     }
 }
 
+/// guard's own controlling terminal, opened once and kept for the life of
+/// the process (the signal path restores it by descriptor).
 fn open() -> Result<&'static File, String> {
     static TTY: OnceLock<File> = OnceLock::new();
     if let Some(f) = TTY.get() {
@@ -96,29 +102,39 @@ fn open() -> Result<&'static File, String> {
     Ok(TTY.get_or_init(|| f))
 }
 
+/// Ask on guard's own controlling terminal (embedded mode).
 pub fn ask(req: &Request<'_>, timeout: Duration) -> Answer {
     let tty = match open() {
         Ok(t) => t,
         Err(why) => return Answer::Unavailable(why),
     };
-    let original = match termios::tcgetattr(tty.as_fd()) {
+    ask_on(tty.as_fd(), req, timeout, true)
+}
+
+/// Ask on `tty`: guard's own terminal, or one a client handed the broker.
+/// `own` installs the handlers that restore the terminal when this
+/// process is signalled; the broker's threads must not.
+pub fn ask_on(tty: BorrowedFd<'_>, req: &Request<'_>, timeout: Duration, own: bool) -> Answer {
+    let original = match termios::tcgetattr(tty) {
         Ok(t) => t,
-        Err(e) => return Answer::Unavailable(format!("/dev/tty is not a terminal ({e})")),
+        Err(e) => return Answer::Unavailable(format!("the terminal is not a terminal ({e})")),
     };
-    let _ = SAVED.set((tty.as_raw_fd(), libc::termios::from(original.clone())));
-    install_handlers();
+    if own {
+        let _ = SAVED.set((tty.as_raw_fd(), libc::termios::from(original.clone())));
+        install_handlers();
+    }
     let mut raw = original.clone();
     termios::cfmakeraw(&mut raw);
     // Keep output processing so "\n" still returns the carriage.
     raw.output_flags = original.output_flags;
-    if let Err(e) = termios::tcsetattr(tty.as_fd(), SetArg::TCSANOW, &raw) {
-        return Answer::Unavailable(format!("cannot set raw mode on /dev/tty ({e})"));
+    if let Err(e) = termios::tcsetattr(tty, SetArg::TCSANOW, &raw) {
+        return Answer::Unavailable(format!("cannot set raw mode on the terminal ({e})"));
     }
     let _restore = RawMode { tty, original };
     // Typed-ahead input must not answer the prompt.
-    let _ = termios::tcflush(tty.as_fd(), FlushArg::TCIFLUSH);
-    let mut out = tty;
-    let style = Style::detect();
+    let _ = termios::tcflush(tty, FlushArg::TCIFLUSH);
+    let mut out = Term(tty);
+    let style = Style::detect(tty);
     let _ = write!(out, "{}", card(req, &style));
     let answer = wait(&mut out, req, &style, timeout);
     let verdict = match &answer {
@@ -133,7 +149,124 @@ pub fn ask(req: &Request<'_>, timeout: Duration) -> Answer {
     answer
 }
 
-fn wait(out: &mut &File, req: &Request<'_>, style: &Style, timeout: Duration) -> Answer {
+/// A terminal by descriptor, for `write!`.
+struct Term<'a>(BorrowedFd<'a>);
+
+impl Write for Term<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        loop {
+            match nix::unistd::write(self.0, buf) {
+                Err(nix::Error::EINTR) => continue,
+                other => return other.map_err(std::io::Error::from),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One key, as the prompt understands them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Char(char),
+    Enter,
+    Backspace,
+    /// Esc, Ctrl-C, Ctrl-D.
+    Cancel,
+    /// An escape sequence (arrows, function keys) or a byte that means
+    /// nothing here.
+    Other,
+}
+
+/// Wait up to `left` for input; false on timeout.
+fn readable(tty: BorrowedFd<'_>, left: Duration) -> Result<bool, ()> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(tty, PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(ms)) {
+        Ok(0) => Ok(false),
+        Ok(_) => {
+            let r = fds[0].revents().unwrap_or(PollFlags::empty());
+            if r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
+                && !r.contains(PollFlags::POLLIN)
+            {
+                return Err(());
+            }
+            Ok(true)
+        }
+        Err(nix::Error::EINTR) => Ok(false),
+        Err(_) => Err(()),
+    }
+}
+
+fn read_byte(tty: BorrowedFd<'_>) -> Result<u8, ()> {
+    let mut b = [0u8; 1];
+    loop {
+        match nix::unistd::read(tty, &mut b) {
+            Ok(1) => return Ok(b[0]),
+            Err(nix::Error::EINTR) => continue,
+            _ => return Err(()),
+        }
+    }
+}
+
+/// Read one key, or `None` when `left` runs out. In raw mode every key
+/// guard acts on is one byte; an Esc followed at once by more bytes is an
+/// escape sequence, read to its end and ignored.
+fn read_key(tty: BorrowedFd<'_>, left: Duration) -> Result<Option<Key>, ()> {
+    if !readable(tty, left)? {
+        return Ok(None);
+    }
+    let b = read_byte(tty)?;
+    let key = match b {
+        0x1b => {
+            if !readable(tty, Duration::from_millis(30))? {
+                return Ok(Some(Key::Cancel));
+            }
+            let next = read_byte(tty)?;
+            if next == b'[' || next == b'O' {
+                // CSI/SS3: parameters, then one final byte in 0x40..=0x7e.
+                for _ in 0..16 {
+                    if !readable(tty, Duration::from_millis(30))? {
+                        break;
+                    }
+                    if (0x40..=0x7e).contains(&read_byte(tty)?) {
+                        break;
+                    }
+                }
+            }
+            Key::Other
+        }
+        0x03 | 0x04 => Key::Cancel,
+        b'\r' | b'\n' => Key::Enter,
+        0x7f | 0x08 => Key::Backspace,
+        b if b.is_ascii() && !b.is_ascii_control() => Key::Char(char::from(b)),
+        b if b >= 0xc0 => {
+            // The rest of one UTF-8 character.
+            let mut bytes = vec![b];
+            let want = if b >= 0xf0 {
+                4
+            } else if b >= 0xe0 {
+                3
+            } else {
+                2
+            };
+            while bytes.len() < want && readable(tty, Duration::from_millis(30))? {
+                bytes.push(read_byte(tty)?);
+            }
+            std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|s| s.chars().next())
+                .map_or(Key::Other, Key::Char)
+        }
+        _ => Key::Other,
+    };
+    Ok(Some(key))
+}
+
+fn wait(out: &mut Term<'_>, req: &Request<'_>, style: &Style, timeout: Duration) -> Answer {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -145,26 +278,18 @@ fn wait(out: &mut &File, req: &Request<'_>, style: &Style, timeout: Duration) ->
             "\r\x1b[K {}",
             style.dim(&format!("timeout in {}s", left.as_secs() + 1))
         );
-        let _ = out.flush();
-        match event::poll(left.min(Duration::from_secs(1))) {
-            Ok(false) => continue,
-            Ok(true) => {}
-            Err(_) => return Answer::Deny(Some("terminal read failed".to_string())),
-        }
-        let key = match event::read() {
-            Ok(Event::Key(k)) => k,
-            Ok(_) => continue,
-            Err(_) => return Answer::Deny(Some("terminal read failed".to_string())),
+        let key = match read_key(out.0, left.min(Duration::from_secs(1))) {
+            Ok(None) => continue,
+            Ok(Some(k)) => k,
+            Err(()) => return Answer::Deny(Some("terminal read failed".to_string())),
         };
-        if is_cancel(&key) {
-            return Answer::Deny(None);
-        }
-        match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => return Answer::Once,
-            KeyCode::Char('a') | KeyCode::Char('A') => return Answer::Session,
-            KeyCode::Char('n') | KeyCode::Char('N') => return Answer::Deny(None),
-            KeyCode::Char('r') | KeyCode::Char('R') => return Answer::Deny(reason(out, deadline)),
-            KeyCode::Char('?') => {
+        match key {
+            Key::Cancel => return Answer::Deny(None),
+            Key::Char('y' | 'Y') => return Answer::Once,
+            Key::Char('a' | 'A') => return Answer::Session,
+            Key::Char('n' | 'N') => return Answer::Deny(None),
+            Key::Char('r' | 'R') => return Answer::Deny(reason(out, deadline)),
+            Key::Char('?') => {
                 let _ = write!(out, "\r\x1b[K{}", details(req));
             }
             _ => {}
@@ -172,41 +297,32 @@ fn wait(out: &mut &File, req: &Request<'_>, style: &Style, timeout: Duration) ->
     }
 }
 
-fn is_cancel(key: &KeyEvent) -> bool {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    matches!(key.code, KeyCode::Esc)
-        || (ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('d')))
-}
-
 /// A typed reason, ended by Enter; Esc, Ctrl-C, Ctrl-D and the deadline
 /// still deny, without one.
-fn reason(out: &mut &File, deadline: Instant) -> Option<String> {
+fn reason(out: &mut Term<'_>, deadline: Instant) -> Option<String> {
     let mut text = String::new();
     let _ = write!(out, "\r\x1b[K reason: ");
-    let _ = out.flush();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || !event::poll(left).unwrap_or(false) {
+        if left.is_zero() {
             return None;
         }
-        let Ok(Event::Key(key)) = event::read() else {
-            continue;
+        let key = match read_key(out.0, left) {
+            Ok(Some(k)) => k,
+            Ok(None) | Err(()) => return None,
         };
-        if is_cancel(&key) {
-            return None;
-        }
-        match key.code {
-            KeyCode::Enter => return Some(text.trim().to_string()).filter(|t| !t.is_empty()),
-            KeyCode::Backspace if text.pop().is_some() => {
+        match key {
+            Key::Cancel => return None,
+            Key::Enter => return Some(text.trim().to_string()).filter(|t| !t.is_empty()),
+            Key::Backspace if text.pop().is_some() => {
                 let _ = write!(out, "\x08 \x08");
             }
-            KeyCode::Char(c) if !c.is_control() && text.len() < 500 => {
+            Key::Char(c) if !c.is_control() && text.len() < 500 => {
                 text.push(c);
                 let _ = write!(out, "{c}");
             }
             _ => {}
         }
-        let _ = out.flush();
     }
 }
 
@@ -216,11 +332,16 @@ struct Style {
 }
 
 impl Style {
-    fn detect() -> Style {
+    fn detect(tty: BorrowedFd<'_>) -> Style {
+        // In the broker these are the broker's variables, not the
+        // client's: its terminal is then drawn plainly unless TERM says
+        // otherwise.
         let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::env::var("TERM").is_ok_and(|t| !t.is_empty() && t != "dumb");
-        let width = crossterm::terminal::size().map_or(80, |(w, _)| usize::from(w));
-        Style { color, width }
+        Style {
+            color,
+            width: width(tty).unwrap_or(80),
+        }
     }
 
     fn paint(&self, text: &str, f: impl Fn(&str) -> String) -> String {
@@ -246,6 +367,19 @@ impl Style {
     fn label(&self, t: &str) -> String {
         self.paint(t, |t| t.bold().to_string())
     }
+}
+
+/// The terminal's width in columns, from the kernel.
+fn width(tty: BorrowedFd<'_>) -> Option<usize> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ fills the winsize it is given.
+    let rc = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
 }
 
 /// The card. On a narrow terminal it degrades to plain lines.

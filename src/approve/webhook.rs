@@ -1,7 +1,9 @@
 //! The remote approver: a signed JSON POST, answered with a decision now
 //! (200) or later (202 and a URL to poll). Every failure denies: a bad
 //! secret file, an unreachable or slow approver, and any answer that is
-//! not a well-formed decision.
+//! not a well-formed decision. The answers are signed too, with the same
+//! secret over the exact response body: on plain http, anyone who can
+//! reach or impersonate the approver's port could otherwise say `allow`.
 
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
@@ -170,7 +172,31 @@ pub fn ask(cfg: &Webhook, body: &[u8]) -> Answer {
         match sent {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                let text = resp.text().unwrap_or_default();
+                let signed = resp
+                    .headers()
+                    .get(SIGNATURE_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let bytes = resp.bytes().map(|b| b.to_vec()).unwrap_or_default();
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                if matches!(status, 200 | 202) {
+                    let genuine = signed
+                        .as_deref()
+                        .is_some_and(|sig| verify(&secret, &bytes, sig));
+                    if !genuine {
+                        return Answer::Deny {
+                            approver: "webhook".to_string(),
+                            reason: Some(format!(
+                                "the approver's answer (HTTP {status}) is {}; refusing it",
+                                if signed.is_some() {
+                                    "mis-signed"
+                                } else {
+                                    "not signed"
+                                }
+                            )),
+                        };
+                    }
+                }
                 match status {
                     200 => return decision(&text),
                     202 => match serde_json::from_str::<PendingBody>(&text) {

@@ -53,8 +53,8 @@ pub fn append<T: Serialize>(
     durable: bool,
     spec: &AuditSpec,
 ) -> Result<Written, AuditError> {
-    let dir = crate::state::ensure().map_err(|source| AuditError {
-        path: "<state dir>".to_string(),
+    let dir = super::ensure_dir().map_err(|source| AuditError {
+        path: "<audit dir>".to_string(),
         source,
     })?;
     append_in(&dir, body, durable, spec)
@@ -267,7 +267,7 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
 
 /// The current chain head: the hash of the newest record, if any.
 pub fn head() -> Option<String> {
-    head_in(&crate::state::dir()?)
+    head_in(&super::dir()?)
 }
 
 pub fn head_in(dir: &Path) -> Option<String> {

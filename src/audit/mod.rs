@@ -37,6 +37,8 @@ pub struct Record<'a> {
     pub host: String,
     pub user: String,
     pub uid: u32,
+    /// The process that asked: guard itself, or the broker's peer.
+    pub pid: i32,
     pub tty: Option<String>,
     pub cwd: String,
     pub session: Option<String>,
@@ -75,44 +77,22 @@ pub struct Exit {
     pub duration_ms: u64,
 }
 
-/// The user guard runs as, by name where the system knows one. Looked up
-/// once: the passwd lookup costs more than everything else it is used for.
+/// The user a record is about: guard's own, or the broker's peer.
 pub fn user_name() -> String {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        let uid = nix::unistd::getuid();
-        nix::unistd::User::from_uid(uid)
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| uid.to_string())
-    })
-    .clone()
+    crate::actor::current().user.clone()
 }
 
 pub fn host_name() -> String {
-    nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    crate::actor::current().host.clone()
 }
 
 pub fn cwd() -> String {
-    std::env::current_dir()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default()
+    crate::actor::current().cwd()
 }
 
-/// The terminal guard was started on, if any of stdin, stdout or stderr
-/// is one.
+/// The terminal of the process a record is about, if it has one.
 pub fn tty() -> Option<String> {
-    use std::os::fd::AsFd;
-    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-    let found = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()]
-        .into_iter()
-        .filter(|fd| nix::unistd::isatty(fd).unwrap_or(false))
-        .find_map(|fd| nix::unistd::ttyname(fd).ok())
-        .map(|p| p.display().to_string());
-    found
+    crate::actor::current().tty.clone()
 }
 
 impl<'a> Record<'a> {
@@ -125,14 +105,16 @@ impl<'a> Record<'a> {
         outcome: &'static str,
         reason: &str,
     ) -> Record<'a> {
+        let who = crate::actor::current();
         Record {
             kind: "decision",
             time: now(),
-            host: host_name(),
-            user: user_name(),
-            uid: nix::unistd::getuid().as_raw(),
-            tty: tty(),
-            cwd: cwd(),
+            host: who.host.clone(),
+            user: who.user.clone(),
+            uid: who.uid,
+            pid: who.pid,
+            tty: who.tty.clone(),
+            cwd: who.cwd(),
             session: None,
             purpose: None,
             boundary: None,
@@ -207,6 +189,31 @@ pub struct AuditError {
 }
 
 static SETTINGS: OnceLock<AuditSpec> = OnceLock::new();
+static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+/// Keep the log in `dir` instead of the state directory: the broker's
+/// `--audit-dir`, a place the agent cannot reach.
+pub fn set_dir(dir: std::path::PathBuf) {
+    let _ = DIR.set(dir);
+}
+
+/// Where the log lives: the configured audit dir, else the state dir.
+pub fn dir() -> Option<std::path::PathBuf> {
+    DIR.get().cloned().or_else(crate::state::dir)
+}
+
+/// As `dir`, created private to this user when missing.
+pub fn ensure_dir() -> std::io::Result<std::path::PathBuf> {
+    match DIR.get() {
+        Some(d) => {
+            if !d.is_dir() {
+                crate::session::store::private_dir(d)?;
+            }
+            Ok(d.clone())
+        }
+        None => crate::state::ensure(),
+    }
+}
 
 /// Take the audit settings from the loaded config, once per process, so
 /// every writer (decisions, events, exits) rotates and forwards alike.
@@ -226,14 +233,16 @@ pub fn unwritable_allows() -> bool {
 
 /// A session event (start, end) with the same keys as a decision.
 pub fn event(mode: &str, session: &str, reason: &str) {
+    let who = crate::actor::current();
     let record = Record {
         kind: "event",
         time: now(),
-        host: host_name(),
-        user: user_name(),
-        uid: nix::unistd::getuid().as_raw(),
-        tty: tty(),
-        cwd: cwd(),
+        host: who.host.clone(),
+        user: who.user.clone(),
+        uid: who.uid,
+        pid: who.pid,
+        tty: who.tty.clone(),
+        cwd: who.cwd(),
         session: Some(session.to_string()),
         purpose: None,
         boundary: None,

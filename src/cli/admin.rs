@@ -69,6 +69,31 @@ enum Admin {
         #[command(subcommand)]
         command: super::sessions::SessionCmd,
     },
+    /// Run the broker, the reference monitor, in the foreground as this user.
+    ///
+    /// It owns the rules, approvals, the audit log, sessions and
+    /// credentials; guard shells configured with `broker: SOCKET` ask it
+    /// for every line. Run it as its own user (`guard`), never the agent.
+    Broker {
+        /// Where to listen (unless systemd passes a socket).
+        #[arg(long, value_name = "PATH", default_value = "/run/guard/broker.sock")]
+        socket: PathBuf,
+        /// One config file instead of the admin layers under /etc/guard.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Sessions, minted credentials, approval memory.
+        #[arg(long, value_name = "DIR", default_value = "/var/lib/guard")]
+        state_dir: PathBuf,
+        /// The audit log (DIR/audit.jsonl).
+        #[arg(long, value_name = "DIR", default_value = "/var/log/guard")]
+        audit_dir: PathBuf,
+    },
+    /// Say how lines are decided here: by a broker, or in-process (advisory).
+    Status {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a completion script for SHELL.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
@@ -164,6 +189,19 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
                 }
             }
         }
+        Admin::Broker {
+            socket,
+            config,
+            state_dir,
+            audit_dir,
+        } => crate::broker::main(crate::broker::Options {
+            socket,
+            config,
+            state_dir,
+            audit_dir,
+            etc: PathBuf::from(crate::rules::load::ETC),
+        }),
+        Admin::Status { json } => super::status::run(json),
         Admin::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "guard", &mut std::io::stdout());
             0

@@ -76,21 +76,128 @@ fn exit_request(line: &str) -> Option<Option<i32>> {
     }
 }
 
-pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
-    let Some(state) = crate::state::dir() else {
+/// Where each line is decided: in this process, or by the broker.
+pub(super) trait Backend {
+    fn session(&self) -> String;
+    /// The shell is its session (not one it joined).
+    fn owns_session(&self) -> bool;
+    /// Where the shell keeps its snapshots and history.
+    fn state_dir(&self) -> Option<std::path::PathBuf>;
+    /// Decide one line, printing what the agent is to see on refusal.
+    fn line(&mut self, line: &str, env: &Env, snapshot: &str) -> Result<LineRun, i32>;
+    /// The real shell and whether it reads its start-up files.
+    fn shell(&self) -> (String, bool);
+    fn scrubbed(&self, name: &str) -> bool;
+    /// Record how a line's command ended.
+    fn exited(&self, seq: Option<u64>, ended: &Ended, took: std::time::Duration);
+    /// What to do when the shell is done, from any thread.
+    fn finisher(&self) -> Finisher;
+    fn started(&self);
+}
+
+pub(super) type Finisher = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// What an allowed line runs with.
+pub(super) struct LineRun {
+    pub env: Vec<(String, String)>,
+    pub seq: Option<u64>,
+}
+
+struct Embedded<'a, 'b> {
+    ctx: &'a Ctx<'b>,
+    scrubber: crate::session::settings::Scrubber,
+}
+
+impl Backend for Embedded<'_, '_> {
+    fn session(&self) -> String {
+        self.ctx
+            .session
+            .as_ref()
+            .map_or_else(|| "none".to_string(), |s| s.id.clone())
+    }
+
+    fn owns_session(&self) -> bool {
+        // A shell that joined a session (GUARD_SESSION) leaves it running;
+        // one that is its own session ends it.
+        self.ctx.session.as_ref().is_some_and(|s| s.is_own_login())
+    }
+
+    fn state_dir(&self) -> Option<std::path::PathBuf> {
+        crate::state::dir()
+    }
+
+    fn line(&mut self, line: &str, env: &Env, snapshot: &str) -> Result<LineRun, i32> {
+        let mut scope = Scope::default();
+        if scope
+            .learn(snapshot, env, &["snapshot".to_string()])
+            .is_err()
+        {
+            return Err(SNAPSHOT_BROKEN);
+        }
+        let v = match self.ctx.cfg {
+            Ok(cfg) => policy::decide_in(Input::Script(line), cfg, env, &mut scope),
+            Err(e) => policy::Verdict::config_error(e.to_string()),
+        };
+        let grant = gate(self.ctx, "interactive", line, &v)?;
+        Ok(LineRun {
+            env: grant.env,
+            seq: grant.seq,
+        })
+    }
+
+    fn shell(&self) -> (String, bool) {
+        (
+            shell_of(self.ctx.cfg),
+            self.ctx.cfg.as_ref().is_ok_and(|c| c.startup_files),
+        )
+    }
+
+    fn scrubbed(&self, name: &str) -> bool {
+        self.scrubber.matches(name)
+    }
+
+    fn exited(&self, seq: Option<u64>, ended: &Ended, took: std::time::Duration) {
+        if let Some(of) = seq {
+            let session = self.ctx.session.as_ref().map(|s| s.id.clone());
+            if let Err(e) = crate::audit::exit(of, session, ended, took) {
+                eprintln!("guard: {e}");
+            }
+        }
+    }
+
+    fn finisher(&self) -> Finisher {
+        let (session, owns) = (self.session(), self.owns_session());
+        std::sync::Arc::new(move |why: &str| finish(&session, owns, why))
+    }
+
+    fn started(&self) {
+        crate::audit::event(
+            "session-start",
+            &self.session(),
+            "interactive session started",
+        );
+    }
+}
+
+/// What `line` returns when the saved state no longer parses: the shell
+/// starts afresh rather than refusing every line.
+pub(super) const SNAPSHOT_BROKEN: i32 = -1;
+
+pub fn run_embedded(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
+    let scrubber = crate::session::settings::of(ctx.cfg).scrubber();
+    let mut backend = Embedded { ctx, scrubber };
+    let home = backend.ctx.env.home.clone();
+    run(&mut backend, flags, &home)
+}
+
+pub(super) fn run(backend: &mut dyn Backend, flags: &ShellArgs, home: &str) -> i32 {
+    let Some(state) = backend.state_dir() else {
         eprintln!("guard: no state directory (set GUARD_STATE_DIR)");
         return REFUSED;
     };
-    let session = ctx
-        .session
-        .as_ref()
-        .map_or_else(|| "none".to_string(), |s| s.id.clone());
-    // A shell that joined a session (GUARD_SESSION) leaves it running; one
-    // that is its own session ends it.
-    let owns_session = ctx.session.as_ref().is_some_and(|s| s.is_own_login());
+    let session = backend.session();
     let snapshot = Snapshot::new(state.join("sessions").join(&session));
-    let scrubber = crate::session::settings::of(ctx.cfg).scrubber();
-    let start = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from(&ctx.env.home));
+    let start = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from(home));
     if let Err(e) = snapshot.init(&start) {
         eprintln!("guard: cannot keep session state: {e}");
         return REFUSED;
@@ -110,8 +217,9 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
         let _ = signal::signal(Signal::SIGHUP, SigHandler::Handler(on_hangup));
         let _ = signal::signal(Signal::SIGTERM, SigHandler::Handler(on_hangup));
     }
-    crate::audit::event("session-start", &session, "interactive session started");
-    watch_for_hangup(session.clone(), owns_session);
+    backend.started();
+    let finisher = backend.finisher();
+    watch_for_hangup(std::sync::Arc::clone(&finisher));
     let mut status = 0;
     let mut prompt = GuardPrompt {
         session: session.clone(),
@@ -144,38 +252,40 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
         // session's directory.
         let _ = std::env::set_current_dir(&cwd);
         let env = Env {
-            home: ctx.env.home.clone(),
+            home: home.to_string(),
             cwd: cwd.clone(),
         };
-        let mut scope = Scope::default();
-        let snap = snapshot.text();
-        if scope.learn(&snap, &env, &["snapshot".to_string()]).is_err() {
+        let mut run_with = backend.line(&line, &env, &snapshot.text());
+        if matches!(run_with, Err(SNAPSHOT_BROKEN)) {
             eprintln!("guard: the saved shell state no longer parses; starting afresh in {cwd}");
             let _ = snapshot.init(std::path::Path::new(&cwd));
+            run_with = backend.line(&line, &env, &snapshot.text());
         }
-        let v = match ctx.cfg {
-            Ok(cfg) => policy::decide_in(Input::Script(&line), cfg, &env, &mut scope),
-            Err(e) => policy::Verdict::config_error(e.to_string()),
-        };
-        let grant = match gate(ctx, "interactive", &line, &v) {
+        let grant = match run_with {
             Ok(g) => g,
             Err(code) => {
-                status = code;
+                status = if code == SNAPSHOT_BROKEN {
+                    REFUSED
+                } else {
+                    code
+                };
                 continue;
             }
         };
         let started = std::time::Instant::now();
         let granted: Vec<String> = grant.env.iter().map(|(k, _)| k.clone()).collect();
-        let ended = run_line(ctx, flags, &snapshot.wrap(&line, &granted), &grant.env);
+        let (shell, startup) = backend.shell();
+        let ended = run_line(
+            &shell,
+            startup,
+            flags,
+            &snapshot.wrap(&line, &granted),
+            &grant.env,
+        );
         status = ended.code();
-        if let Some(of) = grant.seq {
-            let session = ctx.session.as_ref().map(|s| s.id.clone());
-            if let Err(e) = crate::audit::exit(of, session, &ended, started.elapsed()) {
-                eprintln!("guard: {e}");
-            }
-        }
+        backend.exited(grant.seq, &ended, started.elapsed());
         let _ = snapshot
-            .commit(&|name: &str| granted.iter().any(|g| g == name) || scrubber.matches(name));
+            .commit(&|name: &str| granted.iter().any(|g| g == name) || backend.scrubbed(name));
         prompt.cwd = snapshot.cwd().unwrap_or(cwd);
     }
     // The editor may see the dead terminal before the watchdog does; the
@@ -185,7 +295,7 @@ pub fn run(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
     } else {
         format!("shell exited with status {status}")
     };
-    finish(&session, owns_session, &why);
+    finisher(&why);
     status
 }
 
@@ -223,7 +333,7 @@ fn hung_up() -> bool {
 /// end-of-file forever), so a watchdog ends the session instead: the end
 /// is recorded, and a command still running has had its SIGHUP from the
 /// kernel.
-fn watch_for_hangup(session: String, owns_session: bool) {
+fn watch_for_hangup(finish: Finisher) {
     std::thread::spawn(move || loop {
         std::thread::sleep(std::time::Duration::from_millis(250));
         if hung_up() {
@@ -231,7 +341,7 @@ fn watch_for_hangup(session: String, owns_session: bool) {
             if group > 0 {
                 let _ = signal::killpg(Pid::from_raw(group), Signal::SIGHUP);
             }
-            finish(&session, owns_session, hangup_reason());
+            finish(hangup_reason());
             std::process::exit(128 + Signal::SIGHUP as i32);
         }
     });
@@ -239,12 +349,17 @@ fn watch_for_hangup(session: String, owns_session: bool) {
 
 /// Run one line in its own process group, in the foreground of the
 /// terminal, so Ctrl-C and full-screen programs reach it and not guard.
-fn run_line(ctx: &Ctx<'_>, flags: &ShellArgs, script: &str, grant: &[(String, String)]) -> Ended {
+fn run_line(
+    shell: &str,
+    startup: bool,
+    flags: &ShellArgs,
+    script: &str,
+    grant: &[(String, String)],
+) -> Ended {
     use std::os::unix::process::CommandExt;
-    let shell = shell_of(ctx.cfg);
-    let mut cmd = std::process::Command::new(&shell);
-    if !ctx.cfg.as_ref().is_ok_and(|c| c.startup_files) {
-        cmd.args(exec::no_startup_files(&shell));
+    let mut cmd = std::process::Command::new(shell);
+    if !startup {
+        cmd.args(exec::no_startup_files(shell));
     }
     cmd.args(&flags.passthrough).arg("-c").arg(script);
     cmd.envs(grant.iter().map(|(k, v)| (k, v)));

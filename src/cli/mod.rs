@@ -4,9 +4,11 @@ mod admin;
 mod audit_cmd;
 pub mod flags;
 mod interactive;
+mod remote;
 mod run;
-mod sessions;
+pub mod sessions;
 mod shell;
+mod status;
 
 use std::ffi::OsString;
 

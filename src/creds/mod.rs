@@ -53,27 +53,70 @@ pub enum CredError {
     State(String, std::io::Error),
     #[error("credential `{0}`: session {1} ended before it could be issued")]
     Ended(String, String),
+    #[error("credential `{0}` is not for user {1}")]
+    NotForUser(String, String),
 }
 
-/// The variables the named credentials give a command of `session`,
-/// minting what is not cached or has expired.
+static REMOTE_FILES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// In the broker, credential files are not written where the broker
+/// keeps them (the agent cannot read there): their content goes to the
+/// client, which writes them for the command.
+pub fn set_remote_files() {
+    REMOTE_FILES.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn remote_files() -> bool {
+    REMOTE_FILES.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// What a line is given.
+#[derive(Debug, Default)]
+pub struct Granted {
+    pub env: Vec<(String, String)>,
+    pub files: Vec<crate::wire::FileGrant>,
+    pub warnings: Vec<String>,
+}
+
+/// The variables (and, in the broker, files) the named credentials give
+/// a command of `session`, minting what is not cached or has expired.
 pub fn grant(
     session: &Session,
     names: &[String],
     defs: &crate::session::settings::Settings,
-) -> Result<Vec<(String, String)>, CredError> {
-    let mut env = Vec::new();
+) -> Result<Granted, CredError> {
+    let mut out = Granted::default();
+    let user = crate::actor::current().user.clone();
     for name in names {
         let def = defs
             .credential(name)
             .ok_or_else(|| CredError::Undefined(name.clone()))?;
-        let issued = issued(session, def)?;
-        env.extend(issued.env);
+        if !def.users.is_empty() && !def.users.contains(&user) {
+            return Err(CredError::NotForUser(name.clone(), user));
+        }
+        let (issued, warning) = issued(session, def)?;
+        out.warnings.extend(warning);
+        out.env.extend(issued.env.clone());
+        if remote_files() {
+            for f in &def.files {
+                let content = issued
+                    .values
+                    .get(&f.from)
+                    .ok_or_else(|| CredError::Missing(def.name.clone(), f.from.clone()))?;
+                out.files.push(crate::wire::FileGrant {
+                    credential: def.name.clone(),
+                    env: f.env.clone(),
+                    name: f.name.clone().unwrap_or_else(|| f.env.clone()),
+                    dir: f.dir,
+                    content: content.clone(),
+                });
+            }
+        }
     }
-    Ok(env)
+    Ok(out)
 }
 
-fn issued(session: &Session, def: &CredentialSpec) -> Result<Issued, CredError> {
+fn issued(session: &Session, def: &CredentialSpec) -> Result<(Issued, Option<String>), CredError> {
     let state = |e| CredError::State(def.name.clone(), e);
     let ended = || CredError::Ended(def.name.clone(), session.id.clone());
     // An approval can take minutes; the session may have ended meanwhile.
@@ -113,7 +156,7 @@ fn issued(session: &Session, def: &CredentialSpec) -> Result<Issued, CredError> 
             .parse::<jiff::Timestamp>()
             .is_ok_and(|t| t > now);
         if fresh {
-            return Ok(old);
+            return Ok((old, None));
         }
         let outcome = revoke(&old);
         crate::audit::event(
@@ -123,7 +166,7 @@ fn issued(session: &Session, def: &CredentialSpec) -> Result<Issued, CredError> 
         );
         let _ = std::fs::remove_file(&path);
     }
-    let values = provider::fetch(&def.name, &def.provider)
+    let (values, warning) = provider::fetch(&def.name, &def.provider)
         .map_err(|e| CredError::Provider(def.name.clone(), e))?;
     let mut issued = Issued {
         credential: def.name.clone(),
@@ -153,7 +196,7 @@ fn issued(session: &Session, def: &CredentialSpec) -> Result<Issued, CredError> 
         &session.id,
         &format!("credential {} issued until {}", def.name, issued.expires_at),
     );
-    Ok(issued)
+    Ok((issued, warning))
 }
 
 /// Pick the variables, materialise the files and cache the issue in the
@@ -174,7 +217,7 @@ fn keep(
             .ok_or_else(|| CredError::Missing(def.name.clone(), key.to_string()))?;
         issued.env.insert(var.to_string(), value.clone());
     }
-    if !def.files.is_empty() {
+    if !def.files.is_empty() && !remote_files() {
         let files = dir.join("files").join(&def.name);
         private_subdir(&dir.join("files")).map_err(state)?;
         private_subdir(&files).map_err(state)?;
@@ -183,9 +226,10 @@ fn keep(
                 .values
                 .get(&f.from)
                 .ok_or_else(|| CredError::Missing(def.name.clone(), f.from.clone()))?;
-            let file = files.join(&f.env);
+            let file = files.join(f.name.as_deref().unwrap_or(&f.env));
             write_private(&file, content.as_bytes()).map_err(state)?;
-            issued.env.insert(f.env.clone(), file.display().to_string());
+            let path = if f.dir { &files } else { &file };
+            issued.env.insert(f.env.clone(), path.display().to_string());
         }
     }
     let ttl = def

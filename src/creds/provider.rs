@@ -23,24 +23,35 @@ pub enum ProviderError {
     Output(String),
     #[error("env_file {0}: {1}")]
     EnvFile(String, String),
+    #[error("store {0}: {1}")]
+    Store(String, String),
 }
 
 /// The values a provider gives, flattened: JSON nesting becomes dotted
-/// keys (`data.data.password`, the shape of `vault read -format=json`).
-pub fn fetch(name: &str, p: &ProviderSpec) -> Result<BTreeMap<String, String>, ProviderError> {
+/// keys (`data.data.password`, the shape of `vault read -format=json`),
+/// and a warning for the agent's stderr, if any.
+pub fn fetch(
+    name: &str,
+    p: &ProviderSpec,
+) -> Result<(BTreeMap<String, String>, Option<String>), ProviderError> {
     if let Some(argv) = &p.command {
         let out = run(argv, None)?;
-        return parse(&out).map_err(ProviderError::Output);
+        return parse(&out)
+            .map(|v| (v, None))
+            .map_err(ProviderError::Output);
     }
     if let Some(path) = &p.env_file {
-        return env_file(path);
+        return env_file(path).map(|v| (v, None));
+    }
+    if let Some(path) = &p.store {
+        return store(path).map(|v| (v, None));
     }
     if let Some(values) = &p.static_values {
-        eprintln!(
+        let warning = format!(
             "guard: warning: credential `{name}` uses a static provider: its values sit in the \
              config file (meant for tests only)"
         );
-        return Ok(values.clone());
+        return Ok((values.clone(), Some(warning)));
     }
     Err(ProviderError::Output("no provider".to_string()))
 }
@@ -183,26 +194,39 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, Strin
     }
 }
 
+/// A private file's text: owned by root or this user, and readable or
+/// writable by nobody else.
+fn private_text(path: &str) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    let me = nix::unistd::getuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        return Err(format!("owned by uid {}, not root or {me}", meta.uid()));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "mode {:o} lets others read it; it must be 0600",
+            meta.mode() & 0o777
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| e.to_string())
+}
+
 /// A file of `KEY=VALUE` lines that only its owner, root or this user,
 /// can read or write.
 fn env_file(path: &str) -> Result<BTreeMap<String, String>, ProviderError> {
     let fail = |m: String| ProviderError::EnvFile(path.to_string(), m);
-    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
-    let me = nix::unistd::getuid().as_raw();
-    if meta.uid() != 0 && meta.uid() != me {
-        return Err(fail(format!(
-            "owned by uid {}, not root or {me}",
-            meta.uid()
-        )));
-    }
-    if meta.mode() & 0o077 != 0 {
-        return Err(fail(format!(
-            "mode {:o} lets others read it; it must be 0600",
-            meta.mode() & 0o777
-        )));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let text = private_text(path).map_err(fail)?;
     parse(&text).map_err(fail)
+}
+
+/// A private JSON object of values, as `guard creds import` writes them.
+fn store(path: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+    let fail = |m: String| ProviderError::Store(path.to_string(), m);
+    let text = private_text(path).map_err(fail)?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+    let mut out = BTreeMap::new();
+    flatten("", &v, &mut out);
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -110,6 +110,7 @@ mod tests {
                     files: vec![MaterialSpec {
                         env: "KUBECONFIG".into(),
                         from: "k".into(),
+                        ..MaterialSpec::default()
                     }],
                     ..CredentialSpec::default()
                 },

@@ -7,6 +7,7 @@
 //! is `unwrap`'s job.
 
 mod ansi_c;
+pub mod direct;
 mod walk;
 mod word;
 

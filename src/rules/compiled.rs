@@ -12,7 +12,7 @@ use super::spec::{
 };
 
 /// Bumped whenever the encoding changes.
-pub const FORMAT: u32 = 5;
+pub const FORMAT: u32 = 6;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Compiled<'a> {
@@ -52,6 +52,10 @@ pub struct Compiled<'a> {
     pub cross_boundary: Option<Action>,
     pub session_ttl: Option<String>,
     pub audit: Option<AuditSpec>,
+    pub broker: Option<String>,
+    pub broker_user: Option<String>,
+    pub broker_timeout: Option<String>,
+    pub exec_tree: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,6 +88,7 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
     let mut credentials = Vec::new();
     let mut boundaries = std::collections::BTreeMap::new();
     let (mut scrub_env, mut cross_boundary, mut session_ttl, mut audit) = (None, None, None, None);
+    let (mut broker, mut broker_user, mut broker_timeout, mut exec_tree) = (None, None, None, None);
     let mut rule_dirs = Vec::new();
     let mut rule_blobs: Vec<Vec<u8>> = Vec::new();
     let mut programs: Vec<(String, u32)> = Vec::new();
@@ -107,6 +112,10 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
         cross_boundary = spec.cross_boundary.or(cross_boundary);
         session_ttl = spec.session_ttl.or(session_ttl);
         audit = spec.audit.or(audit);
+        broker = spec.broker.or(broker);
+        broker_user = spec.broker_user.or(broker_user);
+        broker_timeout = spec.broker_timeout.or(broker_timeout);
+        exec_tree = spec.exec_tree.or(exec_tree);
         rule_dirs.extend(spec.rule_dirs);
         command_env.extend(spec.command_env);
         for (rule, (line, col)) in spec.rules.into_iter().zip(file.origins) {
@@ -174,6 +183,10 @@ pub fn compile(files: Vec<Parsed>) -> Result<Vec<u8>, String> {
         cross_boundary,
         session_ttl,
         audit,
+        broker,
+        broker_user,
+        broker_timeout,
+        exec_tree,
     };
     postcard::to_stdvec(&compiled).map_err(|e| e.to_string())
 }

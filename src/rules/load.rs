@@ -42,10 +42,37 @@ pub struct Config {
     pub startup_files: bool,
     pub sessions: crate::session::settings::Settings,
     pub audit: super::spec::AuditSpec,
+    /// The broker every line must be decided by, if an admin layer names
+    /// one.
+    pub broker: Option<BrokerSpec>,
+    /// Decide every exec below a line (`exec_tree: on`, the default).
+    pub exec_tree: bool,
     /// The layers that were read, in order.
     pub files: Vec<String>,
     /// Notes for `rules lint`: settings ignored because of where they were.
     pub notes: Vec<String>,
+}
+
+/// Where the broker listens and who must be at the other end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerSpec {
+    pub socket: PathBuf,
+    pub user: String,
+    pub timeout: std::time::Duration,
+}
+
+/// The user the broker runs as when no config says.
+pub const DEFAULT_BROKER_USER: &str = "guard";
+/// How long a client waits for the broker's hello.
+pub const DEFAULT_BROKER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `on`/`off` (and YAML's spellings of a boolean).
+pub fn exec_tree_value(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        other => Err(format!("exec_tree must be on or off, not `{other}`")),
+    }
 }
 
 fn origin(file: &str, line: usize, col: usize) -> Origin {
@@ -63,16 +90,29 @@ fn error(file: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// The admin directory.
+pub const ETC: &str = "/etc/guard";
+
 /// Load the configuration the way shell mode and `check` see it.
+///
+/// `GUARD_CONFIG` replaces `/etc/guard` and the user's files, but only a
+/// file that passes the admin ownership check (`trust`) is taken with
+/// admin trust. One that fails, such as a file the agent wrote, is read
+/// as the user's own layer on top of `/etc/guard`, and may only tighten.
 pub fn load(home: &str) -> Result<Config, ConfigError> {
     let mut paths: Vec<(PathBuf, Trust)> = Vec::new();
-    match std::env::var_os("GUARD_CONFIG") {
-        Some(path) => paths.push((PathBuf::from(path), Trust::Admin)),
+    let mut notes = Vec::new();
+    match std::env::var_os("GUARD_CONFIG").filter(|p| !p.is_empty()) {
+        Some(path) => match crate::trust::admin_file(Path::new(&path)) {
+            Ok(t) => paths.push((t.path, Trust::Admin)),
+            Err(e) => {
+                notes.push(format!("GUARD_CONFIG {e}: read with user trust only"));
+                admin_layers(&mut paths, &mut notes, Path::new(ETC))?;
+                paths.push((PathBuf::from(path), Trust::User));
+            }
+        },
         None => {
-            let etc = Path::new("/etc/guard");
-            push_if_exists(&mut paths, etc.join("config.yaml"), Trust::Admin);
-            push_if_exists(&mut paths, etc.join("credentials.yaml"), Trust::Admin);
-            push_dir(&mut paths, &etc.join("rules.d"), Trust::Admin)?;
+            admin_layers(&mut paths, &mut notes, Path::new(ETC))?;
             if let Some(dir) = dirs::config_dir().map(|d| d.join("guard")) {
                 push_if_exists(&mut paths, dir.join("config.yaml"), Trust::User);
                 push_if_exists(&mut paths, dir.join("credentials.yaml"), Trust::User);
@@ -80,7 +120,72 @@ pub fn load(home: &str) -> Result<Config, ConfigError> {
             }
         }
     }
+    let mut cfg = build(paths, home, true)?;
+    notes.append(&mut cfg.notes);
+    cfg.notes = notes;
+    Ok(cfg)
+}
+
+/// The broker's configuration: `--config FILE`, or the admin layers under
+/// `etc`, plus what `guard creds import` wrote into the state dir. Every
+/// file must be owned by root or the broker's own user and writable by no
+/// one else: the broker refuses to start on anything weaker.
+pub fn load_broker(
+    file: Option<&Path>,
+    etc: &Path,
+    imported: Option<&Path>,
+    home: &str,
+) -> Result<Config, ConfigError> {
+    let owners = [0, nix::unistd::getuid().as_raw()];
+    let check = |p: &Path| {
+        crate::trust::open_admin(p, &owners)
+            .map(|t| t.path)
+            .map_err(|e| error(&p.display().to_string(), e.why))
+    };
+    let mut paths: Vec<(PathBuf, Trust)> = Vec::new();
+    match file {
+        Some(f) => paths.push((check(f)?, Trust::Admin)),
+        None => {
+            let mut found = Vec::new();
+            push_if_exists(&mut found, etc.join("config.yaml"), Trust::Admin);
+            push_if_exists(&mut found, etc.join("credentials.yaml"), Trust::Admin);
+            push_dir(&mut found, &etc.join("rules.d"), Trust::Admin)?;
+            for (p, t) in found {
+                paths.push((check(&p)?, t));
+            }
+        }
+    }
+    if let Some(dir) = imported {
+        let mut found = Vec::new();
+        push_dir(&mut found, dir, Trust::Admin)?;
+        for (p, t) in found {
+            paths.push((check(&p)?, t));
+        }
+    }
     build(paths, home, true)
+}
+
+/// `/etc/guard`'s files, each with admin trust only if it passes the
+/// ownership check.
+fn admin_layers(
+    paths: &mut Vec<(PathBuf, Trust)>,
+    notes: &mut Vec<String>,
+    etc: &Path,
+) -> Result<(), ConfigError> {
+    let mut found = Vec::new();
+    push_if_exists(&mut found, etc.join("config.yaml"), Trust::Admin);
+    push_if_exists(&mut found, etc.join("credentials.yaml"), Trust::Admin);
+    push_dir(&mut found, &etc.join("rules.d"), Trust::Admin)?;
+    for (p, _) in found {
+        match crate::trust::admin_file(&p) {
+            Ok(t) => paths.push((t.path, Trust::Admin)),
+            Err(e) => {
+                notes.push(format!("{e}: read with user trust only"));
+                paths.push((p, Trust::User));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The embedded packs plus the given files (`rules test`, `rules lint`).
@@ -184,6 +289,42 @@ pub fn parse_file(name: &str, text: &str) -> Result<Parsed, ConfigError> {
             });
         }
     }
+    let key_at = |key: &str| {
+        let (line, col) = origins::key_in_block(text, 1, key).unwrap_or((0, 0));
+        origin(name, line, col)
+    };
+    if let Some(b) = &spec.broker {
+        if !b.starts_with('/') {
+            return Err(ConfigError {
+                origin: key_at("broker"),
+                message: format!("broker must be an absolute socket path, not `{b}`"),
+            });
+        }
+    }
+    if let Some(u) = &spec.broker_user {
+        if u.is_empty() || u.contains([':', '/', ' ']) {
+            return Err(ConfigError {
+                origin: key_at("broker_user"),
+                message: format!("broker_user `{u}` is not a user name"),
+            });
+        }
+    }
+    if let Some(t) = &spec.broker_timeout {
+        if let Err(message) = crate::approve::settings::duration(t) {
+            return Err(ConfigError {
+                origin: key_at("broker_timeout"),
+                message,
+            });
+        }
+    }
+    if let Some(t) = &spec.exec_tree {
+        if let Err(message) = exec_tree_value(t) {
+            return Err(ConfigError {
+                origin: key_at("exec_tree"),
+                message,
+            });
+        }
+    }
     if let Some(t) = &spec.session_ttl {
         if let Err(message) = crate::approve::settings::duration(t) {
             let (line, col) = origins::key_in_block(text, 1, "session_ttl").unwrap_or((0, 0));
@@ -275,6 +416,10 @@ fn build(
     let mut startup_files = false;
     let mut sessions = crate::session::settings::Settings::default();
     let mut audit = super::spec::AuditSpec::default();
+    let mut broker: Option<BrokerSpec> = None;
+    let mut broker_user = None;
+    let mut broker_timeout = DEFAULT_BROKER_TIMEOUT;
+    let mut exec_tree = true;
     for layer in &layers {
         let c = &layer.compiled;
         let user = layer.trust == Trust::User;
@@ -301,6 +446,10 @@ fn build(
             ("boundaries", !c.boundaries.is_empty()),
             ("session_ttl", c.session_ttl.is_some()),
             ("audit", c.audit.is_some()),
+            ("broker", c.broker.is_some()),
+            ("broker_user", c.broker_user.is_some()),
+            ("broker_timeout", c.broker_timeout.is_some()),
+            ("exec_tree", c.exec_tree.is_some()),
         ] {
             if user && present {
                 notes.push(format!(
@@ -314,6 +463,21 @@ fn build(
             startup_files = c.startup_files.unwrap_or(startup_files);
             merge_sessions(&mut sessions, c, &layer.name)?;
             audit = c.audit.clone().unwrap_or(audit);
+            if let Some(b) = &c.broker {
+                broker = Some(BrokerSpec {
+                    socket: PathBuf::from(b),
+                    user: String::new(),
+                    timeout: DEFAULT_BROKER_TIMEOUT,
+                });
+            }
+            broker_user = c.broker_user.clone().or(broker_user);
+            if let Some(t) = &c.broker_timeout {
+                broker_timeout = crate::approve::settings::duration(t)
+                    .map_err(|m| error(&layer.name, format!("broker_timeout: {m}")))?;
+            }
+            if let Some(t) = &c.exec_tree {
+                exec_tree = exec_tree_value(t).map_err(|m| error(&layer.name, m))?;
+            }
         }
         // The agent's own files may scrub more and cross less, never the
         // other way.
@@ -338,6 +502,10 @@ fn build(
             }
         }
     }
+    if let Some(b) = &mut broker {
+        b.user = broker_user.unwrap_or_else(|| DEFAULT_BROKER_USER.to_string());
+        b.timeout = broker_timeout;
+    }
     let files = layers.iter().map(|l| l.name.clone()).collect();
     let layers = Arc::new(layers);
     Ok(Config {
@@ -351,6 +519,8 @@ fn build(
         startup_files,
         sessions,
         audit,
+        broker,
+        exec_tree,
         files,
         notes,
     })

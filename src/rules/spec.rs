@@ -71,6 +71,31 @@ pub struct FileSpec {
     /// How long an implicit session lives at most (`12h`).
     pub session_ttl: Option<String>,
     pub audit: Option<AuditSpec>,
+    /// The broker's socket: every line is decided there, never in-process.
+    pub broker: Option<String>,
+    /// The user the broker must run as (default `guard`).
+    pub broker_user: Option<String>,
+    /// How long the client waits for the broker to answer its hello.
+    pub broker_timeout: Option<String>,
+    /// `on` (default) or `off`: decide every exec below a line.
+    #[serde(default, deserialize_with = "on_off")]
+    pub exec_tree: Option<String>,
+}
+
+/// `on`/`off` as written, or a YAML boolean, kept as text and checked at
+/// load (where the error gets its file:line:col).
+fn on_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Bool(bool),
+        Text(String),
+    }
+    Ok(Option::<Either>::deserialize(d)?.map(|e| match e {
+        Either::Bool(true) => "on".to_string(),
+        Either::Bool(false) => "off".to_string(),
+        Either::Text(t) => t,
+    }))
 }
 
 /// One credential: where its values come from and how long they live.
@@ -89,6 +114,9 @@ pub struct CredentialSpec {
     pub ttl: Option<String>,
     pub boundary: Option<String>,
     pub revoke: Option<RevokeSpec>,
+    /// Only these users' commands may be given it (default: anyone's).
+    #[serde(default)]
+    pub users: Vec<String>,
 }
 
 /// Exactly one of these.
@@ -102,6 +130,9 @@ pub struct ProviderSpec {
     /// Values in the config itself: for tests only.
     #[serde(rename = "static")]
     pub static_values: Option<std::collections::BTreeMap<String, String>>,
+    /// A JSON object of values in a 0600 file owned by root or guard's
+    /// user (what `guard creds import` writes).
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -111,6 +142,11 @@ pub struct MaterialSpec {
     pub env: String,
     /// The provider key (dotted for JSON) whose value is the content.
     pub from: String,
+    /// The file's name (default: the variable's name).
+    pub name: Option<String>,
+    /// The variable receives the file's directory instead (`DOCKER_CONFIG`).
+    #[serde(default)]
+    pub dir: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

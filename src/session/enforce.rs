@@ -161,11 +161,17 @@ pub struct Plan {
 
 /// Tag the line's commands with boundaries, raise the verdict for a
 /// crossing or a widening, and say which credentials it would get.
-pub fn apply(v: &mut Verdict, session: Option<&Session>, cfg: &Config) -> Plan {
+/// `vars` is the environment the line starts in.
+pub fn apply(
+    v: &mut Verdict,
+    session: Option<&Session>,
+    cfg: &Config,
+    vars: &std::collections::BTreeMap<String, String>,
+) -> Plan {
     let settings = &cfg.sessions;
     let mut plan = Plan::default();
     let sensitive = |i: usize| v.matches.iter().any(|(n, _)| *n == i);
-    plan.touches = boundary::tag(&v.commands, &sensitive, &settings.boundaries);
+    plan.touches = boundary::tag(&v.commands, &sensitive, &settings.boundaries, vars);
     for (_, hit) in &v.matches {
         if let Ok(Some(rule)) = cfg.rules.get(&hit.rule) {
             for g in &rule.spec.grants {

@@ -44,6 +44,13 @@ pub struct Session {
     pub expires: String,
     /// The session ends when this process is gone.
     pub owner: Option<Owner>,
+    /// The uid that opened it; only that user's commands may join it.
+    #[serde(default)]
+    pub uid: Option<u32>,
+    /// The terminal it was opened on (device number): in broker mode the
+    /// only one an approval prompt may be drawn on.
+    #[serde(default)]
+    pub tty_dev: Option<u64>,
 }
 
 /// A session id is used as a directory name: keep it to a safe alphabet.
@@ -76,16 +83,19 @@ impl Session {
             .ok()
             .and_then(|d| now.checked_add(d).ok())
             .unwrap_or(now);
+        let who = crate::actor::current();
         Session {
             id,
             kind,
             purpose: None,
             boundary: None,
             grants: Vec::new(),
-            user: crate::audit::user_name(),
+            user: who.user.clone(),
             created: now.to_string(),
             expires: expires.to_string(),
             owner,
+            uid: Some(who.uid),
+            tty_dev: None,
         }
     }
 
@@ -96,6 +106,24 @@ impl Session {
             && self
                 .owner
                 .is_some_and(|o| o.pid == nix::unistd::getpid().as_raw())
+    }
+
+    /// The session's user, as records about it (its end, its
+    /// credentials) name them, whoever does the work.
+    pub fn actor(&self) -> std::sync::Arc<crate::actor::Actor> {
+        let me = crate::actor::current();
+        if self.uid.is_none_or(|u| u == me.uid) {
+            return me;
+        }
+        std::sync::Arc::new(crate::actor::Actor {
+            uid: self.uid.unwrap_or(u32::MAX),
+            gid: u32::MAX,
+            user: self.user.clone(),
+            pid: self.owner.map_or(0, |o| o.pid),
+            cwd: Some("/".to_string()),
+            tty: None,
+            host: me.host.clone(),
+        })
     }
 
     /// Why the session is over, if it is.
@@ -124,15 +152,75 @@ pub enum SessionError {
     Ended(String, String),
     #[error("audit log and session state unwritable: {0}")]
     State(#[from] std::io::Error),
+    #[error("session {0} belongs to {1}")]
+    NotYours(String, String),
 }
 
-/// The session this process belongs to: the one `GUARD_SESSION` names, a
-/// new one for a login or interactive shell, else the harness's. The id
-/// is exported so that what runs next joins the same session.
+/// Who is looking for their session, as the kernel describes them.
+#[derive(Debug, Clone, Default)]
+pub struct Asker {
+    /// `GUARD_SESSION` as the asker has it.
+    pub named: Option<String>,
+    /// A login or interactive shell: a session of its own.
+    pub starts: bool,
+    /// The asking process.
+    pub me: Option<Owner>,
+    /// Its harness: the nearest ancestor that is not a shell.
+    pub harness: Option<Owner>,
+    /// It and its ancestors. Empty means "not checked" (embedded mode,
+    /// where the account can name any session of its own anyway).
+    pub lineage: Vec<Owner>,
+    pub uid: u32,
+    /// The controlling terminal the asker runs on, 0 for none.
+    pub tty_dev: u64,
+}
+
+impl Asker {
+    /// guard's own process.
+    pub fn this_process(starts: bool) -> Asker {
+        let pid = nix::unistd::getpid().as_raw();
+        Asker {
+            named: std::env::var(VAR).ok().filter(|v| !v.is_empty()),
+            starts,
+            me: Owner::of(pid),
+            harness: if starts { None } else { owner::harness() },
+            lineage: Vec::new(),
+            uid: nix::unistd::getuid().as_raw(),
+            tty_dev: owner::stat(pid).map_or(0, |s| s.tty_nr),
+        }
+    }
+
+    /// May this asker join `s`? Only its own user's sessions, and in
+    /// broker mode an implicit session only from inside the process tree
+    /// that owns it: a stranger naming one in its message gets nothing.
+    fn may_join(&self, s: &Session) -> Result<(), SessionError> {
+        if s.uid.is_some_and(|u| u != self.uid) || (s.uid.is_none() && !self.lineage.is_empty()) {
+            return Err(SessionError::NotYours(
+                s.id.clone(),
+                "another user".to_string(),
+            ));
+        }
+        let implicit = matches!(s.kind, Kind::Login | Kind::Harness);
+        if implicit && !self.lineage.is_empty() {
+            let inside = s.owner.is_some_and(|o| self.lineage.contains(&o));
+            if !inside {
+                return Err(SessionError::NotYours(
+                    s.id.clone(),
+                    "another process tree".to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The session an asker belongs to: the one it names, a new one for a
+/// login or interactive shell, else its harness's. The caller exports the
+/// id so that what runs next joins the same session.
 /// `live` is what the start-up reap found; a session missing from it may
 /// have been created since, so the store is asked then.
 pub fn resolve(
-    starts_session: bool,
+    asker: &Asker,
     settings: &settings::Settings,
     live: &[Session],
 ) -> Result<Session, SessionError> {
@@ -140,50 +228,59 @@ pub fn resolve(
         Some(s) => Ok(Some(s.clone())),
         None => store::load(id),
     };
-    if let Some(id) = std::env::var_os(VAR).filter(|v| !v.is_empty()) {
-        let id = id.to_string_lossy().into_owned();
+    if let Some(id) = &asker.named {
+        let id = id.clone();
         if !valid_id(&id) {
             return Err(SessionError::BadId(id));
         }
         return match find(&id)? {
-            Some(s) => match s.over() {
-                Some(why) => {
-                    store::end(&id, &why);
-                    Err(SessionError::Ended(id, why))
+            Some(s) => {
+                asker.may_join(&s)?;
+                match s.over() {
+                    Some(why) => {
+                        store::end(&id, &why);
+                        Err(SessionError::Ended(id, why))
+                    }
+                    None => Ok(s),
                 }
-                None => Ok(s),
-            },
+            }
             None => match store::ended_reason(&id) {
                 Some(why) => Err(SessionError::Ended(id, why)),
                 None => Err(SessionError::Unknown(id)),
             },
         };
     }
-    let session = if starts_session {
-        let me = Owner::of(nix::unistd::getpid().as_raw());
-        let id = match &me {
+    let tty = (asker.tty_dev != 0).then_some(asker.tty_dev);
+    let session = if asker.starts {
+        let id = match &asker.me {
             Some(o) => format!("login-{}-{}", o.pid, o.start),
             None => format!("login-{}", new_id()),
         };
-        let s = Session::new(Kind::Login, id, settings.session_ttl, me);
+        let mut s = Session::new(Kind::Login, id, settings.session_ttl, asker.me);
+        s.uid = Some(asker.uid);
+        s.tty_dev = tty;
         store::save(&s)?;
         s
     } else {
-        let harness = owner::harness();
-        let id = match &harness {
+        let mut id = match &asker.harness {
             Some(o) => format!("h-{}-{}", o.pid, o.start),
             None => format!("h-{}", new_id()),
         };
+        // One harness (a root-run test driver, a shared daemon) may run
+        // commands for several users: each gets a session of its own.
+        if find(&id)?.is_some_and(|s| s.uid.is_some_and(|u| u != asker.uid)) {
+            id = format!("{id}-u{}", asker.uid);
+        }
         match find(&id)? {
-            Some(s) if s.over().is_none() => s,
+            Some(s) if s.over().is_none() && asker.may_join(&s).is_ok() => s,
             _ => {
-                let s = Session::new(Kind::Harness, id, settings.session_ttl, harness);
+                let mut s = Session::new(Kind::Harness, id, settings.session_ttl, asker.harness);
+                s.uid = Some(asker.uid);
+                s.tty_dev = tty;
                 store::save(&s)?;
                 s
             }
         }
     };
-    // SAFETY: single-threaded at this point; children inherit the id.
-    unsafe { std::env::set_var(VAR, &session.id) };
     Ok(session)
 }

@@ -15,13 +15,17 @@ const SHELLS: &[&str] = &[
     "guard",
 ];
 
-struct Stat {
-    comm: String,
-    ppid: i32,
-    start: u64,
+/// What `/proc/PID/stat` says about a process.
+#[derive(Debug, Clone)]
+pub struct Stat {
+    pub comm: String,
+    pub ppid: i32,
+    pub start: u64,
+    /// The controlling terminal's device number, 0 for none.
+    pub tty_nr: u64,
 }
 
-fn stat(pid: i32) -> Option<Stat> {
+pub fn stat(pid: i32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The name may hold spaces and parentheses; fields resume after the
     // last ')'.
@@ -33,6 +37,8 @@ fn stat(pid: i32) -> Option<Stat> {
         comm,
         ppid: rest.get(1)?.parse().ok()?,
         start: rest.get(19)?.parse().ok()?,
+        // A signed int in the kernel; the device number's bits either way.
+        tty_nr: rest.get(4)?.parse::<i64>().ok()? as u64,
     })
 }
 
@@ -53,7 +59,35 @@ impl Owner {
 /// The nearest ancestor that is not a shell: the agent harness that runs
 /// one `guard -c` per command, or sshd's session process.
 pub fn harness() -> Option<Owner> {
-    let mut pid = nix::unistd::getppid().as_raw();
+    harness_above(nix::unistd::getppid().as_raw())
+}
+
+/// As `harness`, for a process that is not this one: the walk starts at
+/// its parent.
+pub fn harness_of(pid: i32) -> Option<Owner> {
+    harness_above(stat(pid)?.ppid)
+}
+
+/// `pid` and every ancestor of it, nearest first.
+pub fn lineage(pid: i32) -> Vec<Owner> {
+    let mut out = Vec::new();
+    let mut at = pid;
+    for _ in 0..64 {
+        let Some(s) = stat(at) else { break };
+        out.push(Owner {
+            pid: at,
+            start: s.start,
+        });
+        if s.ppid <= 0 {
+            break;
+        }
+        at = s.ppid;
+    }
+    out
+}
+
+fn harness_above(parent: i32) -> Option<Owner> {
+    let mut pid = parent;
     for _ in 0..64 {
         let s = stat(pid)?;
         let shell = SHELLS.contains(&s.comm.as_str());

@@ -111,11 +111,12 @@ pub fn validate_credential(c: &CredentialSpec) -> Result<(), (&'static str, Stri
         p.command.is_some(),
         p.env_file.is_some(),
         p.static_values.is_some(),
+        p.store.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return bad(
             "provider",
-            "provider needs exactly one of command, env_file, static".to_string(),
+            "provider needs exactly one of command, env_file, store, static".to_string(),
         );
     }
     if p.command.as_ref().is_some_and(|a| a.is_empty()) {
@@ -139,6 +140,11 @@ pub fn validate_credential(c: &CredentialSpec) -> Result<(), (&'static str, Stri
     for f in &c.files {
         if !valid_var(&f.env) {
             return bad("files", format!("`{}` is not a variable name", f.env));
+        }
+        if let Some(n) = &f.name {
+            if n.is_empty() || n.contains('/') || n.starts_with('.') {
+                return bad("files", format!("`{n}` is not a plain file name"));
+            }
         }
     }
     if c.env.is_empty() && c.files.is_empty() {

@@ -175,7 +175,9 @@ fn teardown(id: &str, dir: &Path, reason: &str) -> Ended {
             None,
         )
     });
-    let revoked = crate::creds::revoke_all(&dir.join("creds"));
+    let revoked = crate::actor::with(session.actor(), || {
+        crate::creds::revoke_all(&dir.join("creds"))
+    });
     let ended = Ended {
         session,
         ended: jiff::Timestamp::now().to_string(),
@@ -204,11 +206,13 @@ fn teardown(id: &str, dir: &Path, reason: &str) -> Ended {
     } else {
         format!("; revoked {}", names.join(", "))
     };
-    crate::audit::event(
-        "session-end",
-        id,
-        &format!("session ended: {reason}{what}{leftover}"),
-    );
+    crate::actor::with(ended.session.actor(), || {
+        crate::audit::event(
+            "session-end",
+            id,
+            &format!("session ended: {reason}{what}{leftover}"),
+        )
+    });
     ended
 }
 

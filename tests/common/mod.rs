@@ -2,6 +2,7 @@
 //! test row in three lines), and the library entry point for table tests.
 #![allow(dead_code)]
 
+pub mod broker;
 pub mod secrets;
 
 use std::io::Write;
@@ -107,6 +108,23 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect();
     format!("sha256={hex}")
+}
+
+/// An approver's answer, signed as guard requires: `X-Guard-Signature`
+/// over the exact body with the shared secret.
+pub fn signed_response(
+    secret: &[u8],
+    code: u16,
+    body: &str,
+) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let sig = tiny_http::Header::from_bytes(
+        "X-Guard-Signature",
+        signature(secret, body.as_bytes()).as_bytes(),
+    )
+    .expect("header");
+    tiny_http::Response::from_string(body)
+        .with_status_code(code)
+        .with_header(sig)
 }
 
 /// xorshift64*: a deterministic generator for table and fuzz tests, so a

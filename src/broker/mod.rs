@@ -1,0 +1,263 @@
+//! `guard broker`: the reference monitor. It runs as its own user
+//! (`guard`), never as the agent, and owns everything a decision rests
+//! on: the compiled rules, approvals and the webhook secret, the audit
+//! log, sessions and their teardown, credential providers and what they
+//! mint. Clients (the shell the agent runs) ask it over a unix socket;
+//! who they are comes from the kernel.
+//!
+//! Threads: one accepts, one serves each connection, one watches session
+//! owners (and reloads changed rules), one waits for signals.
+
+pub mod admin;
+pub mod peer;
+pub mod rules;
+pub mod serve;
+pub mod watch;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::{SigSet, Signal};
+
+/// Connections served at once; more wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 512;
+/// The listen backlog: a burst of clients queues rather than failing.
+const BACKLOG: i32 = 4096;
+
+pub struct Options {
+    pub socket: PathBuf,
+    pub config: Option<PathBuf>,
+    pub state_dir: PathBuf,
+    pub audit_dir: PathBuf,
+    pub etc: PathBuf,
+}
+
+pub struct Broker {
+    pub rules: rules::Rules,
+    pub watcher: Arc<watch::Watcher>,
+    pub started: String,
+    pub exec_tree: bool,
+}
+
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("guard broker: {msg}");
+    1
+}
+
+/// A directory only this user may enter, created if missing.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    crate::session::store::private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+pub fn main(opts: Options) -> i32 {
+    // Nothing the broker creates is for anyone else, except the socket,
+    // which is opened up on purpose below.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    for d in [&opts.state_dir, &opts.audit_dir] {
+        if let Err(e) = private_dir(d) {
+            return fail(e);
+        }
+    }
+    // The broker is one process with one state dir and one log: these
+    // are process-wide.
+    // SAFETY: no other thread runs yet.
+    unsafe { std::env::set_var("GUARD_STATE_DIR", &opts.state_dir) };
+    crate::audit::set_dir(opts.audit_dir.clone());
+    crate::creds::set_remote_files();
+    let source = rules::Source {
+        file: opts.config.clone(),
+        etc: opts.etc.clone(),
+        imported: opts.state_dir.join("imported"),
+    };
+    let (rules, probe) = match rules::Rules::load(source) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("config error: {e}")),
+    };
+    crate::audit::configure(&probe.audit);
+    let exec_tree = probe.exec_tree;
+    drop(probe);
+    let listener = match listen(&opts.socket) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    // Signals go to the signal thread only.
+    let mut handled = SigSet::empty();
+    for s in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT] {
+        handled.add(s);
+    }
+    let _ = handled.thread_block();
+    let broker = Arc::new(Broker {
+        rules,
+        watcher: watch::Watcher::new(),
+        started: jiff::Timestamp::now().to_string(),
+        exec_tree,
+    });
+    // Sessions from before a restart: their owners are watched again,
+    // and those that died meanwhile are ended now.
+    watch::sweep();
+    for s in crate::session::store::live() {
+        broker.watcher.watch(&s);
+    }
+    spawn_maintenance(Arc::clone(&broker));
+    spawn_signals(
+        Arc::clone(&broker),
+        handled,
+        opts.socket.clone(),
+        listener.bound,
+    );
+    eprintln!(
+        "guard broker: listening on {} (protocol {}, config {}, state {}, audit {})",
+        opts.socket.display(),
+        crate::wire::VERSION,
+        rules::describe_source(broker.rules.source()),
+        opts.state_dir.display(),
+        opts.audit_dir.display()
+    );
+    accept(&broker, &listener.listener);
+    0
+}
+
+struct Listening {
+    listener: UnixListener,
+    /// The broker bound the path itself (and removes it on exit).
+    bound: bool,
+}
+
+/// The socket systemd passed (`LISTEN_FDS`), else the path, bound here.
+fn listen(path: &Path) -> Result<Listening, String> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if let Ok(Some(l)) = fds.take_unix_listener(0) {
+        return Ok(Listening {
+            listener: l,
+            bound: false,
+        });
+    }
+    if let Some(dir) = path.parent() {
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+    }
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(format!(
+                "{} is already served by a running broker",
+                path.display()
+            ));
+        }
+        std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+    let fd = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| format!("socket: {e}"))?;
+    let addr = UnixAddr::new(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    socket::bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr)
+        .map_err(|e| format!("bind {}: {e}", path.display()))?;
+    socket::listen(&fd, Backlog::new(BACKLOG).unwrap_or(Backlog::MAXCONN))
+        .map_err(|e| format!("listen {}: {e}", path.display()))?;
+    // Anyone may connect: who they are is the kernel's answer, not the
+    // socket's permissions.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Listening {
+        listener: UnixListener::from(fd),
+        bound: true,
+    })
+}
+
+fn accept(broker: &Arc<Broker>, listener: &UnixListener) {
+    let busy = Arc::new((Mutex::new(0usize), Condvar::new()));
+    for conn in listener.incoming() {
+        let sock = match conn {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("guard broker: accept: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        {
+            let (lock, cv) = &*busy;
+            let mut n = lock.lock().unwrap_or_else(|p| p.into_inner());
+            while *n >= MAX_CONNECTIONS {
+                n = cv.wait(n).unwrap_or_else(|p| p.into_inner());
+            }
+            *n += 1;
+        }
+        let b = Arc::clone(broker);
+        let done = Arc::clone(&busy);
+        // The analysis recurses over nested scripts; give it room.
+        let spawned = std::thread::Builder::new()
+            .stack_size(16 << 20)
+            .spawn(move || {
+                let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    serve::connection(&b, sock)
+                }));
+                if served.is_err() {
+                    eprintln!(
+                        "guard broker: a connection's thread panicked ({}); it was refused",
+                        crate::panic_note::last()
+                    );
+                }
+                let (lock, cv) = &*done;
+                let mut n = lock.lock().unwrap_or_else(|p| p.into_inner());
+                *n -= 1;
+                cv.notify_one();
+            });
+        if let Err(e) = spawned {
+            eprintln!("guard broker: cannot start a thread: {e}");
+            let (lock, _) = &*busy;
+            let mut n = lock.lock().unwrap_or_else(|p| p.into_inner());
+            *n -= 1;
+        }
+    }
+}
+
+fn spawn_maintenance(broker: Arc<Broker>) {
+    std::thread::spawn(move || {
+        let mut tick: u64 = 0;
+        loop {
+            broker.watcher.run_once(Duration::from_millis(250));
+            tick += 1;
+            if tick.is_multiple_of(4) && broker.rules.changed() {
+                let _ = broker.rules.reload("a configuration file changed");
+            }
+            if tick.is_multiple_of(40) {
+                watch::sweep();
+            }
+        }
+    });
+}
+
+fn spawn_signals(broker: Arc<Broker>, set: SigSet, socket: PathBuf, bound: bool) {
+    std::thread::spawn(move || loop {
+        match set.wait() {
+            Ok(Signal::SIGHUP) => {
+                let _ = broker.rules.reload("SIGHUP");
+            }
+            Ok(sig) => {
+                eprintln!("guard broker: {} received; exiting", sig.as_str());
+                if bound {
+                    let _ = std::fs::remove_file(&socket);
+                }
+                std::process::exit(0);
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    });
+}

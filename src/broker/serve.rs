@@ -1,0 +1,444 @@
+//! One connection: hello, one request, its answer. Every byte from the
+//! peer is untrusted; anything malformed, oversized or out of order ends
+//! the connection with an `error` and a line in the broker's log, and
+//! never takes the broker down.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::peer::Peer;
+use super::Broker;
+use crate::analyze::Scope;
+use crate::approve::tty::Answer;
+use crate::gate;
+use crate::parse::Env;
+use crate::policy::{self, Input, Verdict};
+use crate::rules::load::Config;
+use crate::session::{self, Session};
+use crate::wire::{self, Reply, Request};
+
+/// How long the broker waits for a client's next message.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Variables whose values the rules and boundaries read.
+const WANT_ENV: &[&str] = &[
+    "HOME",
+    "PATH",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "KUBECONFIG",
+];
+
+/// The code an interactive client takes as "your saved state does not
+/// parse; start afresh".
+pub const SNAPSHOT_BROKEN: i32 = -1;
+
+struct Conn<'a> {
+    sock: &'a UnixStream,
+    peer: &'a Peer,
+}
+
+#[derive(Debug)]
+enum Fault {
+    /// Say this to the peer and close.
+    Protocol(String),
+    /// The peer went away or stalled; nothing to say.
+    Gone(String),
+}
+
+impl Conn<'_> {
+    fn send(&self, reply: &Reply) -> Result<(), Fault> {
+        wire::send(self.sock, reply, &[]).map_err(|e| Fault::Gone(e.to_string()))
+    }
+
+    fn recv(&self) -> Result<(Request, Vec<OwnedFd>), Fault> {
+        match wire::recv::<Request>(self.sock) {
+            Ok(m) => Ok(m),
+            Err(wire::WireError::Malformed(m)) => {
+                Err(Fault::Protocol(format!("malformed message: {m}")))
+            }
+            Err(wire::WireError::Frame(wire::FrameError::TooLarge(n))) => {
+                Err(Fault::Protocol(format!(
+                    "frame of {n} bytes is over the {}-byte limit",
+                    wire::MAX_FRAME
+                )))
+            }
+            Err(wire::WireError::Frame(wire::FrameError::TooManyFds)) => Err(Fault::Protocol(
+                "too many descriptors on one frame".to_string(),
+            )),
+            Err(e) => Err(Fault::Gone(e.to_string())),
+        }
+    }
+}
+
+/// Serve one connection to its end.
+pub fn connection(broker: &Arc<Broker>, sock: UnixStream) {
+    let _ = sock.set_read_timeout(Some(CLIENT_TIMEOUT));
+    let _ = sock.set_write_timeout(Some(CLIENT_TIMEOUT));
+    let peer = match Peer::of(&sock) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("guard broker: refused a connection: {e}");
+            return;
+        }
+    };
+    let conn = Conn {
+        sock: &sock,
+        peer: &peer,
+    };
+    if let Err(fault) = converse(broker, &conn) {
+        match fault {
+            Fault::Protocol(why) => {
+                eprintln!(
+                    "guard broker: uid {} pid {}: {why}; closing the connection",
+                    peer.uid, peer.pid
+                );
+                let _ = conn.send(&Reply::Error {
+                    id: 0,
+                    message: why,
+                });
+            }
+            Fault::Gone(why) => {
+                if !why.contains("connection closed") {
+                    eprintln!(
+                        "guard broker: uid {} pid {}: {why}; closing the connection",
+                        peer.uid, peer.pid
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn converse(broker: &Arc<Broker>, conn: &Conn<'_>) -> Result<(), Fault> {
+    let (hello, fds) = conn.recv()?;
+    if !fds.is_empty() {
+        return Err(Fault::Protocol("descriptors on hello".to_string()));
+    }
+    let Request::Hello { id, version, .. } = hello else {
+        return Err(Fault::Protocol(format!(
+            "expected hello, got {}",
+            hello.kind()
+        )));
+    };
+    if version != wire::VERSION {
+        let message = format!(
+            "protocol version {version} is not the broker's {}",
+            wire::VERSION
+        );
+        let _ = conn.send(&Reply::Error {
+            id,
+            message: message.clone(),
+        });
+        return Err(Fault::Gone(message));
+    }
+    let cfg = broker.rules.for_home(&conn.peer.home);
+    conn.send(&Reply::Hello {
+        id,
+        version: wire::VERSION,
+        broker: concat!("guard ", env!("CARGO_PKG_VERSION")).to_string(),
+        want_env: want_env(&cfg),
+        decide_timeout_ms: u64::try_from(decide_timeout(&cfg).as_millis()).unwrap_or(u64::MAX),
+    })?;
+    let (req, fds) = conn.recv()?;
+    if !fds.is_empty() {
+        return Err(Fault::Protocol(format!("descriptors on {}", req.kind())));
+    }
+    if req.id() <= id {
+        return Err(Fault::Protocol(format!(
+            "request id {} does not follow {id}",
+            req.id()
+        )));
+    }
+    let actor = Arc::new(conn.peer.actor(match &req {
+        Request::Decide { cwd, .. } => cwd,
+        _ => "/",
+    }));
+    crate::actor::with(actor, || match req {
+        Request::Decide { .. } => decide(broker, conn, &cfg, req),
+        Request::SessionStart { .. }
+        | Request::SessionEnd { .. }
+        | Request::SessionStatus { .. }
+        | Request::SessionList { .. } => super::admin::session(broker, conn.peer, &cfg, req)
+            .map_err(Fault::Gone)
+            .and_then(|reply| conn.send(&reply)),
+        Request::Status { id } => conn.send(&super::admin::status(broker, id)),
+        other => Err(Fault::Protocol(format!("unexpected {}", other.kind()))),
+    })
+}
+
+fn want_env(cfg: &Result<Config, crate::rules::load::ConfigError>) -> Vec<String> {
+    let mut out: Vec<String> = WANT_ENV.iter().map(|s| s.to_string()).collect();
+    if let Ok(c) = cfg {
+        for b in c.sessions.boundaries.values() {
+            out.extend(b.env.keys().cloned());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A decision waits for approvers and providers; the client waits this
+/// long for it.
+fn decide_timeout(cfg: &Result<Config, crate::rules::load::ConfigError>) -> Duration {
+    let approval = cfg.as_ref().map_or(Duration::ZERO, |c| {
+        c.approval.timeout
+            + c.approval
+                .webhook
+                .as_ref()
+                .map_or(Duration::ZERO, |w| w.timeout)
+    });
+    approval + crate::creds::provider::TIMEOUT * 2 + Duration::from_secs(10)
+}
+
+fn decide(
+    broker: &Arc<Broker>,
+    conn: &Conn<'_>,
+    cfg: &Result<Config, crate::rules::load::ConfigError>,
+    req: Request,
+) -> Result<(), Fault> {
+    let Request::Decide {
+        id,
+        mode,
+        line,
+        argv,
+        login: _,
+        starts_session,
+        session: named,
+        cwd: _,
+        env_names,
+        env: values,
+        scope,
+    } = req
+    else {
+        return Err(Fault::Protocol("not a decide".to_string()));
+    };
+    let peer = conn.peer;
+    let refuse = |lines: Vec<String>| Reply::Verdict {
+        id,
+        verdict: wire::Verdict {
+            allow: false,
+            code: gate::REFUSED,
+            stderr: lines,
+            shell: shell_of(cfg),
+            ..wire::Verdict::default()
+        },
+    };
+    let mode: &'static str = match mode.as_str() {
+        "-c" => "-c",
+        "argv" => "argv",
+        "stdin" => "stdin",
+        "file" => "file",
+        "interactive" => "interactive",
+        "open" => "open",
+        other => return Err(Fault::Protocol(format!("unknown mode `{other}`"))),
+    };
+    let home = peer.home.clone();
+    let env = Env {
+        home: home.clone(),
+        cwd: crate::actor::current().cwd(),
+    };
+    let settings = session::settings::of(cfg);
+    let asker = session::Asker {
+        named,
+        starts: starts_session,
+        me: Some(peer.owner()),
+        harness: if starts_session {
+            None
+        } else {
+            session::owner::harness_of(peer.pid)
+        },
+        lineage: session::owner::lineage(peer.pid),
+        uid: peer.uid,
+        tty_dev: peer.tty_nr,
+    };
+    let session = match session::resolve(&asker, settings, &[]) {
+        Ok(s) => s,
+        Err(e) => {
+            let shown = asker
+                .named
+                .as_deref()
+                .filter(|n| session::valid_id(n))
+                .unwrap_or("-");
+            if !matches!(e, session::SessionError::State(_)) {
+                crate::audit::event("session-refused", shown, &e.to_string());
+            }
+            return conn.send(&refuse(vec![format!("guard: denied: {e}")]));
+        }
+    };
+    broker.watcher.watch(&session);
+    let scrubber = settings.scrubber();
+    let unset_env: Vec<String> = env_names
+        .iter()
+        .filter(|n| {
+            crate::exec::is_dropped(n) || (n.as_str() != session::VAR && scrubber.matches(n))
+        })
+        .cloned()
+        .collect();
+    // What the line starts with, as the client reported it, less what it
+    // is about to scrub (as embedded mode decides after scrubbing).
+    let vars: BTreeMap<String, String> = values
+        .into_iter()
+        .filter(|(k, _)| !unset_env.contains(k))
+        .collect();
+    let base = wire::Verdict {
+        allow: true,
+        code: 0,
+        session: Some(session.id.clone()),
+        shell: shell_of(cfg),
+        startup_files: cfg.as_ref().is_ok_and(|c| c.startup_files),
+        unset_env,
+        ..wire::Verdict::default()
+    };
+    if mode == "open" {
+        crate::audit::event("session-start", &session.id, "interactive session started");
+        return conn.send(&Reply::Verdict { id, verdict: base });
+    }
+    let (text, v) = match verdict(cfg, &env, mode, line, argv, scope.as_deref()) {
+        Ok(x) => x,
+        Err(Some(lines)) => {
+            let mut r = refuse(lines);
+            if let Reply::Verdict { verdict, .. } = &mut r {
+                verdict.code = SNAPSHOT_BROKEN;
+            }
+            return conn.send(&r);
+        }
+        Err(None) => return Err(Fault::Protocol(format!("mode {mode} without its line"))),
+    };
+    let ask = |r: &crate::approve::Request<'_>, timeout: Duration| {
+        ask_terminal(conn, id, &session, r, timeout)
+    };
+    let ctx = gate::Context {
+        cfg,
+        session: Some(&session),
+        vars: &vars,
+        ask: &ask,
+    };
+    let reply = match gate::gate(&ctx, mode, &text, &v) {
+        Ok(grant) => {
+            let direct = matches!(mode, "-c" | "stdin" | "file")
+                .then(|| crate::parse::direct::static_argv(&text))
+                .flatten();
+            Reply::Verdict {
+                id,
+                verdict: wire::Verdict {
+                    stderr: grant.warnings,
+                    set_env: grant.env.into_iter().collect(),
+                    files: grant.files,
+                    direct,
+                    seq: grant.seq,
+                    live_sessions: live_of(peer.uid),
+                    ..base
+                },
+            }
+        }
+        Err(refusal) => {
+            let mut r = refuse(refusal.lines);
+            if let Reply::Verdict { verdict, .. } = &mut r {
+                verdict.code = refusal.code;
+                verdict.session = Some(session.id.clone());
+            }
+            r
+        }
+    };
+    conn.send(&reply)
+}
+
+/// The line's text (as recorded) and its verdict. `Err(Some(lines))`: a
+/// saved shell state that does not parse.
+fn verdict(
+    cfg: &Result<Config, crate::rules::load::ConfigError>,
+    env: &Env,
+    mode: &str,
+    line: Option<String>,
+    argv: Option<Vec<String>>,
+    scope: Option<&str>,
+) -> Result<(String, Verdict), Option<Vec<String>>> {
+    let Ok(c) = cfg else {
+        let e = cfg
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let text = line
+            .or_else(|| argv.map(|a| shell_words::join(&a)))
+            .unwrap_or_default();
+        return Ok((text, Verdict::config_error(e)));
+    };
+    if mode == "argv" {
+        let words = argv.ok_or(None)?;
+        let v = policy::decide(Input::Argv(&words), c, env);
+        return Ok((shell_words::join(&words), v));
+    }
+    let text = line.ok_or(None)?;
+    let mut known = Scope::default();
+    if let Some(snapshot) = scope {
+        if known
+            .learn(snapshot, env, &["snapshot".to_string()])
+            .is_err()
+        {
+            return Err(Some(vec![
+                "guard: the saved shell state no longer parses".to_string()
+            ]));
+        }
+    }
+    let v = policy::decide_in(Input::Script(&text), c, env, &mut known);
+    Ok((text, v))
+}
+
+fn shell_of(cfg: &Result<Config, crate::rules::load::ConfigError>) -> String {
+    cfg.as_ref()
+        .map_or_else(|_| "/bin/bash".to_string(), |c| c.shell.clone())
+}
+
+fn live_of(uid: u32) -> Vec<String> {
+    crate::session::store::live()
+        .into_iter()
+        .filter(|s| s.uid == Some(uid))
+        .map(|s| s.id)
+        .collect()
+}
+
+/// The terminal link of the chain in broker mode: ask the client for its
+/// terminal, and draw the card there only if it is the terminal the
+/// session was opened on. Such an approval trusts whoever holds that
+/// terminal.
+fn ask_terminal(
+    conn: &Conn<'_>,
+    id: u64,
+    session: &Session,
+    req: &crate::approve::Request<'_>,
+    timeout: Duration,
+) -> Answer {
+    let Some(want) = session.tty_dev else {
+        return Answer::Unavailable("the session was not opened on a terminal".to_string());
+    };
+    if conn.send(&Reply::TtyRequest { id }).is_err() {
+        return Answer::Unavailable("the client went away".to_string());
+    }
+    let (msg, mut fds) = match conn.recv() {
+        Ok(m) => m,
+        Err(_) => {
+            return Answer::Unavailable("the client did not hand over a terminal".to_string())
+        }
+    };
+    let present = matches!(msg, Request::Tty { id: got, present: true } if got == id);
+    let Some(fd) = fds.pop().filter(|_| present && fds.is_empty()) else {
+        return Answer::Unavailable("no controlling terminal".to_string());
+    };
+    let Ok(st) = nix::sys::stat::fstat(fd.as_fd()) else {
+        return Answer::Unavailable("the terminal handed over cannot be examined".to_string());
+    };
+    let is_char = st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFCHR;
+    if !is_char || st.st_rdev != want || !nix::unistd::isatty(&fd).unwrap_or(false) {
+        return Answer::Unavailable(format!(
+            "the terminal handed over is not the one session {} was opened on",
+            session.id
+        ));
+    }
+    crate::approve::tty::ask_on(fd.as_fd(), req, timeout, false)
+}

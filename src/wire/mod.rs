@@ -1,0 +1,280 @@
+//! The broker protocol: what a client and the broker say to each other
+//! on `/run/guard/broker.sock`. `docs/protocol.md` and
+//! `schemas/broker-*.schema.json` describe it for other implementations.
+//!
+//! Every connection is: `hello` both ways, then one request and its
+//! answer (a `decide` may be interrupted by a `tty-request` and followed
+//! by an `attach`). Each message carries the request id it belongs to.
+//! Nothing here says who the client is: the broker takes that from the
+//! kernel, and a message naming a uid or pid is malformed.
+
+pub mod frame;
+
+use std::collections::BTreeMap;
+use std::os::fd::{OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+
+use serde::{Deserialize, Serialize};
+
+pub use frame::{FrameError, MAX_FRAME};
+
+/// Bumped on any change a peer of the other version would misread.
+pub const VERSION: u32 = 1;
+
+/// What the client asks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    Hello {
+        id: u64,
+        version: u32,
+        client: String,
+    },
+    /// Decide a line (or an exact argv) and say how to run it.
+    Decide {
+        id: u64,
+        /// `-c`, `argv`, `stdin`, `file` or `interactive`.
+        mode: String,
+        /// The script, for every mode but `argv`.
+        #[serde(default)]
+        line: Option<String>,
+        /// The exact argv, for mode `argv`.
+        #[serde(default)]
+        argv: Option<Vec<String>>,
+        /// A login shell (`-l`, `-` in argv[0]).
+        #[serde(default)]
+        login: bool,
+        /// The shell starts a session of its own (login or interactive).
+        #[serde(default)]
+        starts_session: bool,
+        /// `GUARD_SESSION` as the client has it.
+        #[serde(default)]
+        session: Option<String>,
+        /// The client's directory; used only where `/proc` cannot say.
+        #[serde(default)]
+        cwd: String,
+        /// Every variable name in the client's environment.
+        #[serde(default)]
+        env_names: Vec<String>,
+        /// The values of the variables the broker asked for in `hello`.
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        /// An interactive shell's saved state (aliases, functions), parsed
+        /// by the broker like any other script.
+        #[serde(default)]
+        scope: Option<String>,
+    },
+    /// Answer to `tty-request`; the terminal rides on this frame.
+    Tty {
+        id: u64,
+        present: bool,
+    },
+    /// The client installed the exec filter and waits to be traced.
+    Attach {
+        id: u64,
+    },
+    SessionStart {
+        id: u64,
+        purpose: String,
+        #[serde(default)]
+        boundary: Option<String>,
+        #[serde(default)]
+        ttl: Option<String>,
+        #[serde(default)]
+        grants: Vec<String>,
+        #[serde(default)]
+        json: bool,
+    },
+    SessionEnd {
+        id: u64,
+        session: String,
+    },
+    SessionStatus {
+        id: u64,
+        session: String,
+        #[serde(default)]
+        json: bool,
+    },
+    SessionList {
+        id: u64,
+        #[serde(default)]
+        json: bool,
+    },
+    Status {
+        id: u64,
+    },
+}
+
+impl Request {
+    pub fn id(&self) -> u64 {
+        match self {
+            Request::Hello { id, .. }
+            | Request::Decide { id, .. }
+            | Request::Tty { id, .. }
+            | Request::Attach { id }
+            | Request::SessionStart { id, .. }
+            | Request::SessionEnd { id, .. }
+            | Request::SessionStatus { id, .. }
+            | Request::SessionList { id, .. }
+            | Request::Status { id } => *id,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Hello { .. } => "hello",
+            Request::Decide { .. } => "decide",
+            Request::Tty { .. } => "tty",
+            Request::Attach { .. } => "attach",
+            Request::SessionStart { .. } => "session-start",
+            Request::SessionEnd { .. } => "session-end",
+            Request::SessionStatus { .. } => "session-status",
+            Request::SessionList { .. } => "session-list",
+            Request::Status { .. } => "status",
+        }
+    }
+}
+
+/// A file the command is to find through a variable (`KUBECONFIG`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGrant {
+    pub credential: String,
+    pub env: String,
+    pub name: String,
+    /// The variable names the directory, not the file.
+    #[serde(default)]
+    pub dir: bool,
+    pub content: String,
+}
+
+/// The decision, and how to run the line when it may run.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verdict {
+    pub allow: bool,
+    /// The exit status of a refusal (126).
+    pub code: i32,
+    /// Lines for the client's stderr: the refusal, or warnings.
+    #[serde(default)]
+    pub stderr: Vec<String>,
+    /// The session the line ran in, for `GUARD_SESSION`.
+    #[serde(default)]
+    pub session: Option<String>,
+    #[serde(default)]
+    pub set_env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub unset_env: Vec<String>,
+    #[serde(default)]
+    pub files: Vec<FileGrant>,
+    /// The real shell.
+    pub shell: String,
+    #[serde(default)]
+    pub startup_files: bool,
+    /// The line is this one static argv: exec it without a shell.
+    #[serde(default)]
+    pub direct: Option<Vec<String>>,
+    /// The client must install the exec filter and `attach` first.
+    #[serde(default)]
+    pub trace: bool,
+    /// The decision record's place in the chain.
+    #[serde(default)]
+    pub seq: Option<u64>,
+    /// Live sessions of this user, so stale credential files can go.
+    #[serde(default)]
+    pub live_sessions: Vec<String>,
+}
+
+/// What the broker answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Reply {
+    Hello {
+        id: u64,
+        version: u32,
+        broker: String,
+        /// Variables whose values the rules look at.
+        want_env: Vec<String>,
+        /// How long a decision may take (approvals wait for a human).
+        decide_timeout_ms: u64,
+    },
+    /// A review wants the terminal: answer with `tty`.
+    TtyRequest {
+        id: u64,
+    },
+    Verdict {
+        id: u64,
+        verdict: Verdict,
+    },
+    Attached {
+        id: u64,
+    },
+    /// The outcome of an admin request, rendered as the command prints it.
+    Done {
+        id: u64,
+        code: i32,
+        #[serde(default)]
+        stdout: String,
+        #[serde(default)]
+        stderr: String,
+    },
+    Error {
+        id: u64,
+        message: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+impl WireError {
+    pub fn timed_out(&self) -> bool {
+        matches!(self, WireError::Frame(f) if f.timed_out())
+    }
+}
+
+pub fn send<T: Serialize>(sock: &UnixStream, msg: &T, fds: &[RawFd]) -> Result<(), WireError> {
+    let body = serde_json::to_vec(msg).map_err(|e| WireError::Malformed(e.to_string()))?;
+    frame::send(sock, &body, fds)?;
+    Ok(())
+}
+
+pub fn recv<T: for<'de> Deserialize<'de>>(
+    sock: &UnixStream,
+) -> Result<(T, Vec<OwnedFd>), WireError> {
+    let (body, fds) = frame::recv(sock)?;
+    let msg = serde_json::from_slice(&body).map_err(|e| WireError::Malformed(e.to_string()))?;
+    Ok((msg, fds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forged_identity_is_malformed() {
+        let forged = r#"{"type":"decide","id":2,"mode":"-c","line":"true","uid":0,"pid":1}"#;
+        assert!(serde_json::from_str::<Request>(forged).is_err());
+        let fine = r#"{"type":"decide","id":2,"mode":"-c","line":"true"}"#;
+        assert!(serde_json::from_str::<Request>(fine).is_ok());
+    }
+
+    #[test]
+    fn verdicts_round_trip() {
+        let v = Reply::Verdict {
+            id: 3,
+            verdict: Verdict {
+                allow: true,
+                shell: "/bin/bash".into(),
+                ..Verdict::default()
+            },
+        };
+        let text = serde_json::to_string(&v).unwrap();
+        assert_eq!(serde_json::from_str::<Reply>(&text).unwrap(), v);
+    }
+}

@@ -1,0 +1,788 @@
+//! Privilege separation, end to end: a real `guard broker` running as the
+//! `guard` user, and a real agent account (`guardagent`) whose shell asks
+//! it. Each red-team class the issue names is a row here, and fails:
+//! planted approval memory, a fake approver, an agent-owned config, a
+//! rewritten or removed log, reading minted credentials or the secret.
+//!
+//! Needs root: the tests create the users and start the broker with
+//! `setpriv`. Without root each test says why and passes.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::broker::{self, run, text, Broker, Users};
+
+const SECRET: &str = "broker-e2e-webhook-secret";
+const MINTED: &str = "minted-secret-value-9f8e7d6c";
+
+/// A real approver on 127.0.0.1: checks guard's HMAC, answers signed.
+struct Approver {
+    port: u16,
+    seen: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Approver {
+    fn answering(decision: &'static str) -> Approver {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+        let port = server.server_addr().to_ip().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for mut req in server.incoming_requests() {
+                let mut body = String::new();
+                let _ = req.as_reader().read_to_string(&mut body);
+                let ok = common::header(&req, "X-Guard-Signature")
+                    == common::signature(SECRET.as_bytes(), body.as_bytes());
+                if !ok {
+                    let _ = req.respond(
+                        tiny_http::Response::from_string("bad signature").with_status_code(401),
+                    );
+                    continue;
+                }
+                log.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap_or_default());
+                let answer = format!(r#"{{"decision":"{decision}","approver":"e2e-approver"}}"#);
+                let _ = req.respond(common::signed_response(SECRET.as_bytes(), 200, &answer));
+            }
+        });
+        Approver { port, seen }
+    }
+
+    fn asked(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+/// The broker's config: a webhook approver, a credential with a real
+/// provider and revoke helper, and two site rules.
+fn config(b: &Broker, port: u16) -> String {
+    let secret = b.private_file("webhook.secret", &format!("{SECRET}\n"), 0o600);
+    let revoked = b.private().join("revoked.log");
+    let mint = b.private_file(
+        "mint.sh",
+        &format!(
+            "#!/bin/sh\necho AWS_ACCESS_KEY_ID=ASIATESTMINTED0001\necho AWS_SECRET_ACCESS_KEY={MINTED}\n"
+        ),
+        0o700,
+    );
+    let revoke = b.private_file(
+        "revoke.sh",
+        &format!(
+            "#!/bin/sh\ncat >> '{}'\necho >> '{}'\n",
+            revoked.display(),
+            revoked.display()
+        ),
+        0o700,
+    );
+    format!(
+        "approval:
+  tty: false
+  webhook:
+    url: http://127.0.0.1:{port}/approve
+    secret_file: {secret}
+    timeout: 5s
+credentials:
+  - name: aws-test
+    provider: {{command: [\"{mint}\"]}}
+    env: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]
+    revoke: {{command: [\"{revoke}\"]}}
+rules:
+  - id: test.aws
+    match: {{program: [aws]}}
+    action: review
+    grants: [aws-test]
+    message: \"aws: uses the test credential\"
+  - id: test.curl
+    match: {{program: [curl]}}
+    action: deny
+    message: \"curl is not allowed here\"
+",
+        secret = secret.display(),
+        mint = mint.display(),
+        revoke = revoke.display(),
+    )
+}
+
+fn started(users: &'static Users, port: u16) -> Broker {
+    let mut b = Broker::new(users, "# placeholder\n");
+    let yaml = config(&b, port);
+    b.write_config(&yaml);
+    b.start();
+    b
+}
+
+fn assert_refused(out: &std::process::Output, context: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(126), "{context}: {err}");
+    assert_eq!(text(&out.stdout), "", "{context}");
+    assert_eq!(err.lines().count(), 1, "{context}: one line: {err:?}");
+    assert!(err.starts_with("guard: "), "{context}: {err:?}");
+}
+
+fn assert_ok(out: &std::process::Output, context: &str) {
+    assert!(
+        out.status.success(),
+        "{context}: {:?}\n{}\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// Every regular file under `dir`, as root sees it.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The agent, directly (no guard): `sh -c SCRIPT`.
+fn as_agent(b: &Broker, script: &str) -> std::process::Output {
+    run(&mut b.as_user(&b.users.agent, Path::new("/bin/sh"), &["-c", script]))
+}
+
+#[test]
+fn the_agent_cannot_reach_what_the_broker_owns() {
+    let users = require_users!();
+    let hook = Approver::answering("allow");
+    let b = started(users, hook.port);
+    let marker = b.fake_cli("aws");
+    // A mixed run: allowed, denied by rule, approved with a credential.
+    assert_ok(&run(&mut b.agent(&["-c", "ls / > /dev/null"])), "ls");
+    assert_refused(&run(&mut b.agent(&["-c", "curl https://x"])), "curl");
+    assert_ok(&run(&mut b.agent(&["-c", "aws s3 ls"])), "aws");
+    let ran = std::fs::read_to_string(&marker).expect("fake aws ran");
+    assert!(ran.contains(MINTED), "the credential reached aws: {ran}");
+    assert_eq!(hook.asked(), 1);
+
+    let minted: Vec<PathBuf> = files_under(&b.state())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/creds/"))
+        .collect();
+    assert!(!minted.is_empty(), "a minted credential is cached");
+    let mut targets = vec![
+        b.audit_log(),
+        b.audit_dir(),
+        b.state(),
+        b.state().join("sessions"),
+        b.config(),
+        b.private().join("webhook.secret"),
+        b.private().join("mint.sh"),
+    ];
+    targets.extend(minted.iter().cloned());
+    for t in &targets {
+        let p = t.display();
+        for (what, script) in [
+            ("read", format!("cat '{p}' || ls -la '{p}'")),
+            ("write", format!("echo forged >> '{p}'")),
+            (
+                "replace",
+                format!("echo forged > '{p}.new' && mv '{p}.new' '{p}'"),
+            ),
+            ("remove", format!("rm -rf '{p}'")),
+        ] {
+            let out = as_agent(&b, &script);
+            let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+            assert!(!out.status.success(), "agent could {what} {p}: {shown}");
+            for secret in [MINTED, SECRET] {
+                assert!(
+                    !shown.contains(secret),
+                    "{what} {p} showed a secret: {shown}"
+                );
+            }
+            assert!(t.exists(), "{p} is gone after the agent's {what}");
+        }
+        // Through guard too: the command runs as the agent, and fails.
+        let out = run(&mut b.agent(&["-c", &format!("cat '{p}'")]));
+        assert!(!out.status.success(), "guard -c cat {p} worked");
+        let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            !shown.contains(MINTED) && !shown.contains(SECRET),
+            "{shown}"
+        );
+    }
+    // The chain is intact, and the log says what happened.
+    let (code, out) = b.verify();
+    assert_eq!(code, 0, "{out}");
+    let d = b.decisions();
+    let lines: Vec<(&str, &str)> = d
+        .iter()
+        .map(|r| (r["line"].as_str().unwrap(), r["decision"].as_str().unwrap()))
+        .collect();
+    assert!(lines.contains(&("ls / > /dev/null", "allow")), "{lines:?}");
+    assert!(lines.contains(&("curl https://x", "deny")), "{lines:?}");
+    assert!(lines.contains(&("aws s3 ls", "allow")), "{lines:?}");
+    let aws = d.iter().find(|r| r["line"] == "aws s3 ls").unwrap();
+    assert_eq!(aws["user"], broker::AGENT);
+    assert_eq!(aws["uid"], users.agent.uid);
+    assert_eq!(aws["channel"], "webhook");
+    assert_eq!(aws["approver"], "e2e-approver");
+    assert_eq!(aws["credentials"], serde_json::json!(["aws-test"]));
+    let log = std::fs::read_to_string(b.audit_log()).unwrap();
+    assert!(!log.contains(MINTED), "a minted value is in the audit log");
+}
+
+#[test]
+fn planted_approval_memory_is_not_read() {
+    let users = require_users!();
+    // No approver at all: only memory could allow.
+    let mut b = Broker::new(users, "approval:\n  tty: false\n");
+    b.start();
+    b.fake_cli("aws");
+    let first = run(&mut b.agent(&["-c", "aws s3 ls"]));
+    assert_refused(&first, "no approver");
+    let session = b.decisions()[0]["session"].as_str().unwrap().to_string();
+    // The agent plants an approval for every fingerprint it can think
+    // of, where the broker keeps memory and where guard used to.
+    let own = users
+        .agent
+        .home
+        .join(".local/state/guard/sessions")
+        .join(&session);
+    let fp = "0".repeat(64);
+    for dir in [b.state().join("sessions").join(&session), own] {
+        let script = format!(
+            "mkdir -p '{d}' && for f in '{d}'/*; do echo mallory > \"$f\"; done; echo mallory > '{d}/{fp}'",
+            d = dir.display()
+        );
+        as_agent(&b, &script);
+    }
+    let again = run(&mut b.agent(&["-c", "aws s3 ls"]));
+    assert_refused(&again, "planted memory");
+    assert!(
+        b.decisions()
+            .iter()
+            .all(|r| r["channel"] != "memory" && r["approver"] != "mallory"),
+        "{:?}",
+        b.decisions()
+    );
+    assert!(!b.work().join("aws-ran").exists());
+}
+
+#[test]
+fn a_fake_approver_on_the_webhook_port_is_refused() {
+    let users = require_users!();
+    // The real approver is down; the agent listens on its port and says
+    // allow, unsigned, then signed with a key it guessed.
+    let port = common::free_port();
+    let b = started(users, port);
+    let marker = b.fake_cli("aws");
+    for forged_sig in [
+        "",
+        "sha256=0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
+        let script = format!(
+            "import socket\n\
+             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+             s.bind(('127.0.0.1', {port})); s.listen(8)\n\
+             print('listening', flush=True)\n\
+             while True:\n\
+             \x20   c, _ = s.accept(); c.recv(65536)\n\
+             \x20   body = b'{{\"decision\":\"allow\",\"approver\":\"mallory\"}}'\n\
+             \x20   sig = b'{forged_sig}'\n\
+             \x20   head = b'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + str(len(body)).encode() + b'\\r\\n'\n\
+             \x20   if sig: head += b'X-Guard-Signature: ' + sig + b'\\r\\n'\n\
+             \x20   c.sendall(head + b'\\r\\n' + body); c.close()\n"
+        );
+        let mut fake = b
+            .as_user(
+                &users.agent,
+                Path::new("/usr/bin/python3"),
+                &["-c", &script],
+            )
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(fake.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert!(line.contains("listening"));
+        let got = run(&mut b.agent(&["-c", "aws s3 ls"]));
+        let _ = fake.kill();
+        let _ = fake.wait();
+        assert_refused(&got, "fake approver");
+        let err = text(&got.stderr);
+        assert!(err.contains("signed"), "{err}");
+        assert!(!marker.exists(), "aws ran on a forged allow");
+    }
+    assert!(
+        b.decisions().iter().all(|r| r["decision"] == "deny"),
+        "{:?}",
+        b.decisions()
+    );
+}
+
+#[test]
+fn an_agent_owned_config_gets_user_trust_only() {
+    let users = require_users!();
+    let hook = Approver::answering("deny");
+    let b = started(users, hook.port);
+    // The agent's own file would swap the shell, the broker and the
+    // approver; none of it may count.
+    let evil = b.work().join("evil.sh");
+    std::fs::write(
+        &evil,
+        format!("#!/bin/sh\ntouch '{}/evil-ran'\n", b.work().display()),
+    )
+    .unwrap();
+    broker::chmod(&evil, 0o755);
+    broker::chown(&evil, &users.agent);
+    let mine = b.work().join("mine.yaml");
+    std::fs::write(
+        &mine,
+        format!(
+            "shell: {}\nbroker: /tmp/nowhere.sock\nexec_tree: off\napproval:\n  tty: false\n",
+            evil.display()
+        ),
+    )
+    .unwrap();
+    broker::chown(&mine, &users.agent);
+    // /etc/guard names the broker in this test's own mount namespace, so
+    // the rest of the machine is untouched.
+    let etc = b.path().join("etc-guard");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::copy(b.client_config(), etc.join("config.yaml")).unwrap();
+    std::fs::create_dir_all("/etc/guard").unwrap();
+    let inner = format!(
+        "mount --bind '{etc}' /etc/guard && exec setpriv --reuid={uid} --regid={gid} --init-groups -- \
+         env -i HOME='{home}' PATH='/usr/bin:/bin' GUARD_CONFIG='{mine}' \"$0\" \"$@\"",
+        etc = etc.display(),
+        uid = users.agent.uid,
+        gid = users.agent.gid,
+        home = users.agent.home.display(),
+        mine = mine.display(),
+    );
+    let in_ns = |args: &[&str]| {
+        let mut c = Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "sh", "-c", &inner])
+            .arg(&users.bin)
+            .args(args)
+            .current_dir(b.work());
+        run(&mut c)
+    };
+    let out = in_ns(&["-c", "echo through-the-broker"]);
+    assert_ok(&out, "echo");
+    assert_eq!(text(&out.stdout), "through-the-broker\n");
+    assert!(!b.work().join("evil-ran").exists(), "the agent's shell ran");
+    assert!(
+        b.decisions()
+            .iter()
+            .any(|r| r["line"] == "echo through-the-broker"),
+        "decided by the broker"
+    );
+    let status = in_ns(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status json");
+    assert_eq!(v["mode"], "broker", "{v}");
+    let untrusted = v["untrusted_config"].to_string();
+    assert!(untrusted.contains("mine.yaml"), "{v}");
+}
+
+#[test]
+fn a_rewritten_or_removed_log_is_out_of_reach() {
+    let users = require_users!();
+    let mut b = Broker::new(users, "approval:\n  tty: false\n");
+    b.start();
+    assert_refused(&run(&mut b.agent(&["-c", "aws s3 ls"])), "aws");
+    let before = std::fs::read(b.audit_log()).unwrap();
+    let log = b.audit_log().display().to_string();
+    let dir = b.audit_dir().display().to_string();
+    for script in [
+        format!("grep -v deny '{log}' > /tmp/x.$$ && cat /tmp/x.$$ > '{log}'"),
+        format!(": > '{log}'"),
+        format!("rm -f '{log}'"),
+        format!("cd '{dir}' && rm -rf ./*"),
+        format!("rm -rf '{dir}'"),
+        format!("mv '{dir}' '{dir}.gone'"),
+        format!("cd '{}' && rm -rf state audit", b.path().display()),
+    ] {
+        let out = as_agent(&b, &script);
+        assert!(!out.status.success(), "{script} worked");
+        // Through guard as well.
+        let _ = run(&mut b.agent(&["-c", &script]));
+    }
+    let after = std::fs::read(b.audit_log()).unwrap();
+    assert!(after.starts_with(&before), "the log was changed");
+    let (code, out) = b.verify();
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn a_forged_body_changes_nothing() {
+    let users = require_users!();
+    let mut b = Broker::new(users, "approval:\n  tty: false\n");
+    b.start();
+    // Another user's session, and one of the agent's own in a process
+    // tree the forger is not in.
+    let theirs = run(&mut b.as_user(
+        &users.other,
+        &users.bin,
+        &["session", "start", "--purpose", "other user's", "--json"],
+    ));
+    assert_ok(&theirs, "session start as other");
+    let theirs: serde_json::Value = serde_json::from_slice(&theirs.stdout).unwrap();
+    let theirs = theirs["id"].as_str().unwrap().to_string();
+    let mut holder = b
+        .as_user(
+            &users.agent,
+            Path::new("/usr/bin/perl"),
+            &[
+                "-e",
+                "system(@ARGV); sleep 600",
+                users.bin.to_str().unwrap(),
+                "-c",
+                "true",
+            ],
+        )
+        .spawn()
+        .unwrap();
+    let harness_session = || {
+        b.decisions()
+            .iter()
+            .filter_map(|r| r["session"].as_str())
+            .find(|s| s.starts_with("h-"))
+            .map(str::to_string)
+    };
+    broker::eventually(Duration::from_secs(20), || harness_session().is_some());
+    let tree = harness_session().expect("the holder's session");
+    let script = format!(
+        r#"
+use IO::Socket::UNIX;
+my $s = IO::Socket::UNIX->new(Peer => '{sock}') or die "connect: $!";
+sub put {{ my $j = shift; print $s pack('N', length $j) . $j; }}
+sub get {{ my $h; read($s, $h, 4) == 4 or return 'EOF'; my $n = unpack('N', $h); my $b; read($s, $b, $n); return $b; }}
+put('{{"type":"hello","id":1,"version":1,"client":"forger"}}'); get();
+put($ARGV[0]);
+print get(), "\n";
+"#,
+        sock = b.socket().display()
+    );
+    let forge = |body: &str| -> String {
+        let out = run(&mut b.as_user(
+            &users.agent,
+            Path::new("/usr/bin/perl"),
+            &["-e", &script, body],
+        ));
+        text(&out.stdout)
+    };
+    // A uid, pid or owner in the body is malformed: refused, not used.
+    for extra in [
+        r#","uid":0"#,
+        r#","pid":1"#,
+        r#","owner":{"pid":1,"start":1}"#,
+        r#","user":"root""#,
+    ] {
+        let body = format!(r#"{{"type":"decide","id":2,"mode":"-c","line":"true"{extra}}}"#);
+        let got = forge(&body);
+        assert!(got.contains(r#""type":"error""#), "{extra}: {got}");
+    }
+    // Naming a session that is not the forger's changes nothing either.
+    for (named, why) in [(&theirs, "another user"), (&tree, "another process tree")] {
+        let body =
+            format!(r#"{{"type":"decide","id":2,"mode":"-c","line":"true","session":"{named}"}}"#);
+        let got = forge(&body);
+        assert!(got.contains(r#""allow":false"#), "{named}: {got}");
+        assert!(got.contains(why), "{named}: {got}");
+    }
+    let _ = holder.kill();
+    let _ = holder.wait();
+    // Every record names the agent as the kernel saw it.
+    for r in b.audit() {
+        if r["kind"] == "decision" {
+            assert_eq!(r["uid"], users.agent.uid, "{r}");
+        }
+    }
+    let refused: Vec<_> = b
+        .audit()
+        .into_iter()
+        .filter(|r| r["mode"] == "session-refused")
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+}
+
+#[test]
+fn kill_9_of_the_harness_revokes_its_credentials_at_once() {
+    let users = require_users!();
+    let hook = Approver::answering("allow");
+    let b = started(users, hook.port);
+    b.fake_cli("aws");
+    let revoked = b.private().join("revoked.log");
+    // A harness (not a shell) runs one approved command, then idles.
+    let mut harness = b
+        .as_user(
+            &users.agent,
+            Path::new("/usr/bin/perl"),
+            &[
+                "-e",
+                "$|=1; system(@ARGV) == 0 or die; print \"ran\\n\"; sleep 600",
+                users.bin.to_str().unwrap(),
+                "-c",
+                "aws s3 ls",
+            ],
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(harness.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ran\n", "the approved command ran");
+    assert!(!revoked.exists(), "revoked before the harness died");
+    let killed = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(harness.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = harness.wait();
+    // Nothing else runs guard: only the broker's watch can notice.
+    let took = broker::eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&revoked).is_ok_and(|t| t.contains("aws-test"))
+    });
+    let took = took.unwrap_or_else(|| panic!("not revoked; broker log:\n{}", b.logs()));
+    eprintln!(
+        "kill -9 to revoke: {:?} (from the kill: {:?})",
+        took,
+        killed.elapsed()
+    );
+    // The record follows the revoke helper.
+    let end_of = || b.audit().into_iter().find(|r| r["mode"] == "session-end");
+    broker::eventually(Duration::from_secs(10), || end_of().is_some());
+    let end = end_of().expect("session-end recorded");
+    let reason = end["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("is gone") && reason.contains("aws-test (revoked)"),
+        "{reason}"
+    );
+    assert_eq!(end["user"], broker::AGENT);
+}
+
+#[test]
+fn broker_down_refuses_and_a_restart_continues_sessions_and_chain() {
+    let users = require_users!();
+    let mut b = Broker::new(users, "approval:\n  tty: false\n");
+    b.start();
+    let start = run(&mut b.agent(&["session", "start", "--purpose", "restart test", "--json"]));
+    assert_ok(&start, "session start");
+    let id = serde_json::from_slice::<serde_json::Value>(&start.stdout).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let in_session = |b: &Broker, line: &str| {
+        let mut c = b.agent(&["-c", line]);
+        c.env("GUARD_SESSION", &id);
+        run(&mut c)
+    };
+    assert_ok(&in_session(&b, "true"), "before");
+    b.stop();
+    for line in ["true", "ls /", "aws s3 ls"] {
+        let out = in_session(&b, line);
+        assert_refused(&out, "broker down");
+        assert!(
+            text(&out.stderr).contains("not answering"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    b.start();
+    let out = in_session(&b, "echo back");
+    assert_ok(&out, "after restart");
+    let d = b.decisions();
+    let last = d.last().unwrap();
+    assert_eq!(last["session"], id.as_str());
+    assert_eq!(last["purpose"], "restart test");
+    let (code, v) = b.verify();
+    assert_eq!(code, 0, "{v}");
+    let seqs: Vec<u64> = b
+        .audit()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+}
+
+#[test]
+fn sighup_with_a_broken_rules_file_keeps_the_old_rules() {
+    let users = require_users!();
+    let rules = "approval:\n  tty: false\nrules:\n  - id: site.no-curl\n    match: {program: [curl]}\n    action: deny\n    message: no curl here\n";
+    let mut b = Broker::new(users, rules);
+    b.start();
+    let before = run(&mut b.agent(&["-c", "curl https://example.com"]));
+    assert_refused(&before, "curl before");
+    assert!(text(&before.stderr).contains("site.no-curl"));
+    b.write_config("rules:\n  - id: broken\n    match: {program: [curl]\n    action: nope\n");
+    b.signal(nix::sys::signal::Signal::SIGHUP);
+    let said = broker::eventually(Duration::from_secs(10), || {
+        b.logs().contains("keeping the rules")
+    });
+    assert!(said.is_some(), "{}", b.logs());
+    let logs = b.logs();
+    assert!(
+        logs.contains("broker.yaml:"),
+        "the error names the file: {logs}"
+    );
+    let after = run(&mut b.agent(&["-c", "curl https://example.com"]));
+    assert_refused(&after, "curl after");
+    assert!(
+        text(&after.stderr).contains("site.no-curl"),
+        "old rules kept"
+    );
+    assert_ok(&run(&mut b.agent(&["-c", "true"])), "still serving");
+    let status = run(&mut b.agent(&["status", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(
+        v["broker"]["report"]["last_reload_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("keeping")),
+        "{v}"
+    );
+    // A good file is picked up without a signal.
+    b.write_config("approval:\n  tty: false\n");
+    let fixed = broker::eventually(Duration::from_secs(10), || {
+        run(&mut b.agent(&["-c", "curl --version > /dev/null"]))
+            .status
+            .code()
+            != Some(126)
+    });
+    assert!(fixed.is_some(), "{}", b.logs());
+}
+
+#[test]
+fn a_thousand_clients_from_fifty_processes() {
+    let users = require_users!();
+    let mut b = Broker::new(
+        users,
+        "approval:\n  tty: false\naudit:\n  fsync: true\nrules:\n  - id: site.no-curl\n    match: {program: [curl]}\n    action: deny\n",
+    );
+    b.start();
+    let script = format!(
+        "i=0; while [ $i -lt 20 ]; do \
+           if [ $((i % 2)) -eq 0 ]; then '{g}' -c \"true $$ $i\" || echo FAIL-ALLOW; \
+           else '{g}' -c \"curl $$ $i\" 2>/dev/null; [ $? -eq 126 ] || echo FAIL-DENY; fi; \
+           i=$((i+1)); done",
+        g = users.bin.display()
+    );
+    let started = Instant::now();
+    let children: Vec<_> = (0..50)
+        .map(|_| {
+            b.as_user(&users.agent, Path::new("/bin/sh"), &["-c", &script])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(text(&out.stdout), "", "{}", text(&out.stderr));
+    }
+    eprintln!("1000 decisions from 50 processes: {:?}", started.elapsed());
+    let d = b.decisions();
+    assert_eq!(d.len(), 1000, "every decision recorded");
+    assert_eq!(d.iter().filter(|r| r["decision"] == "allow").count(), 500);
+    assert_eq!(d.iter().filter(|r| r["decision"] == "deny").count(), 500);
+    let (code, out) = b.verify();
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn a_fuzzed_protocol_stream_never_crashes_the_broker() {
+    let users = require_users!();
+    let mut b = Broker::new(users, "approval:\n  tty: false\n");
+    b.start();
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
+    let hello = br#"{"type":"hello","id":1,"version":1,"client":"fuzz"}"#;
+    let frame = |body: &[u8]| {
+        let mut f = (body.len() as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(body);
+        f
+    };
+    let valid_decide = br#"{"type":"decide","id":2,"mode":"-c","line":"true"}"#;
+    let mut cases: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        vec![0xff; 4],
+        (u32::MAX).to_be_bytes().to_vec(),
+        ((1u32 << 20) + 1).to_be_bytes().to_vec(),
+        frame(b"not json"),
+        frame(valid_decide),
+        [frame(hello), frame(hello)].concat(),
+        [frame(hello), frame(br#"{"type":"attach","id":2}"#)].concat(),
+        [
+            frame(hello),
+            frame(br#"{"type":"decide","id":1,"mode":"-c","line":"true"}"#),
+        ]
+        .concat(),
+        [
+            frame(hello),
+            frame(br#"{"type":"decide","id":2,"mode":"weird","line":"true"}"#),
+        ]
+        .concat(),
+        [
+            frame(hello),
+            frame(br#"{"type":"decide","id":2,"mode":"-c"}"#),
+        ]
+        .concat(),
+        [frame(hello), frame(&vec![b'['; 100_000])].concat(),
+        frame(&[0u8; 1000]),
+    ];
+    let full = [frame(hello), frame(valid_decide)].concat();
+    for cut in [1, 3, 4, 5, 20, full.len() - 1] {
+        cases.push(full[..cut].to_vec());
+    }
+    for _ in 0..300 {
+        let n = rng.below(200);
+        let mut bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+        if rng.below(2) == 0 {
+            bytes = [frame(hello), bytes].concat();
+        }
+        if rng.below(3) == 0 {
+            let mut body = valid_decide.to_vec();
+            let at = rng.below(body.len());
+            body[at] = rng.next() as u8;
+            bytes = [frame(hello), frame(&body)].concat();
+        }
+        cases.push(bytes);
+    }
+    for case in &cases {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::os::unix::net::UnixStream::connect(b.socket()) else {
+            panic!("broker stopped answering; log:\n{}", b.logs());
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(15)));
+        let _ = s.write_all(case);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    }
+    // Still alive, still deciding, and nothing bogus was recorded.
+    let out = run(&mut b.agent(&["-c", "echo alive"]));
+    assert_ok(&out, "after the fuzz");
+    assert_eq!(text(&out.stdout), "alive\n");
+    assert!(b
+        .pid()
+        .is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists()));
+    let logs = b.logs();
+    assert!(
+        logs.contains("closing the connection"),
+        "malformed input is logged"
+    );
+    assert!(!logs.contains("panicked"), "{logs}");
+    let (code, v) = b.verify();
+    assert_eq!(code, 0, "{v}");
+}
