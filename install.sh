@@ -2,6 +2,7 @@
 # Install guard as a login shell.
 #
 #   ./install.sh [--prefix DIR] [--root DIR] [--user NAME [--create-user]] [--binary PATH]
+#                [--no-broker] [--broker-user NAME]
 #   ./install.sh --uninstall [--prefix DIR] [--root DIR] [--user NAME]
 #
 # Installs the release binary to PREFIX/bin/guard (default /usr/local),
@@ -10,9 +11,16 @@
 # that user's login shell (creating the user with --create-user). Running it
 # again changes nothing; --uninstall reverses it (the user's shell goes back
 # to /bin/bash; /etc/guard is kept, since it is policy someone wrote).
-# --root DIR puts the system files (etc/shells, etc/guard, var/cache/guard,
-# etc/systemd/system/guard-reap@.*) under DIR instead of /, for staging and
-# tests. With systemd running and --user, the user's reap timer is enabled.
+# As root it also sets up the broker, the reference monitor every guarded
+# line is decided by: the system user `guard` (--broker-user), its private
+# /var/lib/guard and /var/log/guard (0700), and a socket-activated systemd
+# unit (guard-broker.socket/.service) holding only CAP_SYS_PTRACE; a new
+# config.yaml names its socket. --no-broker leaves guard in embedded mode,
+# which is advisory. --root DIR puts the system files (etc/shells,
+# etc/guard, var/cache/guard, var/lib/guard, var/log/guard,
+# etc/systemd/system/guard-*) under DIR instead of /, for staging and
+# tests. With systemd running, the broker's socket is enabled, and with
+# --user the user's reap timer.
 set -euo pipefail
 
 prefix=/usr/local
@@ -21,6 +29,8 @@ create_user=0
 uninstall=0
 binary=""
 sysroot=/
+broker=1
+broker_user=guard
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 
@@ -35,7 +45,10 @@ while [ $# -gt 0 ]; do
     --root) sysroot=${2:?--root needs a directory}; shift 2 ;;
     --root=*) sysroot=${1#*=}; shift ;;
     --uninstall) uninstall=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-broker) broker=0; shift ;;
+    --broker-user) broker_user=${2:?--broker-user needs a name}; shift 2 ;;
+    --broker-user=*) broker_user=${1#*=}; shift ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
@@ -44,6 +57,11 @@ sysroot=${sysroot%/}
 shells="$sysroot/etc/shells"
 etc="$sysroot/etc/guard"
 cache="$sysroot/var/cache/guard"
+lib="$sysroot/var/lib/guard"
+logs="$sysroot/var/log/guard"
+units="$sysroot/etc/systemd/system"
+systemd_running=0
+[ "$sysroot" = "" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null && systemd_running=1
 
 root=0
 [ "$(id -u)" -eq 0 ] && root=1
@@ -64,6 +82,18 @@ if [ $uninstall -eq 1 ]; then
       usermod -s /bin/bash "$user"
       echo "install.sh: $user's shell is /bin/bash again"
     fi
+  fi
+  if [ $system -eq 1 ]; then
+    if [ $systemd_running -eq 1 ]; then
+      systemctl disable --now guard-broker.socket guard-broker.service >/dev/null 2>&1 || true
+    fi
+    for unit in guard-broker.socket guard-broker.service; do
+      if [ -f "$units/$unit" ]; then
+        rm -f "$units/$unit"
+        echo "install.sh: removed $units/$unit"
+      fi
+    done
+    [ -d "$lib" ] && echo "install.sh: kept $lib and $logs (sessions and the audit log are evidence)"
   fi
   if [ $system -eq 1 ] && [ -f "$shells" ] && grep -qxF "$dest" "$shells"; then
     grep -vxF "$dest" "$shells" > "$shells.guard-tmp" || true
@@ -97,16 +127,29 @@ if [ $system -eq 1 ]; then
 
   install -d -o root -g root -m 0755 "$etc" "$etc/rules.d"
   if [ ! -e "$etc/config.yaml" ]; then
-    cat > "$etc/config.yaml" <<'YAML'
+    {
+      cat <<'YAML'
 # guard configuration. Root-owned: the agent must not be able to change it.
 # The shipped rule packs are built in; add your own in rules.d/*.yaml.
 shell: /bin/bash
 default: allow      # commands no rule matches
 dynamic: review     # commands only known at run time ($cmd, eval "$x", … | sh)
 YAML
+      if [ $broker -eq 1 ]; then
+        cat <<YAML
+# Every line is decided by the broker, which runs as \`$broker_user\`. While
+# it is down, every line is refused: there is no falling back.
+broker: /run/guard/broker.sock
+broker_user: $broker_user
+YAML
+      fi
+    } > "$etc/config.yaml"
     chown root:root "$etc/config.yaml"
     chmod 0644 "$etc/config.yaml"
     echo "install.sh: wrote $etc/config.yaml"
+  elif [ $broker -eq 1 ] && ! grep -q '^broker:' "$etc/config.yaml"; then
+    echo "install.sh: note: $etc/config.yaml was kept and names no broker; add" \
+         "'broker: /run/guard/broker.sock' to it to enforce (embedded mode is advisory)"
   fi
   # Check the configuration; as root with the real /etc this also caches
   # it compiled in /var/cache/guard, so each start is fast.
@@ -119,7 +162,6 @@ YAML
 
   # A timer that reaps sessions of crashed agents (revoking their
   # credentials) even when nothing runs guard again.
-  units="$sysroot/etc/systemd/system"
   here=$(cd "$(dirname "$0")" && pwd)
   if [ -d "$here/contrib/systemd" ]; then
     install -d -m 0755 "$units"
@@ -129,6 +171,36 @@ YAML
       mv -f "$units/$unit.new" "$units/$unit"
     done
     echo "install.sh: installed $units/guard-reap@.{service,timer}"
+  fi
+
+  if [ $broker -eq 1 ]; then
+    # The broker's own user: it owns the log, sessions, credentials and
+    # the approver's secret, and is never the agent.
+    if ! id "$broker_user" >/dev/null 2>&1; then
+      useradd --system --home-dir /var/lib/guard --no-create-home \
+              --shell /usr/sbin/nologin --comment "guard broker" "$broker_user"
+      echo "install.sh: created system user $broker_user"
+    fi
+    install -d -o "$broker_user" -g "$broker_user" -m 0700 "$lib" "$logs"
+    echo "install.sh: $lib and $logs belong to $broker_user (0700)"
+    if [ -d "$here/contrib/systemd" ]; then
+      install -d -m 0755 "$units"
+      for unit in guard-broker.socket guard-broker.service; do
+        sed -e "s|@GUARD@|$dest|g" -e "s|@BROKER_USER@|$broker_user|g" \
+          "$here/contrib/systemd/$unit" > "$units/$unit.new"
+        chmod 0644 "$units/$unit.new"
+        mv -f "$units/$unit.new" "$units/$unit"
+      done
+      echo "install.sh: installed $units/guard-broker.{socket,service}"
+    fi
+    if [ $systemd_running -eq 1 ]; then
+      systemctl daemon-reload && systemctl enable --now guard-broker.socket >/dev/null \
+        && echo "install.sh: enabled guard-broker.socket"
+    else
+      echo "install.sh: no systemd here; run the broker yourself, as $broker_user:"
+      echo "  setpriv --reuid=$broker_user --regid=$broker_user --init-groups \\"
+      echo "    --inh-caps=+sys_ptrace --ambient-caps=+sys_ptrace $dest broker &"
+    fi
   fi
 
   if [ -n "$user" ]; then
@@ -141,7 +213,7 @@ YAML
       usermod -s "$dest" "$user"
       echo "install.sh: $user's login shell is now $dest"
     fi
-    if [ "$sysroot" = "" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+    if [ $systemd_running -eq 1 ]; then
       systemctl daemon-reload && systemctl enable --now "guard-reap@$user.timer" >/dev/null \
         && echo "install.sh: enabled guard-reap@$user.timer"
     fi

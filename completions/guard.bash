@@ -94,11 +94,23 @@ _guard() {
             guard__subcmd__creds,help)
                 cmd="guard__subcmd__creds__subcmd__help"
                 ;;
+            guard__subcmd__creds,import)
+                cmd="guard__subcmd__creds__subcmd__import"
+                ;;
+            guard__subcmd__creds,mint-aws)
+                cmd="guard__subcmd__creds__subcmd__mint__subcmd__aws"
+                ;;
             guard__subcmd__creds,scan)
                 cmd="guard__subcmd__creds__subcmd__scan"
                 ;;
             guard__subcmd__creds__subcmd__help,help)
                 cmd="guard__subcmd__creds__subcmd__help__subcmd__help"
+                ;;
+            guard__subcmd__creds__subcmd__help,import)
+                cmd="guard__subcmd__creds__subcmd__help__subcmd__import"
+                ;;
+            guard__subcmd__creds__subcmd__help,mint-aws)
+                cmd="guard__subcmd__creds__subcmd__help__subcmd__mint__subcmd__aws"
                 ;;
             guard__subcmd__creds__subcmd__help,scan)
                 cmd="guard__subcmd__creds__subcmd__help__subcmd__scan"
@@ -150,6 +162,12 @@ _guard() {
                 ;;
             guard__subcmd__help__subcmd__audit,verify)
                 cmd="guard__subcmd__help__subcmd__audit__subcmd__verify"
+                ;;
+            guard__subcmd__help__subcmd__creds,import)
+                cmd="guard__subcmd__help__subcmd__creds__subcmd__import"
+                ;;
+            guard__subcmd__help__subcmd__creds,mint-aws)
+                cmd="guard__subcmd__help__subcmd__creds__subcmd__mint__subcmd__aws"
                 ;;
             guard__subcmd__help__subcmd__creds,scan)
                 cmd="guard__subcmd__help__subcmd__creds__subcmd__scan"
@@ -590,7 +608,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__creds)
-            opts="-h --help scan help"
+            opts="-h --help scan import mint-aws help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -604,7 +622,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__creds__subcmd__help)
-            opts="scan help"
+            opts="scan import mint-aws help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -631,6 +649,34 @@ _guard() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        guard__subcmd__creds__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__creds__subcmd__help__subcmd__mint__subcmd__aws)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         guard__subcmd__creds__subcmd__help__subcmd__scan)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -638,6 +684,62 @@ _guard() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__creds__subcmd__import)
+            opts="-h --user --home --state-dir --broker-user --depth --dry-run --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --depth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__creds__subcmd__mint__subcmd__aws)
+            opts="-h --store --profile --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -818,8 +920,36 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help__subcmd__creds)
-            opts="scan"
+            opts="scan import mint-aws"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__creds__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__creds__subcmd__mint__subcmd__aws)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

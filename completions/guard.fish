@@ -55,13 +55,27 @@ complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subco
 complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "test" -d 'Check each rule\'s examples (match / no_match). With FILES, the embedded packs plus those files; otherwise the configured rules'
 complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "lint" -d 'Validate the configuration (or FILES) and compile every regex'
 complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan help" -s h -l help -d 'Print help'
-complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan help" -f -a "scan" -d 'List reachable credentials, never their values. Exit 0 none, 1 some, 2 error'
-complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan import mint-aws help" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan import mint-aws help" -f -a "scan" -d 'List reachable credentials, never their values. Exit 0 none, 1 some, 2 error'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan import mint-aws help" -f -a "import" -d 'Move a user\'s credentials into the broker\'s store (run as root)'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan import mint-aws help" -f -a "mint-aws" -d 'The provider of an imported AWS profile: STS session credentials from the stored key, as JSON (run by the broker)'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan import mint-aws help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from scan" -l depth -d 'Directory levels below the cwd searched for .env files' -r
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from scan" -l json -d 'Print one JSON document'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from scan" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -l user -d 'Whose credentials' -r
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -l home -d 'Their home (default: from the passwd database)' -r -F
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -l state-dir -d 'The broker\'s state directory' -r -F
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -l broker-user -d 'The broker\'s user, who will own the store' -r
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -l depth -d 'Directory levels below the home searched for .env files' -r
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -l dry-run -d 'Say what would be done, and do nothing'
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from mint-aws" -l store -r -F
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from mint-aws" -l profile -r
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from mint-aws" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "scan" -d 'List reachable credentials, never their values. Exit 0 none, 1 some, 2 error'
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "import" -d 'Move a user\'s credentials into the broker\'s store (run as root)'
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "mint-aws" -d 'The provider of an imported AWS profile: STS session credentials from the stored key, as JSON (run by the broker)'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c guard -n "__fish_guard_using_subcommand audit; and not __fish_seen_subcommand_from verify tail show anchor help" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand audit; and not __fish_seen_subcommand_from verify tail show anchor help" -f -a "verify" -d 'Re-walk the hash chain. Names the first broken link with its line and reason. Exit 0 only when everything checks out'
@@ -145,6 +159,8 @@ complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcom
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "test" -d 'Check each rule\'s examples (match / no_match). With FILES, the embedded packs plus those files; otherwise the configured rules'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "lint" -d 'Validate the configuration (or FILES) and compile every regex'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from creds" -f -a "scan" -d 'List reachable credentials, never their values. Exit 0 none, 1 some, 2 error'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from creds" -f -a "import" -d 'Move a user\'s credentials into the broker\'s store (run as root)'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from creds" -f -a "mint-aws" -d 'The provider of an imported AWS profile: STS session credentials from the stored key, as JSON (run by the broker)'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Re-walk the hash chain. Names the first broken link with its line and reason. Exit 0 only when everything checks out'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "tail" -d 'Print the newest records; with -f keep printing new ones'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print the records that match every filter given'

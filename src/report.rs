@@ -12,6 +12,11 @@ pub struct CheckJson {
     pub reason: String,
     pub commands: Vec<CommandJson>,
     pub matches: Vec<MatchJson>,
+    /// `check` always decides in-process (`embedded`), broker or not.
+    pub mode: &'static str,
+    /// What that means: the account's own configuration decided, and an
+    /// account cannot be protected from itself.
+    pub advisory: &'static str,
 }
 
 #[derive(Serialize)]
@@ -34,6 +39,8 @@ pub fn check_json(v: &Verdict) -> CheckJson {
         reason: redact(&v.reason),
         commands: commands_json(v),
         matches: matches_json(v),
+        mode: "embedded",
+        advisory: crate::cli::ADVISORY,
     }
 }
 

@@ -358,7 +358,18 @@ fn an_agent_owned_config_gets_user_trust_only() {
     let etc = b.path().join("etc-guard");
     std::fs::create_dir_all(&etc).unwrap();
     std::fs::copy(b.client_config(), etc.join("config.yaml")).unwrap();
+    // A mount point is needed; one this test made is removed again.
+    let made = !Path::new("/etc/guard").exists();
     std::fs::create_dir_all("/etc/guard").unwrap();
+    struct Unmake(bool);
+    impl Drop for Unmake {
+        fn drop(&mut self) {
+            if self.0 {
+                let _ = std::fs::remove_dir("/etc/guard");
+            }
+        }
+    }
+    let _unmake = Unmake(made);
     let inner = format!(
         "mount --bind '{etc}' /etc/guard && exec setpriv --reuid={uid} --regid={gid} --init-groups -- \
          env -i HOME='{home}' PATH='/usr/bin:/bin' GUARD_CONFIG='{mine}' \"$0\" \"$@\"",
@@ -785,4 +796,273 @@ fn a_fuzzed_protocol_stream_never_crashes_the_broker() {
     assert!(!logs.contains("panicked"), "{logs}");
     let (code, v) = b.verify();
     assert_eq!(code, 0, "{v}");
+}
+
+/// Every secret planted in the fake home, to look for afterwards.
+const PLANTED: &[&str] = &[
+    "AKIAIMPORTTESTKEY001",
+    "import-default-secret-Zq81",
+    "AKIAIMPORTSTAGING002",
+    "import-staging-secret-Pw32",
+    "kube-bearer-token-Kx77",
+    "sk_live_importstripe0000000001",
+    "netrc-password-Nn11",
+    "pgpass-password-Pg22",
+    "ZG9ja2VyOmRvY2tlci1wYXNzLURkMzM=",
+    "gho_importghtoken0000000000000000000001",
+    "gitcred-password-Gc44",
+];
+
+#[test]
+fn creds_import_moves_everything_out_of_the_agents_reach() {
+    let users = require_users!();
+    let hook = Approver::answering("allow");
+    let secret = "approval:\n  tty: false\n";
+    let mut b = Broker::new(users, secret);
+    let s = b.private_file("webhook.secret", &format!("{SECRET}\n"), 0o600);
+    b.write_config(&format!(
+        "approval:\n  tty: false\n  webhook:\n    url: http://127.0.0.1:{}/approve\n    secret_file: {}\n    timeout: 5s\n",
+        hook.port,
+        s.display()
+    ));
+    // A fake aws: STS mints from a key in the environment; anything else
+    // records what it was given.
+    std::fs::create_dir_all(b.bin_dir()).unwrap();
+    broker::chmod(&b.bin_dir(), 0o755);
+    let marker = b.work().join("aws-ran");
+    let aws = b.bin_dir().join("aws");
+    std::fs::write(
+        &aws,
+        format!(
+            "#!/bin/sh\n\
+             if [ \"$1\" = sts ] && [ \"$2\" = get-session-token ]; then\n\
+             \x20 [ \"$AWS_ACCESS_KEY_ID\" = AKIAIMPORTTESTKEY001 ] || exit 3\n\
+             \x20 echo '{{\"Credentials\":{{\"AccessKeyId\":\"ASIASTSMINTED0000001\",\"SecretAccessKey\":\"sts-minted-secret\",\"SessionToken\":\"sts-minted-token\"}}}}'\n\
+             \x20 exit 0\n\
+             fi\n\
+             {{ env | grep -E '^AWS_' | sort; [ -n \"$AWS_SHARED_CREDENTIALS_FILE\" ] && cat \"$AWS_SHARED_CREDENTIALS_FILE\"; }} >> '{}'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    broker::chmod(&aws, 0o755);
+    b.start();
+    // The agent's home, as an agent's would be after some work.
+    let home = b.work().join("home");
+    let put = |rel: &str, text: &str| {
+        let p = home.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        let mut d = p.clone();
+        while d != b.work() {
+            broker::chown(&d, &users.agent);
+            d = d.parent().unwrap().to_path_buf();
+        }
+        broker::chmod(&p, 0o600);
+    };
+    put(
+        ".aws/credentials",
+        "[default]\naws_access_key_id = AKIAIMPORTTESTKEY001\naws_secret_access_key = import-default-secret-Zq81\n\
+         [staging]\naws_access_key_id = AKIAIMPORTSTAGING002\naws_secret_access_key = import-staging-secret-Pw32\n",
+    );
+    put(
+        ".aws/config",
+        "[default]\nregion = eu-west-1\n[profile staging]\nregion = eu-west-2\n",
+    );
+    put(
+        ".kube/config",
+        "apiVersion: v1\nkind: Config\ncurrent-context: dev\nclusters:\n- name: dev\n  cluster: {server: 'https://k8s.dev.example:6443'}\n\
+         users:\n- name: dev\n  user: {token: kube-bearer-token-Kx77}\ncontexts:\n- name: dev\n  context: {cluster: dev, user: dev}\n",
+    );
+    put(
+        "project/.env",
+        "APP_NAME=shop\nSTRIPE_SECRET_KEY=sk_live_importstripe0000000001\n",
+    );
+    put(
+        ".netrc",
+        "machine api.example.com login bot password netrc-password-Nn11\n",
+    );
+    put(
+        ".pgpass",
+        "db.example.com:5432:app:app:pgpass-password-Pg22\n",
+    );
+    put(
+        ".docker/config.json",
+        "{\"auths\":{\"registry.example.com\":{\"auth\":\"ZG9ja2VyOmRvY2tlci1wYXNzLURkMzM=\"}}}\n",
+    );
+    put(
+        ".config/gh/hosts.yml",
+        "github.com:\n    user: bot\n    oauth_token: gho_importghtoken0000000000000000000001\n    git_protocol: https\n",
+    );
+    put(
+        ".git-credentials",
+        "https://bot:gitcred-password-Gc44@git.example.com\n",
+    );
+    let import = |dry: bool| {
+        let mut c = Command::new(&users.bin);
+        c.args(["creds", "import", "--user", broker::AGENT, "--home"])
+            .arg(&home)
+            .arg("--state-dir")
+            .arg(b.state())
+            .env(
+                "PATH",
+                format!("{}:/usr/local/bin:/usr/bin:/bin", b.bin_dir().display()),
+            )
+            .env("GUARD_CONFIG", b.client_config());
+        if dry {
+            c.arg("--dry-run");
+        }
+        run(&mut c)
+    };
+    let before = files_under(&home)
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect::<Vec<_>>();
+    let dry = import(true);
+    assert_ok(&dry, "dry run");
+    assert!(
+        text(&dry.stdout).contains("would import"),
+        "{}",
+        text(&dry.stdout)
+    );
+    for (p, bytes) in &before {
+        assert_eq!(
+            &std::fs::read(p).unwrap(),
+            bytes,
+            "dry run changed {}",
+            p.display()
+        );
+    }
+    let out = import(false);
+    assert_ok(&out, "import");
+    let said = text(&out.stdout);
+    for what in [
+        "aws profile default",
+        "aws profile staging",
+        "minted by STS",
+        "kubeconfig",
+        "STRIPE_SECRET_KEY",
+        "netrc",
+        "pgpass",
+        "docker",
+        "git-credentials",
+        "gh token",
+    ] {
+        assert!(said.contains(what), "no {what:?} in:\n{said}");
+    }
+    for secret in PLANTED {
+        assert!(!said.contains(secret), "import printed a value: {said}");
+        // Nothing the agent can read holds it any more.
+        let grep = as_agent(
+            &b,
+            &format!(
+                "grep -rlF '{secret}' '{}' '{}' /tmp/guard-{} 2>/dev/null",
+                home.display(),
+                b.state().display(),
+                users.agent.uid
+            ),
+        );
+        assert_eq!(
+            text(&grep.stdout),
+            "",
+            "{secret} is still readable by the agent"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(home.join("project/.env"))
+            .unwrap()
+            .lines()
+            .next(),
+        Some("APP_NAME=shop"),
+        "the benign variable stays"
+    );
+    // The broker picks the new definitions up by itself.
+    let loaded = broker::eventually(Duration::from_secs(15), || {
+        b.logs().contains("reloaded the rules")
+    });
+    assert!(loaded.is_some(), "{}", b.logs());
+    // And aws through guard works with what the broker mints.
+    let mut c = b.agent(&["-c", "aws s3 ls"]);
+    c.env("HOME", &home);
+    let ran = run(&mut c);
+    assert_ok(&ran, "aws through guard");
+    let seen = std::fs::read_to_string(&marker).expect("aws ran");
+    assert!(
+        seen.contains("AWS_ACCESS_KEY_ID=ASIASTSMINTED0000001"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("AWS_SESSION_TOKEN=sts-minted-token"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("[default]") && seen.contains("aws_secret_access_key = sts-minted-secret"),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("AKIAIMPORTTESTKEY001"),
+        "the long-lived key reached aws: {seen}"
+    );
+    let rec = b
+        .decisions()
+        .into_iter()
+        .find(|r| r["line"] == "aws s3 ls")
+        .unwrap();
+    assert_eq!(
+        rec["credentials"],
+        serde_json::json!(["guardagent.aws-default"])
+    );
+}
+
+#[test]
+fn the_broker_takes_its_socket_from_systemd() {
+    let users = require_users!();
+    let Ok(activate) = which("systemd-socket-activate") else {
+        eprintln!("skipped: systemd-socket-activate is not installed");
+        return;
+    };
+    let b = Broker::new(users, "approval:\n  tty: false\n");
+    // As systemd would: the socket exists before the broker runs, and
+    // the first connection starts it.
+    let script = format!(
+        "exec '{activate}' -l '{sock}' '{bin}' broker --socket /nonexistent/not-this.sock \
+         --config '{config}' --state-dir '{state}' --audit-dir '{audit}'",
+        activate = activate.display(),
+        sock = b.socket().display(),
+        bin = users.bin.display(),
+        config = b.config().display(),
+        state = b.state().display(),
+        audit = b.audit_dir().display(),
+    );
+    let log = b.path().join("activated.log");
+    let mut child = Command::new("setpriv")
+        .arg(format!("--reuid={}", users.broker.uid))
+        .arg(format!("--regid={}", users.broker.gid))
+        .args(["--init-groups", "--", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    broker::eventually(Duration::from_secs(10), || b.socket().exists());
+    // What the unit's SocketMode=0666 does.
+    broker::chmod(&b.socket(), 0o666);
+    let out = run(&mut b.agent(&["-c", "echo activated"]));
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_ok(&out, &logged);
+    assert_eq!(text(&out.stdout), "activated\n");
+    assert!(logged.contains("LISTEN_FDS"), "{logged}");
+    assert!(!Path::new("/nonexistent/not-this.sock").exists());
+    assert_eq!(b.decisions().len(), 1);
+}
+
+fn which(tool: &str) -> Result<PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(tool))
+                .find(|c| c.is_file())
+        })
+        .ok_or(())
 }

@@ -143,11 +143,48 @@ fn install_into_a_prefix_and_root_is_idempotent_and_reversible() {
         "{service}"
     );
     assert!(units.join("guard-reap@.timer").is_file());
+    // The broker: its own user, private dirs, a socket-activated unit
+    // with one capability, and a config that names its socket.
+    let socket = fs::read_to_string(units.join("guard-broker.socket")).unwrap();
+    assert!(
+        socket.contains("ListenStream=/run/guard/broker.sock"),
+        "{socket}"
+    );
+    assert!(socket.contains("SocketMode=0666"), "{socket}");
+    let broker = fs::read_to_string(units.join("guard-broker.service")).unwrap();
+    for want in [
+        "User=guard".to_string(),
+        "AmbientCapabilities=CAP_SYS_PTRACE".to_string(),
+        "CapabilityBoundingSet=CAP_SYS_PTRACE".to_string(),
+        "NoNewPrivileges=yes".to_string(),
+        format!("ExecStart={} broker", t.dest().display()),
+    ] {
+        assert!(broker.contains(&want), "no {want} in {broker}");
+    }
+    assert!(!broker.contains("User=root"), "{broker}");
+    let guard_uid = nix::unistd::User::from_name("guard")
+        .unwrap()
+        .expect("install.sh created the guard user")
+        .uid
+        .as_raw();
+    for d in ["var/lib/guard", "var/log/guard"] {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(t.root.path().join(d)).unwrap();
+        assert_eq!(m.uid(), guard_uid, "{d} belongs to guard");
+        assert_eq!(m.mode() & 0o777, 0o700, "{d} is private");
+    }
+    let config = fs::read_to_string(etc.join("config.yaml")).unwrap();
+    assert!(
+        config.contains("\nbroker: /run/guard/broker.sock\n"),
+        "{config}"
+    );
+    assert!(config.contains("\nbroker_user: guard\n"), "{config}");
     assert!(
         t.root.path().join("var/cache/guard").is_dir(),
         "ROOT/var/cache/guard"
     );
-    // The installed guard accepts the config it was given.
+    // The installed guard accepts the config it was given (check decides
+    // in-process, broker or not).
     let out = Command::new(&dest)
         .args(["check", "-c", "echo ok"])
         .env("GUARD_CONFIG", etc.join("config.yaml"))
@@ -161,6 +198,11 @@ fn install_into_a_prefix_and_root_is_idempotent_and_reversible() {
 
     t.run(&["--uninstall"]);
     assert!(!dest.exists(), "--uninstall left the binary");
+    assert!(!units.join("guard-broker.service").exists());
+    assert!(
+        t.root.path().join("var/log/guard").is_dir(),
+        "the audit log is kept"
+    );
     assert_eq!(t.shells_entries(), 0, "{}", t.shells());
     assert_eq!(
         t.shells(),
@@ -177,6 +219,24 @@ impl Drop for RemoveUser {
     fn drop(&mut self) {
         let _ = Command::new("userdel").args(["-r", USER]).output();
     }
+}
+
+#[test]
+fn no_broker_leaves_embedded_mode() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let t = Install::new();
+    t.run(&["--no-broker"]);
+    let config = fs::read_to_string(t.root.path().join("etc/guard/config.yaml")).unwrap();
+    assert!(!config.contains("broker:"), "{config}");
+    assert!(!t
+        .root
+        .path()
+        .join("etc/systemd/system/guard-broker.service")
+        .exists());
+    t.run(&["--uninstall"]);
 }
 
 #[test]

@@ -224,7 +224,12 @@ fn check_json_has_the_contracted_shape_and_exit_codes() {
     assert_eq!(run.code(), 1);
     let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["commands", "decision", "matches", "reason"]);
+    assert_eq!(
+        keys,
+        ["advisory", "commands", "decision", "matches", "mode", "reason"]
+    );
+    assert_eq!(v["mode"], "embedded");
+    assert!(v["advisory"].as_str().unwrap().contains("advisory"));
     assert_eq!(v["decision"], "review");
     for c in v["commands"].as_array().unwrap() {
         let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();

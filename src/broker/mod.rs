@@ -114,9 +114,13 @@ pub fn main(opts: Options) -> i32 {
         opts.socket.clone(),
         listener.bound,
     );
+    let on = if listener.bound {
+        opts.socket.display().to_string()
+    } else {
+        "the socket systemd passed (LISTEN_FDS)".to_string()
+    };
     eprintln!(
-        "guard broker: listening on {} (protocol {}, config {}, state {}, audit {})",
-        opts.socket.display(),
+        "guard broker: listening on {on} (protocol {}, config {}, state {}, audit {})",
         crate::wire::VERSION,
         rules::describe_source(broker.rules.source()),
         opts.state_dir.display(),

@@ -115,6 +115,42 @@ enum CredsCmd {
         #[arg(long, value_name = "N", default_value_t = 3)]
         depth: usize,
     },
+    /// Move a user's credentials into the broker's store (run as root).
+    ///
+    /// What `creds scan` finds in the user's home (AWS profiles, kube
+    /// configs, .env secrets, netrc, pgpass, docker auths, gh and git
+    /// credentials) becomes credential definitions the broker issues per
+    /// session, with a rule granting each; the user's copies are removed
+    /// or cut. Prints, for each, what it did.
+    Import {
+        /// Whose credentials.
+        #[arg(long)]
+        user: String,
+        /// Their home (default: from the passwd database).
+        #[arg(long, value_name = "DIR")]
+        home: Option<PathBuf>,
+        /// The broker's state directory.
+        #[arg(long, value_name = "DIR", default_value = "/var/lib/guard")]
+        state_dir: PathBuf,
+        /// The broker's user, who will own the store.
+        #[arg(long, value_name = "NAME", default_value = "guard")]
+        broker_user: String,
+        /// Directory levels below the home searched for .env files.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        depth: usize,
+        /// Say what would be done, and do nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The provider of an imported AWS profile: STS session credentials
+    /// from the stored key, as JSON (run by the broker).
+    #[command(hide = true)]
+    MintAws {
+        #[arg(long, value_name = "FILE")]
+        store: PathBuf,
+        #[arg(long)]
+        profile: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -171,6 +207,29 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
         Admin::Creds {
             command: CredsCmd::Scan { json, depth },
         } => creds_scan(&env, json, depth),
+        Admin::Creds {
+            command:
+                CredsCmd::Import {
+                    user,
+                    home,
+                    state_dir,
+                    broker_user,
+                    depth,
+                    dry_run,
+                },
+        } => creds_import(&env, user, home, state_dir, &broker_user, depth, dry_run),
+        Admin::Creds {
+            command: CredsCmd::MintAws { store, profile },
+        } => match crate::creds::import::mint_aws(&store, &profile) {
+            Ok(json) => {
+                println!("{json}");
+                0
+            }
+            Err(e) => {
+                eprintln!("guard: {e}");
+                1
+            }
+        },
         Admin::Audit { command } => super::audit_cmd::run(command),
         Admin::Approver {
             command:
@@ -279,6 +338,60 @@ fn creds_scan(env: &Env, json: bool, depth: usize) -> i32 {
     };
     print!("{out}");
     i32::from(!found.is_empty())
+}
+
+fn creds_import(
+    env: &Env,
+    user: String,
+    home: Option<PathBuf>,
+    state_dir: PathBuf,
+    broker_user: &str,
+    depth: usize,
+    dry_run: bool,
+) -> i32 {
+    let Some(account) = nix::unistd::User::from_name(&user).ok().flatten() else {
+        eprintln!("guard: no user `{user}`");
+        return 2;
+    };
+    let owner = match nix::unistd::User::from_name(broker_user).ok().flatten() {
+        Some(u) => (u.uid.as_raw(), u.gid.as_raw()),
+        None if dry_run => (0, 0),
+        None => {
+            eprintln!("guard: no broker user `{broker_user}` (create it, or pass --broker-user)");
+            return 2;
+        }
+    };
+    if !dry_run && !nix::unistd::geteuid().is_root() {
+        eprintln!("guard: creds import moves files between accounts: run it as root");
+        return 2;
+    }
+    let cfg = match load_or_report(env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let opts = crate::creds::import::Options {
+        user,
+        uid: account.uid.as_raw(),
+        home: home.unwrap_or(account.dir),
+        state_dir,
+        owner,
+        dry_run,
+        guard_bin: std::env::current_exe()
+            .unwrap_or_else(|_| PathBuf::from("/usr/local/bin/guard")),
+        depth,
+    };
+    match crate::creds::import::run(&opts, &cfg.sessions) {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("guard: creds import: {e}");
+            1
+        }
+    }
 }
 
 fn rules(env: &Env, cmd: RulesCmd) -> i32 {

@@ -44,3 +44,4 @@ pub fn main() -> i32 {
 }
 
 pub use admin::command as clap_command;
+pub use status::ADVISORY;

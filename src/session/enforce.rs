@@ -172,9 +172,17 @@ pub fn apply(
     let mut plan = Plan::default();
     let sensitive = |i: usize| v.matches.iter().any(|(n, _)| *n == i);
     plan.touches = boundary::tag(&v.commands, &sensitive, &settings.boundaries, vars);
+    // A credential scoped to other users (`users:`, as `creds import`
+    // writes) is not this user's to be granted; the rule still decides.
+    let user = crate::actor::current().user.clone();
+    let for_user = |g: &String| {
+        settings
+            .credential(g)
+            .is_none_or(|d| d.users.is_empty() || d.users.contains(&user))
+    };
     for (_, hit) in &v.matches {
         if let Ok(Some(rule)) = cfg.rules.get(&hit.rule) {
-            for g in &rule.spec.grants {
+            for g in rule.spec.grants.iter().filter(|g| for_user(g)) {
                 if !plan.grants.contains(g) {
                     plan.grants.push(g.clone());
                 }

@@ -269,7 +269,11 @@ impl Broker {
             .arg("--audit-dir")
             .arg(self.audit_dir())
             .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            // Fake CLIs first, so providers that call one find it.
+            .env(
+                "PATH",
+                format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin_dir().display()),
+            )
             .env("RUST_BACKTRACE", "1")
             .current_dir("/")
             .stdin(Stdio::null())
