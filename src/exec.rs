@@ -62,13 +62,44 @@ fn cstrings(argv: &[OsString]) -> Vec<CString> {
         .collect()
 }
 
+/// Whether SIGPIPE was ignored when guard was started, before Rust's
+/// runtime ignored it for itself: read by a constructor that runs before
+/// `main` (and before the runtime touches the signal).
+static SIGPIPE_WAS_IGNORED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn record_sigpipe() {
+    // SAFETY: sigaction with a null new action only reads the current
+    // disposition; this runs single-threaded, before main.
+    unsafe {
+        let mut old: nix::libc::sigaction = std::mem::zeroed();
+        if nix::libc::sigaction(nix::libc::SIGPIPE, std::ptr::null(), &mut old) == 0 {
+            SIGPIPE_WAS_IGNORED.store(
+                old.sa_sigaction == nix::libc::SIG_IGN,
+                std::sync::atomic::Ordering::SeqCst,
+            );
+        }
+    }
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static RECORD_SIGPIPE: extern "C" fn() = record_sigpipe;
+
 /// Rust's runtime ignores SIGPIPE in guard itself, and an ignored
 /// signal stays ignored across exec: without this, `yes | head -1` in a
-/// guarded line would see EPIPE where bash's children see SIGPIPE.
+/// guarded line would see EPIPE where bash's children see SIGPIPE. A
+/// caller that ignored it (`nohup`, `trap '' PIPE`) gets it ignored, as
+/// bash would pass it on.
 pub fn restore_signals() {
     use nix::sys::signal::{signal, SigHandler, Signal};
-    // SAFETY: the default disposition, just before exec.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    let how = if SIGPIPE_WAS_IGNORED.load(std::sync::atomic::Ordering::SeqCst) {
+        SigHandler::SigIgn
+    } else {
+        SigHandler::SigDfl
+    };
+    // SAFETY: a plain disposition, just before exec.
+    let _ = unsafe { signal(Signal::SIGPIPE, how) };
 }
 
 /// Replace this process with `shell [options] -c script [name args…]`.
@@ -135,28 +166,29 @@ pub fn direct(argv: &[String]) {
     let Some(path) = find_program(name) else {
         return;
     };
-    // bash raises SHLVL at start and lowers it again for the exec; it
-    // warns and resets from 1000 on, which only bash should print.
+    // bash raises SHLVL at start and lowers it again for the exec,
+    // writing it back as a number; it warns and resets from 1000 on,
+    // which only bash should print.
     match std::env::var("SHLVL") {
         Err(_) => set("SHLVL", "0"),
-        Ok(v) if v.len() <= 3 && v.bytes().all(|b| b.is_ascii_digit()) => {
-            if v.parse::<u32>().map_or(true, |n| n >= 999) {
-                return;
+        Ok(v) if !v.is_empty() && v.len() <= 6 && v.bytes().all(|b| b.is_ascii_digit()) => {
+            match v.parse::<u32>() {
+                Ok(n) if n < 999 => set("SHLVL", &n.to_string()),
+                _ => return,
             }
         }
         Ok(_) => return,
     }
+    // POSIX mode tidies a logical PWD in ways not worth copying.
+    if std::env::var_os("POSIXLY_CORRECT").is_some() {
+        return;
+    }
     let here = std::env::current_dir().ok();
+    // Outside POSIX mode bash keeps any absolute PWD that names the
+    // working directory, `..` and symlinks included.
     let pwd_ok = std::env::var("PWD").ok().is_some_and(|p| {
         let logical = std::path::Path::new(&p);
-        logical.is_absolute()
-            && !logical.components().any(|c| {
-                matches!(
-                    c,
-                    std::path::Component::CurDir | std::path::Component::ParentDir
-                )
-            })
-            && same_file(logical, std::path::Path::new("."))
+        logical.is_absolute() && same_file(logical, std::path::Path::new("."))
     });
     if !pwd_ok {
         match &here {
@@ -209,7 +241,12 @@ fn find_program(name: &str) -> Option<String> {
         if !dir.starts_with('/') {
             return None;
         }
-        let candidate = format!("{}/{name}", dir.trim_end_matches('/'));
+        // As bash joins them: a slash only where the entry has none.
+        let candidate = if dir.ends_with('/') {
+            format!("{dir}{name}")
+        } else {
+            format!("{dir}/{name}")
+        };
         let p = std::path::Path::new(&candidate);
         if p.exists() {
             return ok(p).then_some(candidate);

@@ -781,6 +781,21 @@ fn a_fuzzed_protocol_stream_never_crashes_the_broker() {
         let mut sink = Vec::new();
         let _ = s.read_to_end(&mut sink);
     }
+    // Connections that trickle or stall, more than one user may hold:
+    // they must not keep another user's shell from its answer.
+    let stalled: Vec<std::os::unix::net::UnixStream> = (0..200)
+        .filter_map(|_| {
+            use std::io::Write;
+            let mut s = std::os::unix::net::UnixStream::connect(b.socket()).ok()?;
+            let _ = s.write_all(&[0, 0]);
+            Some(s)
+        })
+        .collect();
+    assert!(!stalled.is_empty());
+    let out = run(&mut b.agent(&["-c", "echo despite-the-stalls"]));
+    assert_ok(&out, "with stalled connections");
+    assert_eq!(text(&out.stdout), "despite-the-stalls\n");
+    drop(stalled);
     // Still alive, still deciding, and nothing bogus was recorded.
     let out = run(&mut b.agent(&["-c", "echo alive"]));
     assert_ok(&out, "after the fuzz");

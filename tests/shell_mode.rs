@@ -368,3 +368,26 @@ fn ssh_original_command_is_what_a_forced_guard_decides() {
         .run();
     assert_eq!(run.stdout(), "mine\n");
 }
+
+#[test]
+fn a_variable_that_is_not_utf8_does_not_stop_a_line() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "# empty\n").unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args(["-c", "echo fine"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("GUARD_CONFIG", &config)
+        .env("GUARD_STATE_DIR", dir.path().join("state"))
+        .env("X", std::ffi::OsStr::from_bytes(b"\xff\xfe"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "fine\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

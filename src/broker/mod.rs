@@ -24,6 +24,15 @@ use nix::sys::signal::{SigSet, Signal};
 
 /// Connections served at once; more wait in the listen backlog.
 const MAX_CONNECTIONS: usize = 512;
+/// Connections one uid may hold at once: a user who opens and stalls
+/// hundreds cannot starve everyone else's shells.
+const PER_UID: usize = 128;
+
+#[derive(Default)]
+struct Busy {
+    total: usize,
+    by_uid: std::collections::HashMap<u32, usize>,
+}
 /// The listen backlog: a burst of clients queues rather than failing.
 const BACKLOG: i32 = 4096;
 
@@ -185,7 +194,7 @@ fn listen(path: &Path) -> Result<Listening, String> {
 }
 
 fn accept(broker: &Arc<Broker>, listener: &UnixListener) {
-    let busy = Arc::new((Mutex::new(0usize), Condvar::new()));
+    let busy = Arc::new((Mutex::new(Busy::default()), Condvar::new()));
     for conn in listener.incoming() {
         let sock = match conn {
             Ok(s) => s,
@@ -195,13 +204,33 @@ fn accept(broker: &Arc<Broker>, listener: &UnixListener) {
                 continue;
             }
         };
+        let Ok(cred) =
+            nix::sys::socket::getsockopt(&sock, nix::sys::socket::sockopt::PeerCredentials)
+        else {
+            continue;
+        };
+        let uid = cred.uid();
         {
             let (lock, cv) = &*busy;
-            let mut n = lock.lock().unwrap_or_else(|p| p.into_inner());
-            while *n >= MAX_CONNECTIONS {
-                n = cv.wait(n).unwrap_or_else(|p| p.into_inner());
+            let mut b = lock.lock().unwrap_or_else(|p| p.into_inner());
+            if b.by_uid.get(&uid).copied().unwrap_or(0) >= PER_UID {
+                drop(b);
+                eprintln!("guard broker: uid {uid} holds {PER_UID} connections; refusing another");
+                let _ = crate::wire::send(
+                    &sock,
+                    &crate::wire::Reply::Error {
+                        id: 0,
+                        message: format!("too many connections from uid {uid}"),
+                    },
+                    &[],
+                );
+                continue;
             }
-            *n += 1;
+            while b.total >= MAX_CONNECTIONS {
+                b = cv.wait(b).unwrap_or_else(|p| p.into_inner());
+            }
+            b.total += 1;
+            *b.by_uid.entry(uid).or_insert(0) += 1;
         }
         let b = Arc::clone(broker);
         let done = Arc::clone(&busy);
@@ -218,18 +247,26 @@ fn accept(broker: &Arc<Broker>, listener: &UnixListener) {
                         crate::panic_note::last()
                     );
                 }
-                let (lock, cv) = &*done;
-                let mut n = lock.lock().unwrap_or_else(|p| p.into_inner());
-                *n -= 1;
-                cv.notify_one();
+                release(&done, uid);
             });
         if let Err(e) = spawned {
             eprintln!("guard broker: cannot start a thread: {e}");
-            let (lock, _) = &*busy;
-            let mut n = lock.lock().unwrap_or_else(|p| p.into_inner());
-            *n -= 1;
+            release(&busy, uid);
         }
     }
+}
+
+fn release(busy: &(Mutex<Busy>, Condvar), uid: u32) {
+    let (lock, cv) = busy;
+    let mut b = lock.lock().unwrap_or_else(|p| p.into_inner());
+    b.total = b.total.saturating_sub(1);
+    if let Some(n) = b.by_uid.get_mut(&uid) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            b.by_uid.remove(&uid);
+        }
+    }
+    cv.notify_one();
 }
 
 fn spawn_maintenance(broker: Arc<Broker>) {

@@ -54,8 +54,10 @@ impl Conn<'_> {
         wire::send(self.sock, reply, &[]).map_err(|e| Fault::Gone(e.to_string()))
     }
 
+    /// The next message, whole within `CLIENT_TIMEOUT`.
     fn recv(&self) -> Result<(Request, Vec<OwnedFd>), Fault> {
-        match wire::recv::<Request>(self.sock) {
+        let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
+        match wire::recv_by::<Request>(self.sock, Some(deadline)) {
             Ok(m) => Ok(m),
             Err(wire::WireError::Malformed(m)) => {
                 Err(Fault::Protocol(format!("malformed message: {m}")))
@@ -320,6 +322,11 @@ fn decide(
     };
     let reply = match gate::gate(&ctx, mode, &text, &v) {
         Ok(grant) => {
+            let live_sessions = if grant.files.is_empty() {
+                Vec::new()
+            } else {
+                live_of(peer.uid)
+            };
             let direct = matches!(mode, "-c" | "stdin" | "file")
                 .then(|| crate::parse::direct::static_argv(&text))
                 .flatten();
@@ -331,7 +338,8 @@ fn decide(
                     files: grant.files,
                     direct,
                     seq: grant.seq,
-                    live_sessions: live_of(peer.uid),
+                    // Only a client writing credential files needs these.
+                    live_sessions,
                     ..base
                 },
             }

@@ -185,7 +185,10 @@ pub(super) const SNAPSHOT_BROKEN: i32 = -1;
 
 pub fn run_embedded(ctx: &mut Ctx<'_>, flags: &ShellArgs) -> i32 {
     let scrubber = crate::session::settings::of(ctx.cfg).scrubber();
-    let mut backend = Embedded { ctx, scrubber };
+    let mut backend = Embedded {
+        ctx,
+        scrubber: scrubber.clone(),
+    };
     let home = backend.ctx.env.home.clone();
     run(&mut backend, flags, &home)
 }

@@ -203,7 +203,16 @@ pub(super) struct Ctx<'a> {
 /// Decide in this process: approval on guard's own terminal, the record
 /// in the local log. Prints what the agent is to see.
 pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result<Grant, i32> {
-    let vars: BTreeMap<String, String> = std::env::vars().collect();
+    // Lossy: a value that is not UTF-8 is the agent's business, and must
+    // not stop its lines.
+    let vars: BTreeMap<String, String> = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
     let g = gate::Context {
         cfg: ctx.cfg,
         session: ctx.session.as_ref(),

@@ -42,6 +42,33 @@ pub struct Settings {
     pub scrub: Vec<String>,
     pub cross_boundary: Action,
     pub session_ttl: Duration,
+    /// `scrub` compiled, once per loaded config (the broker asks for it
+    /// on every line).
+    pub compiled_scrub: CompiledScrub,
+}
+
+/// A cache that does not count for equality or survive a clone.
+#[derive(Default)]
+pub struct CompiledScrub(std::sync::OnceLock<Scrubber>);
+
+impl Clone for CompiledScrub {
+    fn clone(&self) -> Self {
+        CompiledScrub::default()
+    }
+}
+
+impl PartialEq for CompiledScrub {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for CompiledScrub {}
+
+impl std::fmt::Debug for CompiledScrub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CompiledScrub")
+    }
 }
 
 impl Default for Settings {
@@ -52,6 +79,7 @@ impl Default for Settings {
             scrub: DEFAULT_SCRUB.iter().map(|s| s.to_string()).collect(),
             cross_boundary: Action::Deny,
             session_ttl: DEFAULT_SESSION_TTL,
+            compiled_scrub: CompiledScrub::default(),
         }
     }
 }
@@ -74,17 +102,20 @@ impl Settings {
     }
 
     /// The scrub patterns compiled once, for checking a whole environment.
-    pub fn scrubber(&self) -> Scrubber {
-        Scrubber(
-            self.scrub
-                .iter()
-                .map(|p| crate::glob::Glob::new(&p.to_ascii_uppercase()))
-                .collect(),
-        )
+    pub fn scrubber(&self) -> &Scrubber {
+        self.compiled_scrub.0.get_or_init(|| {
+            Scrubber(
+                self.scrub
+                    .iter()
+                    .map(|p| crate::glob::Glob::new(&p.to_ascii_uppercase()))
+                    .collect(),
+            )
+        })
     }
 }
 
 /// Compiled `scrub_env` patterns (case-insensitive).
+#[derive(Clone)]
 pub struct Scrubber(Vec<crate::glob::Glob>);
 
 impl Scrubber {

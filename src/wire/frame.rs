@@ -71,16 +71,28 @@ pub fn send(sock: &UnixStream, body: &[u8], fds: &[std::os::fd::RawFd]) -> Resul
     Ok(())
 }
 
-/// Read exactly `buf.len()` bytes, keeping any descriptors that arrive.
+/// Read exactly `buf.len()` bytes, keeping any descriptors that arrive,
+/// before `deadline` (if any): a peer trickling one byte at a time must
+/// not hold a connection open for ever.
 fn fill(
     sock: &UnixStream,
     buf: &mut [u8],
     fds: &mut Vec<OwnedFd>,
     at_start: bool,
+    deadline: Option<std::time::Instant>,
 ) -> Result<(), FrameError> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let mut got = 0;
     while got < buf.len() {
+        if let Some(d) = deadline {
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(FrameError::Io(std::io::Error::from(
+                    std::io::ErrorKind::TimedOut,
+                )));
+            }
+            sock.set_read_timeout(Some(left))?;
+        }
         let mut space = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
         let mut iov = [IoSliceMut::new(&mut buf[got..])];
         let msg = match recvmsg::<()>(
@@ -124,14 +136,22 @@ fn fill(
 
 /// Receive one frame and the descriptors that came with it.
 pub fn recv(sock: &UnixStream) -> Result<(Vec<u8>, Vec<OwnedFd>), FrameError> {
+    recv_by(sock, None)
+}
+
+/// As `recv`, the whole frame before `deadline`.
+pub fn recv_by(
+    sock: &UnixStream,
+    deadline: Option<std::time::Instant>,
+) -> Result<(Vec<u8>, Vec<OwnedFd>), FrameError> {
     let mut fds = Vec::new();
     let mut len = [0u8; 4];
-    fill(sock, &mut len, &mut fds, true)?;
+    fill(sock, &mut len, &mut fds, true, deadline)?;
     let n = u32::from_be_bytes(len) as usize;
     if n > MAX_FRAME {
         return Err(FrameError::TooLarge(n));
     }
     let mut body = vec![0u8; n];
-    fill(sock, &mut body, &mut fds, false)?;
+    fill(sock, &mut body, &mut fds, false, deadline)?;
     Ok((body, fds))
 }

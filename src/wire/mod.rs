@@ -21,6 +21,20 @@ pub use frame::{FrameError, MAX_FRAME};
 /// Bumped on any change a peer of the other version would misread.
 pub const VERSION: u32 = 1;
 
+/// How a line was given: `-c STRING`, an exact argv (`guard -- …`), a
+/// script on stdin or in a file, an interactive line, or `open` (an
+/// interactive shell opening its session, no line yet).
+pub const MODES: &[&str] = &["-c", "argv", "stdin", "file", "interactive", "open"];
+
+fn known_mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let m = String::deserialize(d)?;
+    if MODES.contains(&m.as_str()) {
+        Ok(m)
+    } else {
+        Err(serde::de::Error::custom(format!("unknown mode `{m}`")))
+    }
+}
+
 /// What the client asks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
@@ -33,7 +47,8 @@ pub enum Request {
     /// Decide a line (or an exact argv) and say how to run it.
     Decide {
         id: u64,
-        /// `-c`, `argv`, `stdin`, `file` or `interactive`.
+        /// One of [`MODES`]; anything else is malformed.
+        #[serde(deserialize_with = "known_mode")]
         mode: String,
         /// The script, for every mode but `argv`.
         #[serde(default)]
@@ -41,7 +56,8 @@ pub enum Request {
         /// The exact argv, for mode `argv`.
         #[serde(default)]
         argv: Option<Vec<String>>,
-        /// A login shell (`-l`, `-` in argv[0]).
+        /// A login shell (`-l`, `-` in argv[0]): recorded, and with
+        /// `startup_files` the real shell stays one.
         #[serde(default)]
         login: bool,
         /// The shell starts a session of its own (login or interactive).
@@ -247,7 +263,15 @@ pub fn send<T: Serialize>(sock: &UnixStream, msg: &T, fds: &[RawFd]) -> Result<(
 pub fn recv<T: for<'de> Deserialize<'de>>(
     sock: &UnixStream,
 ) -> Result<(T, Vec<OwnedFd>), WireError> {
-    let (body, fds) = frame::recv(sock)?;
+    recv_by(sock, None)
+}
+
+/// As `recv`, the whole message before `deadline`.
+pub fn recv_by<T: for<'de> Deserialize<'de>>(
+    sock: &UnixStream,
+    deadline: Option<std::time::Instant>,
+) -> Result<(T, Vec<OwnedFd>), WireError> {
+    let (body, fds) = frame::recv_by(sock, deadline)?;
     let msg = serde_json::from_slice(&body).map_err(|e| WireError::Malformed(e.to_string()))?;
     Ok((msg, fds))
 }
