@@ -9,9 +9,6 @@ use crate::command::{Command, Word};
 use crate::parse::{self, Env, ParseError, MAX_DEPTH};
 use crate::unwrap::{Inner, Wrappers};
 
-/// Files larger than this are not read for definitions.
-const MAX_SOURCED: u64 = 1 << 20;
-
 /// Aliases and functions known to the shell a line runs in.
 #[derive(Debug, Default, Clone)]
 pub struct Scope {
@@ -251,18 +248,15 @@ fn sourced(cmd: &Command, env: &Env, scope: &mut Scope) -> Vec<Inner> {
     } else {
         std::path::Path::new(&env.cwd).join(&file.text)
     };
-    let Ok(meta) = std::fs::metadata(&path) else {
-        return Vec::new(); // bash cannot source it either
-    };
-    if !meta.is_file() || meta.len() > MAX_SOURCED {
-        return vec![Inner::Dynamic {
-            reason: format!("sources {} which guard does not read", file.text),
-        }];
-    }
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return vec![Inner::Dynamic {
-            reason: format!("sources {} which guard cannot read", file.text),
-        }];
+    let text = match crate::fileview::read(&path) {
+        // bash cannot source it either.
+        crate::fileview::Seen::Missing => return Vec::new(),
+        crate::fileview::Seen::Text(t) => t,
+        crate::fileview::Seen::Unreadable(why) => {
+            return vec![Inner::Dynamic {
+                reason: format!("sources {} which guard cannot read ({why})", file.text),
+            }]
+        }
     };
     let mut via = cmd.via.clone();
     via.push(format!("source {}", file.text));

@@ -354,8 +354,10 @@ fn kubeconfig(file: Option<&str>, home: Option<&str>) -> Option<KubeConfig> {
         Some(p) => std::path::PathBuf::from(p),
         None => std::path::Path::new(home?).join(".kube").join("config"),
     };
-    let text = std::fs::read_to_string(path).ok()?;
-    yaml_serde::from_str(&text).ok()
+    match crate::fileview::read(&path) {
+        crate::fileview::Seen::Text(text) => yaml_serde::from_str(&text).ok(),
+        _ => None,
+    }
 }
 
 /// The contexts `--cluster`/`--user` stand for: those of the kubeconfig

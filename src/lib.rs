@@ -21,6 +21,7 @@ pub mod creds;
 pub mod detect;
 pub mod exec;
 pub mod facts;
+pub mod fileview;
 pub mod gate;
 pub mod glob;
 pub mod hex;

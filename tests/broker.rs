@@ -1081,3 +1081,45 @@ fn which(tool: &str) -> Result<PathBuf, ()> {
         })
         .ok_or(())
 }
+
+#[test]
+fn a_sourced_file_the_broker_cannot_read_is_still_analysed() {
+    let users = require_users!();
+    let mut b = Broker::new(users, "approval:\n  tty: false\n");
+    b.start();
+    let marker = b.fake_cli("aws");
+    // In a directory only the agent can enter, as a 0700 home is.
+    let hidden = b.work().join("hidden");
+    std::fs::create_dir_all(&hidden).unwrap();
+    broker::chown(&hidden, &users.agent);
+    broker::chmod(&hidden, 0o700);
+    let script = hidden.join("x.sh");
+    std::fs::write(&script, "aws s3 ls\n").unwrap();
+    broker::chown(&script, &users.agent);
+    let snapshot = hidden.join("snapshot.sh");
+    std::fs::write(&snapshot, "deploy() { aws s3 cp build s3://prod; }\n").unwrap();
+    broker::chown(&snapshot, &users.agent);
+    let p = script.display();
+    let s = snapshot.display();
+    for line in [
+        format!(". {p}"),
+        format!("source {p}"),
+        // The Claude Code shape.
+        format!("source {s} 2>/dev/null || true && eval 'deploy' < /dev/null"),
+    ] {
+        let out = run(&mut b.agent(&["-c", &line]));
+        assert_refused(&out, &line);
+        assert!(
+            text(&out.stderr).contains("cloud.aws"),
+            "{line}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!marker.exists(), "aws ran");
+    // A file that is not there is nothing to analyse, as for bash.
+    let out = run(&mut b.agent(&[
+        "-c",
+        &format!(". {}/none.sh 2>/dev/null; echo on", hidden.display()),
+    ]));
+    assert_ok(&out, "missing file");
+}

@@ -225,6 +225,11 @@ fn request_examples() -> Vec<Request> {
             id: 2,
             present: true,
         },
+        Request::File {
+            id: 2,
+            opened: false,
+            error: Some("missing".into()),
+        },
         Request::Attach { id: 2 },
         Request::SessionStart {
             id: 2,
@@ -314,6 +319,10 @@ fn reply_examples() -> Vec<Reply> {
             decide_timeout_ms: 190_000,
         },
         Reply::TtyRequest { id: 2 },
+        Reply::FileRequest {
+            id: 2,
+            path: "/home/agent/.claude/shell-snapshots/snapshot-bash.sh".into(),
+        },
         Reply::Verdict {
             id: 2,
             verdict: full_verdict(),
@@ -349,6 +358,7 @@ fn request_kind(r: &Request) -> &'static str {
         Request::Hello { .. } => "hello",
         Request::Decide { .. } => "decide",
         Request::Tty { .. } => "tty",
+        Request::File { .. } => "file",
         Request::Attach { .. } => "attach",
         Request::SessionStart { .. } => "session-start",
         Request::SessionEnd { .. } => "session-end",
@@ -362,6 +372,7 @@ fn reply_kind(r: &Reply) -> &'static str {
     match r {
         Reply::Hello { .. } => "hello",
         Reply::TtyRequest { .. } => "tty-request",
+        Reply::FileRequest { .. } => "file-request",
         Reply::Verdict { .. } => "verdict",
         Reply::Attached { .. } => "attached",
         Reply::Done { .. } => "done",

@@ -60,6 +60,40 @@ pub fn append<T: Serialize>(
     append_in(&dir, body, durable, spec)
 }
 
+/// The head as this process last wrote it, and the file it wrote it to:
+/// a long-lived writer (the broker) need not re-read the log's tail for
+/// every record while nobody else has touched the file.
+struct Known {
+    dir: PathBuf,
+    ino: u64,
+    dev: u64,
+    len: u64,
+    tail: Tail,
+}
+
+static KNOWN: std::sync::Mutex<Option<Known>> = std::sync::Mutex::new(None);
+
+fn known_tail(dir: &Path, meta: &std::fs::Metadata) -> Option<Tail> {
+    use std::os::unix::fs::MetadataExt;
+    let k = KNOWN.lock().ok()?;
+    let k = k.as_ref()?;
+    (k.dir == dir && k.ino == meta.ino() && k.dev == meta.dev() && k.len == meta.len())
+        .then(|| k.tail.clone())
+}
+
+fn remember(dir: &Path, file: &File, tail: Tail) {
+    use std::os::unix::fs::MetadataExt;
+    if let (Ok(meta), Ok(mut k)) = (file.metadata(), KNOWN.lock()) {
+        *k = Some(Known {
+            dir: dir.to_path_buf(),
+            ino: meta.ino(),
+            dev: meta.dev(),
+            len: meta.len(),
+            tail,
+        });
+    }
+}
+
 pub fn append_in<T: Serialize>(
     dir: &Path,
     body: &T,
@@ -73,8 +107,10 @@ pub fn append_in<T: Serialize>(
     };
     let _lock = lock(dir, nix::fcntl::FlockArg::LockExclusive).map_err(fail)?;
     let (mut file, mut created) = open_log(&path).map_err(fail)?;
-    let mut len = file.metadata().map_err(fail)?.len();
-    if len > 0 && is_legacy(&file, len) {
+    let meta = file.metadata().map_err(fail)?;
+    let mut len = meta.len();
+    let cached = known_tail(dir, &meta);
+    if cached.is_none() && len > 0 && is_legacy(&file, len) {
         // A log from before the chain: kept whole beside it, never chained
         // onto (verify would fail on its first line forever).
         let at = jiff::Timestamp::now().as_second();
@@ -82,11 +118,14 @@ pub fn append_in<T: Serialize>(
         (file, created) = open_log(&path).map_err(fail)?;
         len = 0;
     }
-    let tail = match tail_of(&file, len).map_err(fail)? {
+    let tail = match cached {
         Some(t) => Some(t),
-        None => match rotated(dir).last() {
-            Some(prev) => tail_of_path(prev).map_err(fail)?,
-            None => None,
+        None => match tail_of(&file, len).map_err(fail)? {
+            Some(t) => Some(t),
+            None => match rotated(dir).last() {
+                Some(prev) => tail_of_path(prev).map_err(fail)?,
+                None => None,
+            },
         },
     };
     let (seq, prev) = tail.map_or((1, GENESIS.to_string()), |t| (t.seq + 1, t.hash));
@@ -127,6 +166,14 @@ pub fn append_in<T: Serialize>(
             File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
         }
     }
+    remember(
+        dir,
+        &file,
+        Tail {
+            seq,
+            hash: hash.clone(),
+        },
+    );
     super::forward::send(spec, &line[..line.len() - 1]).map_err(|e| AuditError {
         path: format!("syslog {}", e.target),
         source: io_error(e.reason),

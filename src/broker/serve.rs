@@ -245,16 +245,13 @@ fn decide(
         cwd: crate::actor::current().cwd(),
     };
     let settings = session::settings::of(cfg);
+    let (lineage, harness) = session::owner::lineage(peer.pid);
     let asker = session::Asker {
         named,
         starts: starts_session,
         me: Some(peer.owner()),
-        harness: if starts_session {
-            None
-        } else {
-            session::owner::harness_of(peer.pid)
-        },
-        lineage: session::owner::lineage(peer.pid),
+        harness: if starts_session { None } else { harness },
+        lineage,
         uid: peer.uid,
         tty_dev: peer.tty_nr,
     };
@@ -300,7 +297,104 @@ fn decide(
         crate::audit::event("session-start", &session.id, "interactive session started");
         return conn.send(&Reply::Verdict { id, verdict: base });
     }
-    let (text, v) = match verdict(cfg, &env, mode, line, argv, scope.as_deref()) {
+    // Files the line sources, or its kubeconfig, as the agent sees them.
+    let reader = file_reader(conn.sock, id);
+    crate::fileview::with_reader(reader, || {
+        decide_line(
+            conn,
+            cfg,
+            &env,
+            &session,
+            &vars,
+            base,
+            mode,
+            (line, argv, scope),
+            id,
+        )
+    })
+}
+
+/// The files the analysis reads, through the client: it opens them and
+/// hands the descriptor over.
+fn file_reader(
+    sock: &UnixStream,
+    id: u64,
+) -> Box<dyn Fn(&std::path::Path) -> crate::fileview::Seen> {
+    use crate::fileview::Seen;
+    let Ok(sock) = sock.try_clone() else {
+        return Box::new(|_| Seen::Unreadable("no connection to the client".to_string()));
+    };
+    Box::new(move |path| {
+        let ask = Reply::FileRequest {
+            id,
+            path: path.display().to_string(),
+        };
+        if wire::send(&sock, &ask, &[]).is_err() {
+            return Seen::Unreadable("the client went away".to_string());
+        }
+        let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
+        match wire::recv_by::<Request>(&sock, Some(deadline)) {
+            Ok((
+                Request::File {
+                    id: got,
+                    opened: true,
+                    ..
+                },
+                mut fds,
+            )) if got == id && fds.len() == 1 => fds.pop().map_or_else(
+                || Seen::Unreadable("no descriptor".to_string()),
+                crate::fileview::from_fd,
+            ),
+            Ok((
+                Request::File {
+                    id: got,
+                    opened: false,
+                    error,
+                    ..
+                },
+                fds,
+            )) if got == id && fds.is_empty() => match error.as_deref() {
+                Some("missing") => Seen::Missing,
+                other => {
+                    Seen::Unreadable(other.unwrap_or("the client could not open it").to_string())
+                }
+            },
+            Ok((other, _)) => {
+                eprintln!("guard broker: expected file, got {}", other.kind());
+                Seen::Unreadable("the client answered out of turn".to_string())
+            }
+            Err(e) => Seen::Unreadable(format!("the client did not answer: {e}")),
+        }
+    })
+}
+
+/// The rest of `decide`, with the file reader in place.
+#[allow(clippy::too_many_arguments)]
+fn decide_line(
+    conn: &Conn<'_>,
+    cfg: &Result<Config, crate::rules::load::ConfigError>,
+    env: &Env,
+    session: &Session,
+    vars: &BTreeMap<String, String>,
+    base: wire::Verdict,
+    mode: &'static str,
+    given: (Option<String>, Option<Vec<String>>, Option<String>),
+    id: u64,
+) -> Result<(), Fault> {
+    let peer = conn.peer;
+    let (line, argv, scope) = given;
+    let refuse = |lines: Vec<String>| Reply::Verdict {
+        id,
+        verdict: wire::Verdict {
+            allow: false,
+            code: gate::REFUSED,
+            stderr: lines,
+            shell: shell_of(cfg),
+            session: Some(session.id.clone()),
+            ..wire::Verdict::default()
+        },
+    };
+    let (text, v) = match verdict(cfg, env, mode, line, argv, scope.as_deref()) {
         Ok(x) => x,
         Err(Some(lines)) => {
             let mut r = refuse(lines);
@@ -312,12 +406,12 @@ fn decide(
         Err(None) => return Err(Fault::Protocol(format!("mode {mode} without its line"))),
     };
     let ask = |r: &crate::approve::Request<'_>, timeout: Duration| {
-        ask_terminal(conn, id, &session, r, timeout)
+        ask_terminal(conn, id, session, r, timeout)
     };
     let ctx = gate::Context {
         cfg,
-        session: Some(&session),
-        vars: &vars,
+        session: Some(session),
+        vars,
         ask: &ask,
     };
     let reply = match gate::gate(&ctx, mode, &text, &v) {

@@ -196,6 +196,13 @@ impl Conn {
                         break Err(e);
                     }
                 }
+                Reply::FileRequest { id: got, path } if got == id => {
+                    let (answer, fd) = open_for_broker(id, &path);
+                    let fds: Vec<std::os::fd::RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
+                    if let Err(e) = self.send(&answer, &fds) {
+                        break Err(e);
+                    }
+                }
                 Reply::Verdict { id: got, verdict } if got == id => break Ok(verdict),
                 Reply::Error { message, .. } => break Err(ClientError::Broker(message)),
                 other => break Err(ClientError::Wire(format!("unexpected answer {other:?}"))),
@@ -228,6 +235,39 @@ impl Conn {
             Reply::Error { message, .. } => Err(ClientError::Broker(message)),
             other => Err(ClientError::Wire(format!("unexpected answer {other:?}"))),
         }
+    }
+}
+
+/// A file the line names, opened as this user, for the broker to read.
+/// Non-blocking, so a FIFO cannot hold the client up; the broker reads
+/// regular files only.
+fn open_for_broker(id: u64, path: &str) -> (Request, Option<OwnedFd>) {
+    use nix::fcntl::{open, OFlag};
+    match open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK,
+        nix::sys::stat::Mode::empty(),
+    ) {
+        Ok(fd) => (
+            Request::File {
+                id,
+                opened: true,
+                error: None,
+            },
+            Some(fd),
+        ),
+        Err(e) => (
+            Request::File {
+                id,
+                opened: false,
+                error: Some(if e == nix::Error::ENOENT || e == nix::Error::ENOTDIR {
+                    "missing".to_string()
+                } else {
+                    e.desc().to_string()
+                }),
+            },
+            None,
+        ),
     }
 }
 

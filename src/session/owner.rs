@@ -26,7 +26,14 @@ pub struct Stat {
 }
 
 pub fn stat(pid: i32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    use std::io::Read;
+    // One read: the file reports size 0, so read_to_string would grow its
+    // buffer through half a dozen reads, and this runs for every ancestor
+    // of every line the broker decides.
+    let mut buf = [0u8; 1024];
+    let mut f = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let n = f.read(&mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
     // The name may hold spaces and parentheses; fields resume after the
     // last ')'.
     let open = text.find('(')?;
@@ -62,28 +69,28 @@ pub fn harness() -> Option<Owner> {
     harness_above(nix::unistd::getppid().as_raw())
 }
 
-/// As `harness`, for a process that is not this one: the walk starts at
-/// its parent.
-pub fn harness_of(pid: i32) -> Option<Owner> {
-    harness_above(stat(pid)?.ppid)
-}
-
-/// `pid` and every ancestor of it, nearest first.
-pub fn lineage(pid: i32) -> Vec<Owner> {
+/// `pid` and every ancestor of it, nearest first, and the harness among
+/// them: the nearest ancestor that is not a shell (as `harness`).
+pub fn lineage(pid: i32) -> (Vec<Owner>, Option<Owner>) {
     let mut out = Vec::new();
+    let mut harness = None;
     let mut at = pid;
     for _ in 0..64 {
         let Some(s) = stat(at) else { break };
-        out.push(Owner {
+        let me = Owner {
             pid: at,
             start: s.start,
-        });
+        };
+        if at != pid && harness.is_none() && (!SHELLS.contains(&s.comm.as_str()) || s.ppid <= 1) {
+            harness = Some(me);
+        }
+        out.push(me);
         if s.ppid <= 0 {
             break;
         }
         at = s.ppid;
     }
-    out
+    (out, harness)
 }
 
 fn harness_above(parent: i32) -> Option<Owner> {

@@ -85,6 +85,15 @@ pub enum Request {
         id: u64,
         present: bool,
     },
+    /// Answer to `file-request`: whether it could be opened; the
+    /// descriptor rides on this frame when it could, or `error` says why
+    /// not (`missing` when there is nothing at the path).
+    File {
+        id: u64,
+        opened: bool,
+        #[serde(default)]
+        error: Option<String>,
+    },
     /// The client installed the exec filter and waits to be traced.
     Attach {
         id: u64,
@@ -127,6 +136,7 @@ impl Request {
             Request::Hello { id, .. }
             | Request::Decide { id, .. }
             | Request::Tty { id, .. }
+            | Request::File { id, .. }
             | Request::Attach { id }
             | Request::SessionStart { id, .. }
             | Request::SessionEnd { id, .. }
@@ -141,6 +151,7 @@ impl Request {
             Request::Hello { .. } => "hello",
             Request::Decide { .. } => "decide",
             Request::Tty { .. } => "tty",
+            Request::File { .. } => "file",
             Request::Attach { .. } => "attach",
             Request::SessionStart { .. } => "session-start",
             Request::SessionEnd { .. } => "session-end",
@@ -217,6 +228,12 @@ pub enum Reply {
     /// A review wants the terminal: answer with `tty`.
     TtyRequest {
         id: u64,
+    },
+    /// The line sources (or names as its kubeconfig) this file: open it
+    /// as the client's user would and answer with `file`.
+    FileRequest {
+        id: u64,
+        path: String,
     },
     Verdict {
         id: u64,

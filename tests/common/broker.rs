@@ -1,7 +1,8 @@
 //! Broker-mode test support: two real users (the broker's `guard` and an
 //! agent, `guardagent`), a real `guard broker` started as `guard` on a
 //! temp socket, and the agent's commands run through a root-owned client
-//! config that names it. Nothing is mocked.
+//! config that names it. Nothing is mocked. A test with an agent account
+//! of its own (a login shell's user) passes it to `Broker::for_agent`.
 //!
 //! Needs root (users, setpriv). Without it `Users::get` says why and the
 //! test passes having checked nothing but that.
@@ -141,6 +142,8 @@ pub fn chmod(path: &Path, mode: u32) {
 /// `work` is a scratch dir the agent owns.
 pub struct Broker {
     pub users: &'static Users,
+    /// Whose lines it decides: `users.agent` unless a test brings its own.
+    account: Account,
     dir: tempfile::TempDir,
     child: Option<Child>,
     pub log: PathBuf,
@@ -149,6 +152,12 @@ pub struct Broker {
 impl Broker {
     /// Lay out the dirs and write the broker's config (as `guard`, 0600).
     pub fn new(users: &'static Users, config: &str) -> Broker {
+        Broker::for_agent(users, users.agent.clone(), config)
+    }
+
+    /// As `new`, for an agent account the test made itself (a login
+    /// shell's user, say).
+    pub fn for_agent(users: &'static Users, agent: Account, config: &str) -> Broker {
         let dir = tempfile::Builder::new()
             .prefix("guard-broker-")
             .tempdir()
@@ -156,6 +165,7 @@ impl Broker {
         chmod(dir.path(), 0o755);
         let b = Broker {
             users,
+            account: agent,
             dir,
             child: None,
             log: PathBuf::new(),
@@ -169,7 +179,7 @@ impl Broker {
         chown(&b.run(), &users.broker);
         chmod(&b.run(), 0o755);
         std::fs::create_dir_all(b.work()).unwrap();
-        chown(&b.work(), &users.agent);
+        chown(&b.work(), &b.account);
         b.write_config(config);
         std::fs::write(
             b.client_config(),
@@ -333,7 +343,11 @@ impl Broker {
             let mut logs: Vec<PathBuf> = entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().contains("broker-"))
+                // By file name: the temp dir's own name starts `guard-broker-`.
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("broker-"))
+                })
                 .collect();
             logs.sort();
             for l in logs {
@@ -346,7 +360,7 @@ impl Broker {
     /// The agent running `guard ARGS…` through the client config, in
     /// `work`, with a clean environment plus `env`.
     pub fn agent(&self, args: &[&str]) -> Command {
-        self.as_user(&self.users.agent, &self.users.bin, args)
+        self.as_user(&self.account, &self.users.bin, args)
     }
 
     /// `who` running `program ARGS…` with the client config set.
