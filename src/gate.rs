@@ -25,6 +25,9 @@ pub struct Context<'a> {
     /// The environment the line starts in (boundary signals read it).
     pub vars: &'a BTreeMap<String, String>,
     pub ask: AskTerminal<'a>,
+    /// For a program a line started: the line's decision seq and the
+    /// program's parent process.
+    pub parent: Option<(u64, i32)>,
 }
 
 /// What an allowed line gets beyond the scrubbed environment.
@@ -63,6 +66,10 @@ pub fn gate(ctx: &Context<'_>, mode: &str, line: &str, v: &Verdict) -> Result<Gr
     record.session = ctx.session.map(|s| s.id.clone());
     record.purpose = ctx.session.and_then(|s| s.purpose.clone());
     record.boundary = ctx.session.and_then(|s| s.boundary.clone());
+    if let Some((seq, ppid)) = ctx.parent {
+        record.parent = Some(seq);
+        record.ppid = Some(ppid);
+    }
     let mut refusal = match (v.action, ctx.cfg) {
         (Action::Allow, _) => None,
         (Action::Review, Ok(cfg)) => {

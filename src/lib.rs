@@ -35,6 +35,7 @@ pub mod session;
 pub mod snapshot;
 pub mod state;
 pub mod supervise;
+pub mod trace;
 pub mod transfer;
 pub mod trust;
 pub mod unwrap;

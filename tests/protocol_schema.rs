@@ -230,7 +230,11 @@ fn request_examples() -> Vec<Request> {
             opened: false,
             error: Some("missing".into()),
         },
-        Request::Attach { id: 2 },
+        Request::Env {
+            id: 2,
+            values: [("DEPLOY_ENV".to_string(), "staging".to_string())].into(),
+        },
+        Request::Attach { id: 2, tty: true },
         Request::SessionStart {
             id: 2,
             purpose: "fix the staging health check".into(),
@@ -319,6 +323,10 @@ fn reply_examples() -> Vec<Reply> {
             decide_timeout_ms: 190_000,
         },
         Reply::TtyRequest { id: 2 },
+        Reply::EnvRequest {
+            id: 2,
+            names: vec!["DEPLOY_ENV".into()],
+        },
         Reply::FileRequest {
             id: 2,
             path: "/home/agent/.claude/shell-snapshots/snapshot-bash.sh".into(),
@@ -359,6 +367,7 @@ fn request_kind(r: &Request) -> &'static str {
         Request::Decide { .. } => "decide",
         Request::Tty { .. } => "tty",
         Request::File { .. } => "file",
+        Request::Env { .. } => "env",
         Request::Attach { .. } => "attach",
         Request::SessionStart { .. } => "session-start",
         Request::SessionEnd { .. } => "session-end",
@@ -373,6 +382,7 @@ fn reply_kind(r: &Reply) -> &'static str {
         Reply::Hello { .. } => "hello",
         Reply::TtyRequest { .. } => "tty-request",
         Reply::FileRequest { .. } => "file-request",
+        Reply::EnvRequest { .. } => "env-request",
         Reply::Verdict { .. } => "verdict",
         Reply::Attached { .. } => "attached",
         Reply::Done { .. } => "done",

@@ -50,7 +50,7 @@ fn io_error(what: impl Into<String>) -> std::io::Error {
 /// Append `body` to the log in the state directory.
 pub fn append<T: Serialize>(
     body: &T,
-    durable: bool,
+    durable: super::Flush,
     spec: &AuditSpec,
 ) -> Result<Written, AuditError> {
     let dir = super::ensure_dir().map_err(|source| AuditError {
@@ -58,6 +58,30 @@ pub fn append<T: Serialize>(
         source,
     })?;
     append_in(&dir, body, durable, spec)
+}
+
+/// The log with records written but not yet fdatasynced (interval flush).
+static PENDING: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+/// Sync whatever interval-flushed records are pending; the broker's
+/// flusher calls this every `FLUSH_EVERY`. A failure is reported, and the
+/// records stay pending.
+pub fn flush_pending() -> Result<(), AuditError> {
+    let path = match PENDING.lock() {
+        Ok(mut p) => p.take(),
+        Err(_) => None,
+    };
+    let Some(path) = path else { return Ok(()) };
+    let synced = File::open(&path).and_then(|f| f.sync_data());
+    synced.map_err(|source| {
+        if let Ok(mut p) = PENDING.lock() {
+            p.get_or_insert(path.clone());
+        }
+        AuditError {
+            path: path.display().to_string(),
+            source,
+        }
+    })
 }
 
 /// The head as this process last wrote it, and the file it wrote it to:
@@ -97,7 +121,7 @@ fn remember(dir: &Path, file: &File, tail: Tail) {
 pub fn append_in<T: Serialize>(
     dir: &Path,
     body: &T,
-    durable: bool,
+    durable: super::Flush,
     spec: &AuditSpec,
 ) -> Result<Written, AuditError> {
     let path = dir.join(LOG);
@@ -160,11 +184,22 @@ pub fn append_in<T: Serialize>(
             return Err(fail(e));
         }
     }
-    if durable {
-        file.sync_data().map_err(fail)?;
-        if created {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
+    match durable {
+        super::Flush::Sync => {
+            file.sync_data().map_err(fail)?;
+            if created {
+                File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
+            }
         }
+        super::Flush::Interval => {
+            if created {
+                File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
+            }
+            if let Ok(mut pending) = PENDING.lock() {
+                *pending = Some(path.clone());
+            }
+        }
+        super::Flush::None => {}
     }
     remember(
         dir,

@@ -59,6 +59,12 @@ pub struct Record<'a> {
     pub approval: Option<crate::approve::Decision>,
     /// Names of the credentials this decision grants; never their values.
     pub credentials: Vec<String>,
+    /// For a program a line started (`mode: exec`): the seq of that
+    /// line's decision, and the program's parent process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ppid: Option<i32>,
 }
 
 /// How a supervised command ended, tied to its decision by `of`.
@@ -129,6 +135,8 @@ impl<'a> Record<'a> {
             reason: redact(reason),
             approval: None,
             credentials: Vec::new(),
+            parent: None,
+            ppid: None,
         }
     }
 
@@ -257,6 +265,46 @@ pub fn event(mode: &str, session: &str, reason: &str) {
         reason: reason.to_string(),
         approval: None,
         credentials: Vec::new(),
+        parent: None,
+        ppid: None,
+    };
+    if let Err(e) = append(&record) {
+        eprintln!("guard: {e}");
+    }
+}
+
+/// What a line's programs did that no rule cared about, in one record:
+/// how many execs were allowed by policy and which programs they were.
+pub fn exec_summary(session: &str, parent: Option<u64>, count: u64, programs: &[String]) {
+    let who = crate::actor::current();
+    let record = Record {
+        kind: "event",
+        time: now(),
+        host: who.host.clone(),
+        user: who.user.clone(),
+        uid: who.uid,
+        pid: who.pid,
+        tty: who.tty.clone(),
+        cwd: who.cwd(),
+        session: Some(session.to_string()),
+        purpose: None,
+        boundary: None,
+        mode: "exec-summary",
+        line: programs.join(" "),
+        commands: Vec::new(),
+        matches: Vec::new(),
+        decision: "allow",
+        channel: "policy",
+        approver: None,
+        rule: None,
+        reason: format!(
+            "{count} program{} started by the line, allowed by policy",
+            if count == 1 { "" } else { "s" }
+        ),
+        approval: None,
+        credentials: Vec::new(),
+        parent,
+        ppid: None,
     };
     if let Err(e) = append(&record) {
         eprintln!("guard: {e}");
@@ -269,10 +317,47 @@ pub fn append(record: &Record<'_>) -> Result<(), AuditError> {
     write(record).map(drop)
 }
 
+/// When a decision record reaches stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// Before the answer: fdatasync each record.
+    Sync,
+    /// The record is written before the answer and fdatasynced within
+    /// `FLUSH_EVERY` by a flusher thread (the broker's default).
+    Interval,
+    /// Only the page cache stands behind it.
+    None,
+}
+
+/// How often the flusher syncs a log with records not yet on disk.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+
+static DEFAULT_FLUSH: OnceLock<Flush> = OnceLock::new();
+
+/// The flush mode when the config names none (the broker: `Interval`).
+pub fn set_default_flush(f: Flush) {
+    let _ = DEFAULT_FLUSH.set(f);
+}
+
+/// The flush mode the settings ask for. `flush:` wins; then `fsync:`.
+pub fn flush_mode(spec: &AuditSpec) -> Flush {
+    match spec.flush.as_deref() {
+        Some("sync") => return Flush::Sync,
+        Some("interval") => return Flush::Interval,
+        Some("none") => return Flush::None,
+        _ => {}
+    }
+    match spec.fsync {
+        Some(true) => Flush::Sync,
+        Some(false) => Flush::None,
+        None => DEFAULT_FLUSH.get().copied().unwrap_or(Flush::Sync),
+    }
+}
+
 /// Append one record and say where it landed in the chain.
 pub fn write(record: &Record<'_>) -> Result<Written, AuditError> {
     let spec = settings();
-    chain::append(record, spec.fsync.unwrap_or(true), &spec)
+    chain::append(record, flush_mode(&spec), &spec)
 }
 
 /// Record how a command that ran under decision `of` ended. Not fsynced:
@@ -298,5 +383,12 @@ pub fn exit(
         core_dumped,
         duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
     };
-    chain::append(&record, false, &settings())
+    // Exit records are not held to the decision's promise; an interval
+    // flusher still takes them along.
+    let spec = settings();
+    let mode = match flush_mode(&spec) {
+        Flush::Interval => Flush::Interval,
+        _ => Flush::None,
+    };
+    chain::append(&record, mode, &spec)
 }

@@ -49,6 +49,9 @@ pub struct Broker {
     pub watcher: Arc<watch::Watcher>,
     pub started: String,
     pub exec_tree: bool,
+    /// Traced interactive sessions: the lines each has decided and is
+    /// about to start, for its tracer to attribute.
+    pub launches: Mutex<std::collections::HashMap<String, crate::trace::judge::Launches>>,
 }
 
 fn fail(msg: impl std::fmt::Display) -> i32 {
@@ -81,6 +84,9 @@ pub fn main(opts: Options) -> i32 {
     // SAFETY: no other thread runs yet.
     unsafe { std::env::set_var("GUARD_STATE_DIR", &opts.state_dir) };
     crate::audit::set_dir(opts.audit_dir.clone());
+    // A record is written before the answer and on disk within 10 ms
+    // (auditd's incremental_async); `audit: {flush: sync}` waits for it.
+    crate::audit::set_default_flush(crate::audit::Flush::Interval);
     crate::creds::set_remote_files();
     let source = rules::Source {
         file: opts.config.clone(),
@@ -109,6 +115,7 @@ pub fn main(opts: Options) -> i32 {
         watcher: watch::Watcher::new(),
         started: jiff::Timestamp::now().to_string(),
         exec_tree,
+        launches: Mutex::new(std::collections::HashMap::new()),
     });
     // Sessions from before a restart: their owners are watched again,
     // and those that died meanwhile are ended now.
@@ -117,6 +124,7 @@ pub fn main(opts: Options) -> i32 {
         broker.watcher.watch(&s);
     }
     spawn_maintenance(Arc::clone(&broker));
+    spawn_flusher();
     spawn_signals(
         Arc::clone(&broker),
         handled,
@@ -195,6 +203,7 @@ fn listen(path: &Path) -> Result<Listening, String> {
 
 fn accept(broker: &Arc<Broker>, listener: &UnixListener) {
     let busy = Arc::new((Mutex::new(Busy::default()), Condvar::new()));
+    let pool = Pool::new();
     for conn in listener.incoming() {
         let sock = match conn {
             Ok(s) => s,
@@ -232,12 +241,72 @@ fn accept(broker: &Arc<Broker>, listener: &UnixListener) {
             b.total += 1;
             *b.by_uid.entry(uid).or_insert(0) += 1;
         }
+        if let Err(e) = pool.serve(broker, &busy, sock, uid) {
+            eprintln!("guard broker: cannot start a thread: {e}");
+            release(&busy, uid);
+        }
+    }
+}
+
+/// Worker threads, kept between connections: starting a thread per
+/// connection costs more than deciding a plain line. A connection goes
+/// to an idle worker, or to a new one when none is idle (at most one per
+/// connection in service, so `MAX_CONNECTIONS` bounds them).
+struct Pool {
+    tx: std::sync::mpsc::Sender<(UnixStream, u32)>,
+    rx: Arc<Mutex<std::sync::mpsc::Receiver<(UnixStream, u32)>>>,
+    idle: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Pool {
+    fn new() -> Pool {
+        let (tx, rx) = std::sync::mpsc::channel();
+        Pool {
+            tx,
+            rx: Arc::new(Mutex::new(rx)),
+            idle: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        }
+    }
+
+    fn serve(
+        &self,
+        broker: &Arc<Broker>,
+        busy: &Arc<(Mutex<Busy>, Condvar)>,
+        sock: UnixStream,
+        uid: u32,
+    ) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
+        // Claim an idle worker, or start one.
+        let claimed = self
+            .idle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if !claimed {
+            self.spawn(broker, busy)?;
+        }
+        self.tx
+            .send((sock, uid))
+            .map_err(|_| std::io::Error::other("worker pool is gone"))
+    }
+
+    fn spawn(
+        &self,
+        broker: &Arc<Broker>,
+        busy: &Arc<(Mutex<Busy>, Condvar)>,
+    ) -> std::io::Result<()> {
         let b = Arc::clone(broker);
-        let done = Arc::clone(&busy);
+        let done = Arc::clone(busy);
+        let rx = Arc::clone(&self.rx);
+        let idle = Arc::clone(&self.idle);
         // The analysis recurses over nested scripts; give it room.
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .stack_size(16 << 20)
-            .spawn(move || {
+            .spawn(move || loop {
+                let next = match rx.lock() {
+                    Ok(r) => r.recv(),
+                    Err(p) => p.into_inner().recv(),
+                };
+                let Ok((sock, uid)) = next else { return };
                 let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     serve::connection(&b, sock)
                 }));
@@ -248,11 +317,9 @@ fn accept(broker: &Arc<Broker>, listener: &UnixListener) {
                     );
                 }
                 release(&done, uid);
-            });
-        if let Err(e) = spawned {
-            eprintln!("guard broker: cannot start a thread: {e}");
-            release(&busy, uid);
-        }
+                idle.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+            .map(drop)
     }
 }
 
@@ -267,6 +334,23 @@ fn release(busy: &(Mutex<Busy>, Condvar), uid: u32) {
         }
     }
     cv.notify_one();
+}
+
+fn spawn_flusher() {
+    std::thread::spawn(|| {
+        let mut failing = false;
+        loop {
+            std::thread::sleep(crate::audit::FLUSH_EVERY);
+            match crate::audit::chain::flush_pending() {
+                Ok(()) => failing = false,
+                Err(e) if !failing => {
+                    eprintln!("guard broker: cannot sync the audit log: {e}");
+                    failing = true;
+                }
+                Err(_) => {}
+            }
+        }
+    });
 }
 
 fn spawn_maintenance(broker: Arc<Broker>) {

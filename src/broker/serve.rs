@@ -23,15 +23,6 @@ use crate::wire::{self, Reply, Request};
 /// How long the broker waits for a client's next message.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Variables whose values the rules and boundaries read.
-const WANT_ENV: &[&str] = &[
-    "HOME",
-    "PATH",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "KUBECONFIG",
-];
-
 /// The code an interactive client takes as "your saved state does not
 /// parse; start afresh".
 pub const SNAPSHOT_BROKEN: i32 = -1;
@@ -173,7 +164,7 @@ fn converse(broker: &Arc<Broker>, conn: &Conn<'_>) -> Result<(), Fault> {
 }
 
 fn want_env(cfg: &Result<Config, crate::rules::load::ConfigError>) -> Vec<String> {
-    let mut out: Vec<String> = WANT_ENV.iter().map(|s| s.to_string()).collect();
+    let mut out: Vec<String> = wire::BASE_ENV.iter().map(|s| s.to_string()).collect();
     if let Ok(c) = cfg {
         for b in c.sessions.boundaries.values() {
             out.extend(b.env.keys().cloned());
@@ -200,9 +191,10 @@ fn decide_timeout(cfg: &Result<Config, crate::rules::load::ConfigError>) -> Dura
 fn decide(
     broker: &Arc<Broker>,
     conn: &Conn<'_>,
-    cfg: &Result<Config, crate::rules::load::ConfigError>,
+    shared: &super::rules::Shared,
     req: Request,
 ) -> Result<(), Fault> {
+    let cfg: &Result<Config, crate::rules::load::ConfigError> = shared;
     let Request::Decide {
         id,
         mode,
@@ -213,12 +205,37 @@ fn decide(
         session: named,
         cwd: _,
         env_names,
-        env: values,
+        env: mut values,
         scope,
     } = req
     else {
         return Err(Fault::Protocol("not a decide".to_string()));
     };
+    // Values the rules read beyond what every client sends.
+    let missing: Vec<String> = want_env(cfg)
+        .into_iter()
+        .filter(|n| env_names.contains(n) && !values.contains_key(n))
+        .collect();
+    if !missing.is_empty() {
+        conn.send(&Reply::EnvRequest { id, names: missing })?;
+        match conn.recv()? {
+            (
+                Request::Env {
+                    id: got,
+                    values: more,
+                },
+                fds,
+            ) if got == id && fds.is_empty() => {
+                values.extend(more);
+            }
+            (other, _) => {
+                return Err(Fault::Protocol(format!(
+                    "expected env, got {}",
+                    other.kind()
+                )))
+            }
+        }
+    }
     let peer = conn.peer;
     let refuse = |lines: Vec<String>| Reply::Verdict {
         id,
@@ -295,18 +312,47 @@ fn decide(
     };
     if mode == "open" {
         crate::audit::event("session-start", &session.id, "interactive session started");
-        return conn.send(&Reply::Verdict { id, verdict: base });
+        let trace = broker.exec_tree;
+        conn.send(&Reply::Verdict {
+            id,
+            verdict: wire::Verdict { trace, ..base },
+        })?;
+        if !trace {
+            return Ok(());
+        }
+        // The interactive shell itself is traced, so every line's
+        // programs are: the lines it decides are handed to its tracer.
+        let launches = crate::trace::judge::Launches::default();
+        if let Ok(mut all) = broker.launches.lock() {
+            all.insert(session.id.clone(), Arc::clone(&launches));
+        }
+        return attach(
+            broker,
+            conn,
+            shared,
+            &env,
+            &session,
+            Default::default(),
+            id,
+            Some(launches),
+        );
     }
     // Files the line sources, or its kubeconfig, as the agent sees them.
     let reader = file_reader(conn.sock, id);
+    // Interactive lines run under the login shell's own tracer.
+    let traced = broker.exec_tree && mode != "interactive";
     crate::fileview::with_reader(reader, || {
         decide_line(
+            broker,
             conn,
-            cfg,
+            shared,
             &env,
             &session,
             &vars,
-            base,
+            wire::Verdict {
+                trace: traced,
+                ..base
+            },
             mode,
             (line, argv, scope),
             id,
@@ -371,8 +417,9 @@ fn file_reader(
 /// The rest of `decide`, with the file reader in place.
 #[allow(clippy::too_many_arguments)]
 fn decide_line(
+    broker: &Arc<Broker>,
     conn: &Conn<'_>,
-    cfg: &Result<Config, crate::rules::load::ConfigError>,
+    shared: &super::rules::Shared,
     env: &Env,
     session: &Session,
     vars: &BTreeMap<String, String>,
@@ -381,6 +428,7 @@ fn decide_line(
     given: (Option<String>, Option<Vec<String>>, Option<String>),
     id: u64,
 ) -> Result<(), Fault> {
+    let cfg: &Result<Config, crate::rules::load::ConfigError> = shared;
     let peer = conn.peer;
     let (line, argv, scope) = given;
     let refuse = |lines: Vec<String>| Reply::Verdict {
@@ -413,6 +461,7 @@ fn decide_line(
         session: Some(session),
         vars,
         ask: &ask,
+        parent: None,
     };
     let reply = match gate::gate(&ctx, mode, &text, &v) {
         Ok(grant) => {
@@ -424,7 +473,8 @@ fn decide_line(
             let direct = matches!(mode, "-c" | "stdin" | "file")
                 .then(|| crate::parse::direct::static_argv(&text))
                 .flatten();
-            Reply::Verdict {
+            let trace = base.trace;
+            let reply = Reply::Verdict {
                 id,
                 verdict: wire::Verdict {
                     stderr: grant.warnings,
@@ -436,7 +486,29 @@ fn decide_line(
                     live_sessions,
                     ..base
                 },
+            };
+            if trace {
+                conn.send(&reply)?;
+                let line = crate::trace::judge::Line::from_verdict(grant.seq, &v);
+                return attach(broker, conn, shared, env, session, line, id, None);
             }
+            if mode == "interactive" {
+                // Its shell starts under the session's tracer.
+                let launches = broker
+                    .launches
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&session.id).cloned());
+                if let Some(l) = launches {
+                    if let Ok(mut l) = l.lock() {
+                        l.push((
+                            text.clone(),
+                            crate::trace::judge::Line::from_verdict(grant.seq, &v),
+                        ));
+                    }
+                }
+            }
+            reply
         }
         Err(refusal) => {
             let mut r = refuse(refusal.lines);
@@ -490,6 +562,99 @@ fn verdict(
     }
     let v = policy::decide_in(Input::Script(&text), c, env, &mut known);
     Ok((text, v))
+}
+
+/// The line is allowed and will be traced: wait for the client to
+/// install its filter (`attach`), seize it from a tracer thread of its
+/// own, and only then tell it to exec (`attached`). The tracer decides
+/// everything the line starts, until the last of it exits.
+#[allow(clippy::too_many_arguments)]
+fn attach(
+    broker: &Arc<Broker>,
+    conn: &Conn<'_>,
+    shared: &super::rules::Shared,
+    env: &Env,
+    session: &Session,
+    line: crate::trace::judge::Line,
+    id: u64,
+    launches: Option<crate::trace::judge::Launches>,
+) -> Result<(), Fault> {
+    let (msg, mut fds) = conn.recv()?;
+    let tty = match msg {
+        Request::Attach { id: got, tty } if got == id => tty,
+        other => {
+            return Err(Fault::Protocol(format!(
+                "expected attach, got {}",
+                other.kind()
+            )))
+        }
+    };
+    // A terminal only if it is the session's (as for a line's review).
+    let terminal = fds.pop().filter(|fd| {
+        tty && session.tty_dev.is_some_and(|want| {
+            nix::sys::stat::fstat(fd.as_fd()).is_ok_and(|st| {
+                st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFCHR && st.st_rdev == want
+            }) && nix::unistd::isatty(fd).unwrap_or(false)
+        })
+    });
+    let pid = nix::unistd::Pid::from_raw(conn.peer.pid);
+    let who = crate::actor::current();
+    let cfg = Arc::clone(shared);
+    let home = env.home.clone();
+    let session = session.clone();
+    let broker = Arc::clone(broker);
+    let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let spawned = std::thread::Builder::new()
+        .name(format!("trace-{pid}"))
+        .stack_size(16 << 20)
+        .spawn(move || {
+            // ptrace belongs to the thread that attached: this one.
+            let seized = crate::trace::seize(pid);
+            let ok = seized.is_ok();
+            let _ = tx.send(seized);
+            if !ok {
+                return;
+            }
+            let sid = session.id.clone();
+            crate::actor::with(Arc::clone(&who), || {
+                let ask = move |r: &crate::approve::Request<'_>, t: Duration| match &terminal {
+                    Some(fd) => crate::approve::tty::ask_on(fd.as_fd(), r, t, false),
+                    None => Answer::Unavailable("no terminal of the session's".to_string()),
+                };
+                let mut judge = crate::trace::judge::LineJudge::new(
+                    &cfg,
+                    home,
+                    session,
+                    Arc::clone(&who),
+                    line,
+                    Box::new(ask),
+                )
+                .writing_exit();
+                if let Some(l) = launches {
+                    judge = judge.with_launches(l);
+                }
+                let mut tree = crate::trace::Tree::new(pid);
+                tree.run(&mut judge);
+                judge.finish();
+                if let Ok(mut all) = broker.launches.lock() {
+                    all.remove(&sid);
+                }
+            });
+        });
+    if let Err(e) = spawned {
+        return conn.send(&Reply::Error {
+            id,
+            message: format!("cannot start a tracer: {e}"),
+        });
+    }
+    match rx.recv() {
+        Ok(Ok(())) => conn.send(&Reply::Attached { id }),
+        Ok(Err(e)) => conn.send(&Reply::Error { id, message: e }),
+        Err(_) => conn.send(&Reply::Error {
+            id,
+            message: "the tracer did not start".to_string(),
+        }),
+    }
 }
 
 fn shell_of(cfg: &Result<Config, crate::rules::load::ConfigError>) -> String {

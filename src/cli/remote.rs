@@ -31,11 +31,11 @@ pub(super) fn run(flags: &ShellArgs, spec: &BrokerSpec) -> i32 {
                 argv: Some(words.clone()),
                 scope: None,
             };
-            let v = match decide(spec, flags, starts, ask) {
-                Ok(v) => v,
+            let (mut conn, id, v) = match decide(spec, flags, starts, ask) {
+                Ok(x) => x,
                 Err(code) => return code,
             };
-            if let Err(code) = apply(&v) {
+            if let Err(code) = apply(&v).and_then(|()| traced(&mut conn, id, &v)) {
                 return code;
             }
             let argv: Vec<OsString> = words.iter().map(OsString::from).collect();
@@ -48,11 +48,11 @@ pub(super) fn run(flags: &ShellArgs, spec: &BrokerSpec) -> i32 {
                 argv: None,
                 scope: None,
             };
-            let v = match decide(spec, flags, starts, ask) {
-                Ok(v) => v,
+            let (mut conn, id, v) = match decide(spec, flags, starts, ask) {
+                Ok(x) => x,
                 Err(code) => return code,
             };
-            if let Err(code) = apply(&v) {
+            if let Err(code) = apply(&v).and_then(|()| traced(&mut conn, id, &v)) {
                 return code;
             }
             let launch = Launch {
@@ -80,9 +80,25 @@ fn refuse(e: &client::ClientError) -> i32 {
     REFUSED
 }
 
-fn decide(spec: &BrokerSpec, flags: &ShellArgs, starts: bool, ask: Ask) -> Result<Verdict, i32> {
+/// With a verdict that says so, be traced before running anything.
+fn traced(conn: &mut Conn, id: u64, v: &Verdict) -> Result<(), i32> {
+    if !v.trace {
+        return Ok(());
+    }
+    conn.attach(id).map_err(|e| {
+        eprintln!("guard: denied: the broker could not trace the line: {e}");
+        REFUSED
+    })
+}
+
+fn decide(
+    spec: &BrokerSpec,
+    flags: &ShellArgs,
+    starts: bool,
+    ask: Ask,
+) -> Result<(Conn, u64, Verdict), i32> {
     let mut conn = Conn::open(spec).map_err(|e| refuse(&e))?;
-    let (env_names, env) = client::environment(&conn.want_env);
+    let (env_names, env) = client::environment();
     let id = conn.id();
     let req = Request::Decide {
         id,
@@ -99,7 +115,8 @@ fn decide(spec: &BrokerSpec, flags: &ShellArgs, starts: bool, ask: Ask) -> Resul
         env,
         scope: ask.scope,
     };
-    conn.decide(req).map_err(|e| refuse(&e))
+    let v = conn.decide(req).map_err(|e| refuse(&e))?;
+    Ok((conn, id, v))
 }
 
 /// Print what the broker said, and on an allow set up the environment
@@ -149,13 +166,16 @@ fn interactive(flags: &ShellArgs, spec: &BrokerSpec) -> i32 {
         argv: None,
         scope: None,
     };
-    let v = match decide(spec, flags, true, open) {
-        Ok(v) => v,
+    let (mut conn, id, v) = match decide(spec, flags, true, open) {
+        Ok(x) => x,
         Err(code) => return code,
     };
-    if let Err(code) = apply(&v) {
+    // The whole interactive session is traced: every program any of
+    // its lines starts is decided as it starts.
+    if let Err(code) = apply(&v).and_then(|()| traced(&mut conn, id, &v)) {
         return code;
     }
+    drop(conn);
     let home = Env::from_process().home;
     let mut backend = Remote {
         spec: spec.clone(),
@@ -197,7 +217,7 @@ impl Backend for Remote<'_> {
             argv: None,
             scope: Some(snapshot.to_string()),
         };
-        let v = decide(&self.spec, self.flags, false, ask)?;
+        let (_, _, v) = decide(&self.spec, self.flags, false, ask)?;
         for l in &v.stderr {
             eprintln!("{l}");
         }

@@ -3,7 +3,53 @@
 
 use crate::audit;
 use crate::exec::ExecError;
+use crate::rules::load::{Config, ConfigError};
+use crate::session::Session;
 use crate::supervise;
+use crate::trace;
+
+/// What a traced run needs to decide its tree.
+pub(super) struct Traced<'a> {
+    pub cfg: &'a Result<Config, ConfigError>,
+    pub home: String,
+    pub session: Session,
+    pub line: trace::judge::Line,
+}
+
+/// Run the command with every exec below it decided (`exec_tree: on`):
+/// guard is the tracer of its child.
+pub(super) fn traced(
+    t: Traced<'_>,
+    not_found: i32,
+    exec: impl FnOnce() -> ExecError,
+    finish: impl FnOnce(),
+    group: trace::spawn::Group,
+) -> Result<supervise::Ended, i32> {
+    let judge = || {
+        trace::judge::LineJudge::new(
+            t.cfg,
+            t.home.clone(),
+            t.session.clone(),
+            crate::actor::this_process(),
+            t.line.clone(),
+            Box::new(trace::spawn::ask_from_tracer),
+        )
+        .writing_exit()
+    };
+    match trace::spawn::run(exec, not_found, judge, group) {
+        Ok(ended) => {
+            finish();
+            Ok(ended)
+        }
+        Err(e) => {
+            eprintln!(
+                "guard: denied: exec-tree enforcement failed: {e} (an admin config with \
+                 `exec_tree: off` runs lines without it)"
+            );
+            Err(super::shell::REFUSED)
+        }
+    }
+}
 
 /// Run the command `exec` starts. `decision` is the seq of its decision
 /// record (none when the escape hatch let it run unaudited); `not_found`

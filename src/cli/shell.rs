@@ -218,6 +218,7 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
         session: ctx.session.as_ref(),
         vars: &vars,
         ask: &crate::approve::tty::ask,
+        parent: None,
     };
     match gate::gate(&g, mode, line, v) {
         Ok(grant) => {
@@ -254,6 +255,15 @@ fn run_argv(ctx: &Ctx<'_>, words: &[String], _flags: &ShellArgs) -> i32 {
     };
     let seq = export(grant);
     let argv: Vec<OsString> = words.iter().map(OsString::from).collect();
+    if let Some(t) = tracing(ctx, seq, &v) {
+        return finish_traced(super::run::traced(
+            t,
+            127,
+            || exec::argv(&argv),
+            || end_own_session(ctx),
+            crate::trace::spawn::Group::Same,
+        ));
+    }
     super::run::command(
         session_id(ctx),
         seq,
@@ -261,6 +271,26 @@ fn run_argv(ctx: &Ctx<'_>, words: &[String], _flags: &ShellArgs) -> i32 {
         || exec::argv(&argv),
         || end_own_session(ctx),
     )
+}
+
+/// The traced run of a line, unless the admin config says `exec_tree:
+/// off` (or the config did not load, and the line was refused anyway).
+fn tracing<'a>(ctx: &Ctx<'a>, seq: Option<u64>, v: &Verdict) -> Option<super::run::Traced<'a>> {
+    let on = ctx.cfg.as_ref().is_ok_and(|c| c.exec_tree);
+    let session = ctx.session.clone()?;
+    on.then(|| super::run::Traced {
+        cfg: ctx.cfg,
+        home: ctx.env.home.clone(),
+        session,
+        line: crate::trace::judge::Line::from_verdict(seq, v),
+    })
+}
+
+fn finish_traced(r: Result<crate::supervise::Ended, i32>) -> i32 {
+    match r {
+        Ok(ended) => crate::supervise::mirror(ended),
+        Err(code) => code,
+    }
 }
 
 /// A non-interactive login shell (`guard -l -c …`) is its own session:
@@ -328,6 +358,15 @@ fn run_script(ctx: &Ctx<'_>, flags: &ShellArgs, text: &str, mode: &str) -> i32 {
         text,
         direct: direct.as_deref(),
     };
+    if let Some(t) = tracing(ctx, seq, &v) {
+        return finish_traced(super::run::traced(
+            t,
+            REFUSED,
+            || launch.exec(),
+            || end_own_session(ctx),
+            crate::trace::spawn::Group::Same,
+        ));
+    }
     super::run::command(
         session_id(ctx),
         seq,

@@ -51,7 +51,7 @@ pub fn run(json: bool) -> i32 {
             error: None,
             report: None,
         };
-        match Conn::open(spec) {
+        match Conn::open(spec).and_then(|mut c| c.greeted().map(|()| c)) {
             Ok(mut conn) => {
                 b.answers = true;
                 b.version = Some(conn.broker_version.clone());

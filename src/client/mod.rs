@@ -37,11 +37,14 @@ pub enum ClientError {
     Wire(String),
 }
 
-/// An open conversation with the broker, past its hello.
+/// An open conversation with the broker. The hello is sent at once and
+/// its answer read only when the first answer is needed, so a line costs
+/// one round trip, not two.
 pub struct Conn {
     sock: UnixStream,
     next: u64,
-    pub want_env: Vec<String>,
+    /// The id of a hello whose answer is still to be read.
+    hello: Option<u64>,
     pub decide_timeout: Duration,
     pub broker_version: String,
     timeout: Duration,
@@ -107,7 +110,7 @@ impl Conn {
         let mut conn = Conn {
             sock,
             next: 1,
-            want_env: Vec::new(),
+            hello: None,
             decide_timeout: spec.timeout,
             broker_version: String::new(),
             timeout: spec.timeout,
@@ -121,21 +124,29 @@ impl Conn {
             },
             &[],
         )?;
-        match conn.recv()? {
+        conn.hello = Some(id);
+        Ok(conn)
+    }
+
+    /// Read the broker's hello, if not read yet: its version must be ours.
+    pub fn greeted(&mut self) -> Result<(), ClientError> {
+        let Some(id) = self.hello.take() else {
+            return Ok(());
+        };
+        match self.recv()? {
             Reply::Hello {
                 id: got,
                 version,
                 broker,
-                want_env,
                 decide_timeout_ms,
+                ..
             } if got == id => {
                 if version != wire::VERSION {
                     return Err(ClientError::Version(version, wire::VERSION));
                 }
-                conn.want_env = want_env;
-                conn.decide_timeout = Duration::from_millis(decide_timeout_ms);
-                conn.broker_version = broker;
-                Ok(conn)
+                self.decide_timeout = Duration::from_millis(decide_timeout_ms);
+                self.broker_version = broker;
+                Ok(())
             }
             Reply::Error { message, .. } => Err(ClientError::Broker(message)),
             other => Err(ClientError::Wire(format!("unexpected answer {other:?}"))),
@@ -170,6 +181,7 @@ impl Conn {
     pub fn decide(&mut self, req: Request) -> Result<Verdict, ClientError> {
         let id = req.id();
         self.send(&req, &[])?;
+        self.greeted()?;
         self.wait_longer(self.decide_timeout);
         let mut saved: Option<(OwnedFd, nix::sys::termios::Termios)> = None;
         let result = loop {
@@ -193,6 +205,18 @@ impl Conn {
                         present: tty.is_some(),
                     };
                     if let Err(e) = self.send(&answer, &fds) {
+                        break Err(e);
+                    }
+                }
+                Reply::EnvRequest { id: got, names } if got == id => {
+                    let values = names
+                        .iter()
+                        .filter_map(|n| {
+                            std::env::var_os(n)
+                                .map(|v| (n.clone(), v.to_string_lossy().into_owned()))
+                        })
+                        .collect();
+                    if let Err(e) = self.send(&Request::Env { id, values }, &[]) {
                         break Err(e);
                     }
                 }
@@ -220,10 +244,34 @@ impl Conn {
         result
     }
 
+    /// Be traced from here on: install the exec filter on this process,
+    /// hand the broker the terminal (for reviews of what the line
+    /// starts), and wait until it has attached. After this every exec of
+    /// this process and its descendants is the broker's to decide.
+    pub fn attach(&mut self, id: u64) -> Result<(), ClientError> {
+        let programs = crate::trace::filter::programs().map_err(ClientError::Broker)?;
+        crate::trace::filter::install(&programs).map_err(ClientError::Broker)?;
+        let tty = own_terminal();
+        let fds: Vec<std::os::fd::RawFd> = tty.iter().map(|t| t.as_raw_fd()).collect();
+        self.send(
+            &Request::Attach {
+                id,
+                tty: tty.is_some(),
+            },
+            &fds,
+        )?;
+        match self.recv()? {
+            Reply::Attached { id: got } if got == id => Ok(()),
+            Reply::Error { message, .. } => Err(ClientError::Broker(message)),
+            other => Err(ClientError::Wire(format!("unexpected answer {other:?}"))),
+        }
+    }
+
     /// An admin request answered with text to print.
     pub fn request(&mut self, req: Request) -> Result<(i32, String, String), ClientError> {
         let id = req.id();
         self.send(&req, &[])?;
+        self.greeted()?;
         self.wait_longer(self.decide_timeout);
         match self.recv()? {
             Reply::Done {
@@ -283,13 +331,14 @@ fn own_terminal() -> Option<OwnedFd> {
 }
 
 /// The environment the decision needs: every name, and the values of
-/// those the broker asked for.
-pub fn environment(want: &[String]) -> (Vec<String>, std::collections::BTreeMap<String, String>) {
+/// the variables every broker reads (`wire::BASE_ENV`). A broker whose
+/// rules read more asks for them (`env-request`).
+pub fn environment() -> (Vec<String>, std::collections::BTreeMap<String, String>) {
     let mut names = Vec::new();
     let mut values = std::collections::BTreeMap::new();
     for (k, v) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
-        if want.contains(&k) {
+        if wire::BASE_ENV.contains(&k.as_str()) {
             values.insert(k.clone(), v.to_string_lossy().into_owned());
         }
         names.push(k);

@@ -194,6 +194,19 @@ impl RuleSet {
         self.layers.iter().any(|l| l.flags_whole_program(program))
     }
 
+    /// Every program some rule flags whatever its arguments (`aws`,
+    /// `kubectl`, …): a renamed copy of one is still that program.
+    pub fn whole_programs(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .layers
+            .iter()
+            .flat_map(|l| l.compiled.code_programs.iter().copied())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Every rule that matches, in layer and file order. An error means a
     /// rule could not be evaluated, and the caller must refuse.
     pub fn hits(&self, f: &Facts) -> Result<Vec<Hit>, String> {

@@ -187,8 +187,13 @@ pub struct AuditSpec {
     pub on_unwritable: Option<Action>,
     /// Rotate the log when it grows past this many bytes.
     pub rotate_bytes: Option<u64>,
-    /// fsync each decision record before the command runs (default true).
+    /// fsync each decision record before the command runs (default true
+    /// in embedded mode; see `flush` for the broker).
     pub fsync: Option<bool>,
+    /// `sync` (fdatasync each decision before answering), `interval`
+    /// (write it before answering, fdatasync within 10 ms: auditd's
+    /// incremental_async; the broker's default) or `none`.
+    pub flush: Option<String>,
     /// Stay the parent of the command to record how it ended (default
     /// false: it costs more start-up time than the budget allows).
     pub supervise: Option<bool>,

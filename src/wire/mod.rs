@@ -21,6 +21,17 @@ pub use frame::{FrameError, MAX_FRAME};
 /// Bumped on any change a peer of the other version would misread.
 pub const VERSION: u32 = 1;
 
+/// Variables whose values every client sends with `decide`: what the
+/// shipped rules and boundary signals read. A broker whose config reads
+/// more (`boundaries.*.env`) asks for them with `env-request`.
+pub const BASE_ENV: &[&str] = &[
+    "HOME",
+    "PATH",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "KUBECONFIG",
+];
+
 /// How a line was given: `-c STRING`, an exact argv (`guard -- …`), a
 /// script on stdin or in a file, an interactive line, or `open` (an
 /// interactive shell opening its session, no line yet).
@@ -85,6 +96,12 @@ pub enum Request {
         id: u64,
         present: bool,
     },
+    /// Answer to `env-request`: the values of those of the names that are
+    /// set.
+    Env {
+        id: u64,
+        values: BTreeMap<String, String>,
+    },
     /// Answer to `file-request`: whether it could be opened; the
     /// descriptor rides on this frame when it could, or `error` says why
     /// not (`missing` when there is nothing at the path).
@@ -94,9 +111,13 @@ pub enum Request {
         #[serde(default)]
         error: Option<String>,
     },
-    /// The client installed the exec filter and waits to be traced.
+    /// The client installed the exec filter and waits to be traced. With
+    /// `tty`, its controlling terminal rides on this frame, for reviews
+    /// of what the line starts.
     Attach {
         id: u64,
+        #[serde(default)]
+        tty: bool,
     },
     SessionStart {
         id: u64,
@@ -137,7 +158,8 @@ impl Request {
             | Request::Decide { id, .. }
             | Request::Tty { id, .. }
             | Request::File { id, .. }
-            | Request::Attach { id }
+            | Request::Env { id, .. }
+            | Request::Attach { id, .. }
             | Request::SessionStart { id, .. }
             | Request::SessionEnd { id, .. }
             | Request::SessionStatus { id, .. }
@@ -152,6 +174,7 @@ impl Request {
             Request::Decide { .. } => "decide",
             Request::Tty { .. } => "tty",
             Request::File { .. } => "file",
+            Request::Env { .. } => "env",
             Request::Attach { .. } => "attach",
             Request::SessionStart { .. } => "session-start",
             Request::SessionEnd { .. } => "session-end",
@@ -228,6 +251,11 @@ pub enum Reply {
     /// A review wants the terminal: answer with `tty`.
     TtyRequest {
         id: u64,
+    },
+    /// The rules read these variables too: answer with `env`.
+    EnvRequest {
+        id: u64,
+        names: Vec<String>,
     },
     /// The line sources (or names as its kubeconfig) this file: open it
     /// as the client's user would and answer with `file`.

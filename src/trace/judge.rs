@@ -1,0 +1,445 @@
+//! How a traced tree's execs are decided: with the same engine, session,
+//! boundaries, credentials and approvers as lines (`policy`, `gate`), in
+//! the session of the line that started them.
+//!
+//! Three things are particular to execs:
+//! - The program is what the kernel will run, not what argv[0] says:
+//!   `exec -a other aws` is `aws`, and so is a renamed copy of it
+//!   (`cp "$(command -v aws)" tool`), found by comparing files.
+//! - No double prompts: a command the line's own analysis already
+//!   approved (bash starting the `aws` the line names) passes again.
+//! - What no rule cares about is not recorded one exec at a time, which
+//!   for a build would be thousands of records: each line gets one
+//!   summary (how many execs, which programs) when its root exits.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{Call, Identity, Judge, Judgement};
+use crate::actor::Actor;
+use crate::approve::tty::Answer;
+use crate::parse::Env;
+use crate::policy::{self, Input, Verdict};
+use crate::rules::load::{Config, ConfigError};
+use crate::rules::spec::Action;
+use crate::session::Session;
+use crate::supervise::Ended;
+
+/// The pseudo-rule of an exec that turned out to be something else than
+/// what was decided.
+pub const MISMATCH_RULE: &str = "guard.exec-mismatch";
+
+/// One line, as its programs are judged.
+#[derive(Debug, Clone, Default)]
+pub struct Line {
+    /// Its decision record.
+    pub seq: Option<u64>,
+    /// The commands its own analysis found and its decision allowed,
+    /// argv[0] reduced to a program name.
+    pub approved: Vec<Vec<String>>,
+}
+
+impl Line {
+    pub fn from_verdict(seq: Option<u64>, v: &Verdict) -> Line {
+        Line {
+            seq,
+            approved: v.commands.iter().map(|c| normal(&c.argv_text())).collect(),
+        }
+    }
+}
+
+/// argv with argv[0] as a bare program name.
+fn normal(argv: &[String]) -> Vec<String> {
+    let mut out = argv.to_vec();
+    if let Some(first) = out.first_mut() {
+        *first = crate::command::basename(first).to_string();
+    }
+    out
+}
+
+/// Lines a login session decided and is about to start, by their text:
+/// the next shell exec'd with a `-c` script holding that text as one of
+/// its lines starts the line, and everything below it is the line's.
+pub type Launches = Arc<Mutex<Vec<(String, Line)>>>;
+
+/// Does this argv run `text` as a line of a `-c` script?
+fn launches(argv: &[String], text: &str) -> bool {
+    argv.iter()
+        .position(|a| a == "-c")
+        .and_then(|i| argv.get(i + 1))
+        .is_some_and(|script| script.lines().any(|l| l == text) || script == text)
+}
+
+#[derive(Default)]
+struct Summary {
+    count: u64,
+    programs: BTreeSet<String>,
+}
+
+/// The programs rules flag outright, found on PATH, so that a copy under
+/// another name is still recognised.
+#[derive(Default)]
+struct Known {
+    /// PATH value → (file, program) of each flagged program on it.
+    by_path: HashMap<String, Vec<(Identity, String)>>,
+    /// Content hashes, by file.
+    hashes: HashMap<(u64, u64), Option<[u8; 32]>>,
+}
+
+impl Known {
+    fn hash(&mut self, f: Identity, at: &str) -> Option<[u8; 32]> {
+        *self.hashes.entry((f.dev, f.ino)).or_insert_with(|| {
+            use sha2::{Digest, Sha256};
+            let bytes = std::fs::read(at).ok()?;
+            Some(Sha256::digest(&bytes).into())
+        })
+    }
+
+    /// The flagged program `file` is (the same file, or a copy of it).
+    fn program(&mut self, cfg: &Config, call: &Call) -> Option<String> {
+        let file = call.file?;
+        let path = call
+            .env("PATH")
+            .unwrap_or("/usr/local/bin:/usr/bin:/bin")
+            .to_string();
+        if !self.by_path.contains_key(&path) {
+            let mut found = Vec::new();
+            for name in cfg.rules.whole_programs() {
+                for dir in path.split(':').filter(|d| d.starts_with('/')) {
+                    let at = format!(
+                        "/proc/{}/root{}/{name}",
+                        call.pid,
+                        dir.trim_end_matches('/')
+                    );
+                    if let Ok(m) = std::fs::metadata(&at) {
+                        if m.is_file() {
+                            use std::os::unix::fs::MetadataExt;
+                            let id = Identity {
+                                dev: m.dev(),
+                                ino: m.ino(),
+                                size: m.size(),
+                            };
+                            found.push((id, name.to_string()));
+                            break;
+                        }
+                    }
+                }
+            }
+            self.by_path.insert(path.clone(), found);
+        }
+        let candidates = self.by_path.get(&path).cloned().unwrap_or_default();
+        if let Some((_, name)) = candidates
+            .iter()
+            .find(|(id, _)| id.dev == file.dev && id.ino == file.ino)
+        {
+            return Some(name.clone());
+        }
+        let same_size: Vec<(Identity, String)> = candidates
+            .into_iter()
+            .filter(|(id, _)| id.size == file.size)
+            .collect();
+        if same_size.is_empty() {
+            return None;
+        }
+        let mine = self.hash(file, &format!("/proc/{}/root{}", call.pid, call.path))?;
+        for (id, name) in same_size {
+            let dir = path
+                .split(':')
+                .map(|d| format!("/proc/{}/root{}/{name}", call.pid, d.trim_end_matches('/')))
+                .find(|p| {
+                    use std::os::unix::fs::MetadataExt;
+                    std::fs::metadata(p).is_ok_and(|m| m.ino() == id.ino && m.dev() == id.dev)
+                });
+            if let Some(at) = dir {
+                if self.hash(id, &at) == Some(mine) {
+                    return Some(name);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// How the judge reaches a human at a terminal (as `approve::tty::ask`).
+pub type Ask<'a> = Box<dyn Fn(&crate::approve::Request<'_>, Duration) -> Answer + 'a>;
+
+/// The judge for one traced tree.
+pub struct LineJudge<'a> {
+    cfg: &'a Result<Config, ConfigError>,
+    home: String,
+    session: Session,
+    who: Arc<Actor>,
+    /// The line every exec belongs to when no launch says otherwise.
+    default: Line,
+    launches: Launches,
+    /// Line roots: the pid that exec'd a line's launch.
+    roots: HashMap<i32, Line>,
+    ask: Ask<'a>,
+    known: Known,
+    summaries: HashMap<Option<u64>, Summary>,
+    /// The tree's root line's exit record is this judge's to write (the
+    /// broker: nobody else waits for the command).
+    write_exit: bool,
+    started: Instant,
+}
+
+impl<'a> LineJudge<'a> {
+    pub fn new(
+        cfg: &'a Result<Config, ConfigError>,
+        home: String,
+        session: Session,
+        who: Arc<Actor>,
+        default: Line,
+        ask: Ask<'a>,
+    ) -> LineJudge<'a> {
+        LineJudge {
+            cfg,
+            home,
+            session,
+            who,
+            default,
+            launches: Launches::default(),
+            roots: HashMap::new(),
+            ask,
+            known: Known::default(),
+            summaries: HashMap::new(),
+            write_exit: false,
+            started: Instant::now(),
+        }
+    }
+
+    /// Lines started later in this tree (a login session's).
+    pub fn with_launches(mut self, launches: Launches) -> Self {
+        self.launches = launches;
+        self
+    }
+
+    /// Write the root's exit record (nobody else will).
+    pub fn writing_exit(mut self) -> Self {
+        self.write_exit = true;
+        self
+    }
+
+    /// The line an exec belongs to: the nearest line root among it and
+    /// its ancestors, else the tree's.
+    fn line_of(&mut self, call: &Call) -> Line {
+        if let Ok(mut pending) = self.launches.lock() {
+            if let Some(i) = pending
+                .iter()
+                .position(|(text, _)| launches(&call.args.argv, text))
+            {
+                let (_, line) = pending.remove(i);
+                self.roots.insert(call.pid, line.clone());
+                return line;
+            }
+        }
+        let mut at = call.pid;
+        for _ in 0..64 {
+            if let Some(l) = self.roots.get(&at) {
+                return l.clone();
+            }
+            match crate::session::owner::stat(at) {
+                Some(s) if s.ppid > 1 => at = s.ppid,
+                _ => break,
+            }
+        }
+        self.default.clone()
+    }
+
+    fn actor(&self, call: &Call) -> Arc<Actor> {
+        Arc::new(Actor {
+            pid: call.pid,
+            cwd: Some(call.cwd.clone()),
+            ..(*self.who).clone()
+        })
+    }
+
+    /// The exec as the engine sees it: argv with the program the kernel
+    /// will run in front.
+    fn words(&mut self, call: &Call) -> Vec<String> {
+        let mut words = call.args.argv.clone();
+        let program = match self.cfg {
+            Ok(cfg) => self.known.program(cfg, call),
+            Err(_) => None,
+        }
+        .unwrap_or_else(|| call.path.clone());
+        if words.is_empty() {
+            words.push(program);
+        } else {
+            words[0] = program;
+        }
+        words
+    }
+
+    /// Decide `words` for this exec: the engine, less what the line
+    /// already approved and less the dynamic rule (whatever a shell or
+    /// interpreter runs next is itself an exec, and decided).
+    fn verdict(&self, words: &[String], env: &Env, line: &Line) -> Verdict {
+        let Ok(cfg) = self.cfg else {
+            let e = self
+                .cfg
+                .as_ref()
+                .err()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return Verdict::config_error(e);
+        };
+        let mut v = policy::decide(Input::Argv(words), cfg, env);
+        v.matches.retain(|(i, h)| {
+            if h.rule == policy::DYNAMIC_RULE {
+                return false;
+            }
+            let approved = v
+                .commands
+                .get(*i)
+                .is_some_and(|c| line.approved.contains(&normal(&c.argv_text())));
+            !(approved && h.action != Action::Deny)
+        });
+        let strictest = v.matches.iter().map(|(_, h)| h.action).max();
+        let unmatched = v
+            .commands
+            .iter()
+            .enumerate()
+            .any(|(i, c)| !c.argv.is_empty() && !v.matches.iter().any(|(n, _)| *n == i));
+        let mut action = strictest.unwrap_or(Action::Allow);
+        if unmatched {
+            action = action.max(cfg.default);
+        }
+        v.action = action;
+        match v.matches.iter().find(|(_, h)| h.action == action) {
+            Some((_, h)) => {
+                v.reason = h.message.clone();
+                v.rule = Some(h.rule.clone());
+            }
+            None => {
+                v.reason = "no rule matched".to_string();
+                v.rule = None;
+            }
+        }
+        v
+    }
+
+    fn judge(&mut self, call: &Call, after: bool) -> Judgement {
+        let line = self.line_of(call);
+        let env = Env {
+            home: self.home.clone(),
+            cwd: call.cwd.clone(),
+        };
+        let words = self.words(call);
+        let mut v = self.verdict(&words, &env, &line);
+        // A script's interpreter is a program the kernel runs too.
+        if let Some(interp) = &call.shebang {
+            let mut iw = interp.clone();
+            iw.push(call.path.clone());
+            iw.extend(call.args.argv.iter().skip(1).cloned());
+            let iv = self.verdict(&iw, &env, &line);
+            if iv.action > v.action {
+                v = iv;
+            }
+        }
+        let quiet =
+            v.action == Action::Allow && v.matches.iter().all(|(_, h)| h.action == Action::Allow);
+        if quiet {
+            let s = self.summaries.entry(line.seq).or_default();
+            s.count += 1;
+            if s.programs.len() < 32 {
+                s.programs
+                    .insert(crate::command::basename(&words[0]).to_string());
+            }
+            return Judgement::Allow(Vec::new());
+        }
+        let vars: std::collections::BTreeMap<String, String> = call
+            .args
+            .env
+            .iter()
+            .filter_map(|(_, e)| {
+                e.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect();
+        let text = shell_words::join(&words);
+        let ask = |r: &crate::approve::Request<'_>, t: Duration| {
+            if after {
+                Answer::Unavailable("the program is already starting".to_string())
+            } else {
+                (self.ask)(r, t)
+            }
+        };
+        let ctx = crate::gate::Context {
+            cfg: self.cfg,
+            session: Some(&self.session),
+            vars: &vars,
+            ask: &ask,
+            parent: line.seq.map(|s| (s, call.ppid)),
+        };
+        let outcome = crate::actor::with(self.actor(call), || {
+            crate::gate::gate(&ctx, "exec", &text, &v)
+        });
+        match outcome {
+            Ok(grant) if grant.files.is_empty() => Judgement::Allow(grant.env),
+            Ok(_) => Judgement::Deny(
+                "guard: denied: the credential it was granted is a file, which only a line of \
+                 its own can be given; run it as its own command"
+                    .to_string(),
+            ),
+            Err(refusal) => Judgement::Deny(refusal.lines.join(" ")),
+        }
+    }
+
+    /// Record the summaries still open (the tree is done).
+    pub fn finish(&mut self) {
+        let session = self.session.id.clone();
+        let who = Arc::clone(&self.who);
+        for (seq, s) in self.summaries.drain() {
+            let programs: Vec<String> = s.programs.into_iter().collect();
+            crate::actor::with(Arc::clone(&who), || {
+                crate::audit::exec_summary(&session, seq, s.count, &programs)
+            });
+        }
+    }
+}
+
+impl Judge for LineJudge<'_> {
+    fn exec(&mut self, call: &Call) -> Judgement {
+        self.judge(call, false)
+    }
+
+    fn after(&mut self, call: &Call) -> Judgement {
+        self.judge(call, true)
+    }
+
+    fn mismatch(&mut self, pid: i32, expected: &str, got: &str) {
+        let line = self.default.clone();
+        let who = Arc::new(Actor {
+            pid,
+            ..(*self.who).clone()
+        });
+        let session = self.session.id.clone();
+        crate::actor::with(who, || {
+            crate::audit::event(
+                "exec-killed",
+                &session,
+                &format!(
+                    "killed pid {pid}: decided {expected}, but the kernel ran {got} [rule {MISMATCH_RULE}]{}",
+                    line.seq.map(|s| format!(" (line {s})")).unwrap_or_default()
+                ),
+            )
+        });
+    }
+
+    fn root_ended(&mut self, ended: Ended) {
+        if self.write_exit {
+            if let Some(of) = self.default.seq {
+                let _ = crate::actor::with(Arc::clone(&self.who), || {
+                    crate::audit::exit(
+                        of,
+                        Some(self.session.id.clone()),
+                        &ended,
+                        self.started.elapsed(),
+                    )
+                });
+            }
+        }
+    }
+}

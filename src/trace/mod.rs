@@ -1,0 +1,469 @@
+//! Exec-tree enforcement: every `execve` below a guarded line is decided
+//! before it happens.
+//!
+//! The mechanism is sudo's `intercept_type=trace`: the tree runs under a
+//! seccomp filter that stops only `execve`/`execveat` for the tracer
+//! (`filter`), and the tracer, attached with `PTRACE_SEIZE` and
+//! `TRACESECCOMP | TRACEFORK | TRACEVFORK | TRACECLONE | TRACEEXEC |
+//! EXITKILL`, follows every process and thread the tree starts. At each
+//! exec stop it reads the call's path, argv and environment from the
+//! tracee (`tracee`), and a `Judge` says allow (perhaps with credentials
+//! to add to the environment) or deny (the call fails with EACCES and
+//! one `guard:` line goes to the program's stderr).
+//!
+//! Reading pointer arguments has a window: another thread of the tracee
+//! can rewrite argv after the tracer read it and before the kernel does.
+//! So after every allowed exec (`PTRACE_EVENT_EXEC`, before the new
+//! program runs one instruction) the tracer checks what actually runs:
+//! the binary (by device and inode) and its argv, as the kernel now
+//! reports them. Anything but what was decided is killed.
+//!
+//! If the tracer dies, `EXITKILL` takes the tree with it.
+
+pub mod filter;
+pub mod judge;
+pub mod spawn;
+pub mod tracee;
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+
+use nix::sys::ptrace;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::supervise::Ended;
+pub use tracee::ExecArgs;
+
+/// Whether this machine can trace at all, and if not, why: said in the
+/// one line that refuses every line then.
+pub fn available() -> Result<(), String> {
+    let actions = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail")
+        .map_err(|_| "seccomp is not available in this kernel".to_string())?;
+    if !actions.split_whitespace().any(|a| a == "trace") {
+        return Err("this kernel's seccomp has no `trace` action".to_string());
+    }
+    if let Ok(scope) = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope") {
+        if scope.trim() == "3" {
+            return Err("ptrace is disabled (kernel.yama.ptrace_scope = 3)".to_string());
+        }
+    }
+    Ok(())
+}
+
+/// The options every tracee runs with.
+pub fn options() -> ptrace::Options {
+    ptrace::Options::PTRACE_O_TRACESECCOMP
+        | ptrace::Options::PTRACE_O_TRACEFORK
+        | ptrace::Options::PTRACE_O_TRACEVFORK
+        | ptrace::Options::PTRACE_O_TRACECLONE
+        | ptrace::Options::PTRACE_O_TRACEEXEC
+        | ptrace::Options::PTRACE_O_EXITKILL
+}
+
+/// Attach to `pid`, which has installed the filter and waits.
+pub fn seize(pid: Pid) -> Result<(), String> {
+    ptrace::seize(pid, options()).map_err(|e| match e {
+        nix::Error::EPERM => format!(
+            "cannot trace process {pid} (EPERM: ptrace is restricted here, or it is traced already)"
+        ),
+        other => format!("cannot trace process {pid}: {other}"),
+    })
+}
+
+/// The file a call would run, identified so that what runs after the
+/// exec can be compared with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+}
+
+fn identity(meta: &std::fs::Metadata) -> Identity {
+    Identity {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        size: meta.size(),
+    }
+}
+
+/// An exec a tracee asked for.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub pid: i32,
+    pub ppid: i32,
+    pub args: ExecArgs,
+    /// The path the kernel will open, absolute in the tracee's view.
+    pub path: String,
+    pub cwd: String,
+    /// The file at `path`, when the tracer could look at it.
+    pub file: Option<Identity>,
+    /// A script's `#!` line (interpreter and optional argument), when the
+    /// tracer could read it.
+    pub shebang: Option<Vec<String>>,
+}
+
+impl Call {
+    /// The environment value of `name` the new program would get.
+    pub fn env(&self, name: &str) -> Option<&str> {
+        self.args
+            .env
+            .iter()
+            .rev()
+            .find_map(|(_, e)| e.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
+    }
+}
+
+/// What the judge says about one exec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// Let it run, with these variables added to its environment.
+    Allow(Vec<(String, String)>),
+    /// Fail it with EACCES, and say this on the program's stderr.
+    Deny(String),
+}
+
+/// Decides what a traced tree may exec. One judge per tree.
+pub trait Judge {
+    /// Before the exec.
+    fn exec(&mut self, call: &Call) -> Judgement;
+    /// After an allowed exec, what runs differs from what was decided
+    /// (`expected`/`got` say how); the process has been killed.
+    fn mismatch(&mut self, pid: i32, expected: &str, got: &str);
+    /// After an exec whose file the tracer could not examine first (an
+    /// unreadable script, say): what runs now. `Allow` lets it go on;
+    /// anything else kills it.
+    fn after(&mut self, call: &Call) -> Judgement;
+    /// The tree's root ended.
+    fn root_ended(&mut self, ended: Ended);
+}
+
+/// What an allowed exec must turn out to be.
+#[derive(Debug, Clone)]
+struct Expect {
+    /// The file that must be running, if known beforehand.
+    files: Vec<Identity>,
+    /// The argv the kernel must report, for each acceptable file.
+    argvs: Vec<Vec<String>>,
+    /// The call, for a judgement after the fact.
+    call: Call,
+}
+
+/// The tracer's view of one tree.
+pub struct Tree {
+    root: Pid,
+    /// Each tracee's parent, as the fork events said.
+    parents: HashMap<i32, i32>,
+    pending: HashMap<i32, Expect>,
+    root_ended: Option<Ended>,
+}
+
+impl Tree {
+    pub fn new(root: Pid) -> Tree {
+        Tree {
+            root,
+            parents: HashMap::new(),
+            pending: HashMap::new(),
+            root_ended: None,
+        }
+    }
+
+    /// Follow the tree until every process in it has exited; return how
+    /// the root ended. Only this thread's tracees are waited for
+    /// (`__WNOTHREAD`), so several trees can be traced from one process.
+    pub fn run(&mut self, judge: &mut dyn Judge) -> Ended {
+        self.run_with(judge, &mut |_| {})
+    }
+
+    /// As `run`, calling `root_done` the moment the root ends (the tree
+    /// may go on).
+    pub fn run_with(&mut self, judge: &mut dyn Judge, root_done: &mut dyn FnMut(Ended)) -> Ended {
+        loop {
+            let status = waitpid(None, Some(WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD));
+            match status {
+                Ok(WaitStatus::PtraceEvent(pid, _, ev))
+                    if ev == nix::libc::PTRACE_EVENT_SECCOMP =>
+                {
+                    self.exec_entry(pid, judge);
+                }
+                Ok(WaitStatus::PtraceEvent(pid, _, ev)) if ev == nix::libc::PTRACE_EVENT_EXEC => {
+                    self.exec_done(pid, judge);
+                }
+                Ok(WaitStatus::PtraceEvent(pid, _, ev))
+                    if ev == nix::libc::PTRACE_EVENT_FORK
+                        || ev == nix::libc::PTRACE_EVENT_VFORK
+                        || ev == nix::libc::PTRACE_EVENT_CLONE =>
+                {
+                    if let Ok(child) = ptrace::getevent(pid) {
+                        self.parents.insert(child as i32, pid.as_raw());
+                    }
+                    let _ = ptrace::cont(pid, None);
+                }
+                Ok(WaitStatus::PtraceEvent(pid, sig, ev)) if ev == nix::libc::PTRACE_EVENT_STOP => {
+                    if matches!(
+                        sig,
+                        Signal::SIGSTOP | Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU
+                    ) {
+                        // A group-stop: stay stopped until SIGCONT, as
+                        // without a tracer.
+                        listen(pid);
+                    } else {
+                        // A new tracee's first stop, or an interrupt.
+                        let _ = ptrace::cont(pid, None);
+                    }
+                }
+                Ok(WaitStatus::PtraceEvent(pid, _, _)) | Ok(WaitStatus::PtraceSyscall(pid)) => {
+                    let _ = ptrace::cont(pid, None);
+                }
+                Ok(WaitStatus::Stopped(pid, sig)) => {
+                    // Signal-delivery-stop: deliver it.
+                    let _ = ptrace::cont(pid, Some(sig));
+                }
+                Ok(WaitStatus::Exited(pid, code)) => {
+                    self.gone(pid, Ended::Exited(code), judge, root_done)
+                }
+                Ok(WaitStatus::Signaled(pid, sig, core)) => {
+                    self.gone(pid, Ended::Signaled(sig, core), judge, root_done)
+                }
+                Ok(_) | Err(nix::Error::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+        self.root_ended.unwrap_or(Ended::Exited(126))
+    }
+
+    fn gone(
+        &mut self,
+        pid: Pid,
+        ended: Ended,
+        judge: &mut dyn Judge,
+        root_done: &mut dyn FnMut(Ended),
+    ) {
+        self.parents.remove(&pid.as_raw());
+        self.pending.remove(&pid.as_raw());
+        if pid == self.root {
+            self.root_ended = Some(ended);
+            root_done(ended);
+            judge.root_ended(ended);
+        }
+    }
+
+    fn ppid(&self, pid: Pid) -> i32 {
+        self.parents
+            .get(&pid.as_raw())
+            .copied()
+            .unwrap_or_else(|| crate::session::owner::stat(pid.as_raw()).map_or(0, |s| s.ppid))
+    }
+
+    fn exec_entry(&mut self, pid: Pid, judge: &mut dyn Judge) {
+        let regs = match tracee::regs(pid) {
+            Ok(r) => r,
+            Err(_) => return,
+        };
+        let args = match tracee::exec_args(pid, &regs) {
+            Ok(a) => a,
+            Err(why) => {
+                tracee::note(pid, &format!("guard: denied: cannot read the exec: {why}"));
+                let _ = tracee::fail(pid, regs, nix::libc::EFAULT);
+                let _ = ptrace::cont(pid, None);
+                return;
+            }
+        };
+        let call = self.call(pid, args);
+        match judge.exec(&call) {
+            Judgement::Deny(line) => {
+                let _ = tracee::fail(pid, regs, nix::libc::EACCES);
+                tracee::note(pid, &line);
+            }
+            Judgement::Allow(env) => {
+                if let Err(why) = tracee::set_env(pid, regs, &call.args, &env) {
+                    let _ = tracee::fail(pid, regs, nix::libc::EACCES);
+                    tracee::note(
+                        pid,
+                        &format!(
+                            "guard: denied: cannot hand the credentials to the program: {why}"
+                        ),
+                    );
+                } else {
+                    let expect = expectation(&call);
+                    self.pending.insert(pid.as_raw(), expect);
+                }
+            }
+        }
+        let _ = ptrace::cont(pid, None);
+    }
+
+    /// Where the call points and what is there, as far as the tracer
+    /// can see: paths are opened through `/proc/PID/…`, so the tracee's
+    /// own view (mount namespace, cwd, descriptors) is what counts.
+    fn call(&self, pid: Pid, args: ExecArgs) -> Call {
+        let cwd = tracee::proc_link(pid, "cwd").unwrap_or_default();
+        let (path, open_at) = if args.flags & nix::libc::AT_EMPTY_PATH != 0 && args.path.is_empty()
+        {
+            let target = tracee::proc_link(pid, &format!("fd/{}", args.dirfd)).unwrap_or_default();
+            (target, format!("/proc/{pid}/fd/{}", args.dirfd))
+        } else if args.path.starts_with('/') {
+            (args.path.clone(), format!("/proc/{pid}/root{}", args.path))
+        } else if args.dirfd == nix::libc::AT_FDCWD {
+            (
+                format!("{}/{}", cwd.trim_end_matches('/'), args.path),
+                format!("/proc/{pid}/cwd/{}", args.path),
+            )
+        } else {
+            let dir = tracee::proc_link(pid, &format!("fd/{}", args.dirfd)).unwrap_or_default();
+            (
+                format!("{}/{}", dir.trim_end_matches('/'), args.path),
+                format!("/proc/{pid}/fd/{}/{}", args.dirfd, args.path),
+            )
+        };
+        let file = std::fs::metadata(&open_at).ok().map(|m| identity(&m));
+        let shebang = file.and_then(|_| shebang(&open_at));
+        Call {
+            pid: pid.as_raw(),
+            ppid: self.ppid(pid),
+            args,
+            path,
+            cwd,
+            file,
+            shebang,
+        }
+    }
+
+    fn exec_done(&mut self, pid: Pid, judge: &mut dyn Judge) {
+        // A thread other than the leader that execs takes the leader's
+        // pid: the event names the thread it was.
+        let was = ptrace::getevent(pid).map_or(pid.as_raw(), |t| t as i32);
+        let expect = self
+            .pending
+            .remove(&was)
+            .or_else(|| self.pending.remove(&pid.as_raw()));
+        let running = std::fs::metadata(format!("/proc/{pid}/exe"))
+            .ok()
+            .map(|m| identity(&m));
+        let argv = tracee::cmdline(pid).unwrap_or_default();
+        let Some(expect) = expect else {
+            judge.mismatch(
+                pid.as_raw(),
+                "an exec guard decided",
+                "an exec it never saw",
+            );
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = ptrace::cont(pid, None);
+            return;
+        };
+        let file_ok = match running {
+            Some(r) => expect.files.is_empty() || expect.files.contains(&r),
+            None => false,
+        };
+        // Linux gives a program exec'd with no argv one empty word.
+        let argv_ok = expect.argvs.is_empty()
+            || expect.argvs.contains(&argv)
+            || (argv == [String::new()] && expect.argvs.iter().any(Vec::is_empty));
+        if file_ok && argv_ok && !expect.files.is_empty() {
+            let _ = ptrace::cont(pid, None);
+            return;
+        }
+        if file_ok && argv_ok {
+            // The file could not be examined first: judge what runs.
+            let exe = tracee::proc_link(pid, "exe").unwrap_or_default();
+            let mut after = expect.call.clone();
+            after.path = exe;
+            after.args.argv = argv;
+            after.file = running;
+            after.shebang = None;
+            if matches!(judge.after(&after), Judgement::Allow(_)) {
+                let _ = ptrace::cont(pid, None);
+                return;
+            }
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = ptrace::cont(pid, None);
+            return;
+        }
+        let expected = format!(
+            "{} running {}",
+            expect.call.path,
+            shell_words::join(expect.argvs.first().unwrap_or(&expect.call.args.argv))
+        );
+        let got = format!(
+            "{} running {}",
+            tracee::proc_link(pid, "exe").unwrap_or_default(),
+            shell_words::join(&argv)
+        );
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        judge.mismatch(pid.as_raw(), &expected, &got);
+        let _ = ptrace::cont(pid, None);
+    }
+}
+
+fn listen(pid: Pid) {
+    // SAFETY: PTRACE_LISTEN on a tracee in group-stop takes no data.
+    unsafe {
+        nix::libc::ptrace(nix::libc::PTRACE_LISTEN, pid.as_raw(), 0, 0);
+    }
+}
+
+/// A script's interpreter line, as the kernel reads it (the first 256
+/// bytes; the interpreter, then at most one argument).
+fn shebang(path: &str) -> Option<Vec<String>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut buf = [0u8; 256];
+    let n = f.read(&mut buf).ok()?;
+    let head = buf.get(..n)?;
+    let rest = head.strip_prefix(b"#!")?;
+    let line = rest.split(|&b| b == b'\n').next()?;
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim_matches(|c| c == ' ' || c == '\t');
+    if line.is_empty() {
+        return None;
+    }
+    let (interp, arg) = match line.find([' ', '\t']) {
+        Some(i) => (
+            &line[..i],
+            Some(line[i..].trim_matches(|c| c == ' ' || c == '\t')),
+        ),
+        None => (line, None),
+    };
+    let mut out = vec![interp.to_string()];
+    if let Some(a) = arg.filter(|a| !a.is_empty()) {
+        out.push(a.to_string());
+    }
+    Some(out)
+}
+
+/// What the kernel will report after an allowed call: the file itself,
+/// or for a script its interpreter, with the argv the kernel builds
+/// (interpreter, its argument, the script's path, then argv[1..]).
+fn expectation(call: &Call) -> Expect {
+    let mut files = Vec::new();
+    let mut argvs = Vec::new();
+    match (&call.file, &call.shebang) {
+        (Some(_), Some(interp)) => {
+            let at = format!("/proc/{}/root{}", call.pid, interp[0]);
+            if let Ok(m) = std::fs::metadata(&at) {
+                files.push(identity(&m));
+            }
+            let mut argv = interp.clone();
+            argv.push(if call.args.path.is_empty() {
+                call.path.clone()
+            } else {
+                call.args.path.clone()
+            });
+            argv.extend(call.args.argv.iter().skip(1).cloned());
+            argvs.push(argv);
+        }
+        (Some(f), None) => {
+            files.push(*f);
+            argvs.push(call.args.argv.clone());
+        }
+        // Nothing known beforehand: judged after the fact.
+        (None, _) => {}
+    }
+    Expect {
+        files,
+        argvs,
+        call: call.clone(),
+    }
+}
