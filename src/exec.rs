@@ -113,6 +113,26 @@ pub fn shell(
     script: &OsString,
     rest: &[OsString],
 ) -> ExecError {
+    let argv = shell_argv(shell, login, startup, options, script, rest);
+    let path = CString::new(shell.as_bytes()).unwrap_or_else(|_| CString::from(c"/bin/sh"));
+    restore_signals();
+    let err = nix::unistd::execv(&path, &cstrings(&argv)).err();
+    ExecError {
+        program: shell.to_string(),
+        source: err.unwrap_or(nix::Error::UnknownErrno),
+    }
+}
+
+/// The argv `shell` execs: the real shell, its start-up switches, the
+/// passed-on options, `-c script`, then `$0 $1 …`.
+pub fn shell_argv(
+    shell: &str,
+    login: bool,
+    startup: bool,
+    options: &[OsString],
+    script: &OsString,
+    rest: &[OsString],
+) -> Vec<OsString> {
     let mut argv: Vec<OsString> = vec![OsString::from(crate::command::basename(shell))];
     if startup {
         if login {
@@ -125,13 +145,7 @@ pub fn shell(
     argv.push(OsString::from("-c"));
     argv.push(script.clone());
     argv.extend(rest.iter().cloned());
-    let path = CString::new(shell.as_bytes()).unwrap_or_else(|_| CString::from(c"/bin/sh"));
-    restore_signals();
-    let err = nix::unistd::execv(&path, &cstrings(&argv)).err();
-    ExecError {
-        program: shell.to_string(),
-        source: err.unwrap_or(nix::Error::UnknownErrno),
-    }
+    argv
 }
 
 /// Replace this process with the exact argv, searched on PATH.

@@ -77,8 +77,16 @@ impl Snapshot {
         };
         let kept: Vec<&str> = text
             .lines()
-            // What guard drops before exec must not come back this way.
-            .filter(|l| declared_name(l).is_none_or(|n| !crate::exec::is_dropped(n) && !secret(n)))
+            // What guard drops before exec must not come back this way, and
+            // guard's own settings (GUARD_CONFIG, GUARD_SESSION, …) are
+            // guard's to pass on, not the saved state's to set.
+            .filter(|l| {
+                declared_name(l).is_none_or(|n| {
+                    !crate::exec::is_dropped(n)
+                        && !secret(n)
+                        && !matches!(n, "GUARD_CONFIG" | "GUARD_STATE_DIR" | "GUARD_SESSION")
+                })
+            })
             .collect();
         std::fs::write(self.file(), kept.join("\n") + "\n")?;
         let _ = std::fs::remove_file(self.next_file());

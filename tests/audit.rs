@@ -31,6 +31,23 @@ fn hex_sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// These tests are about the log itself; they run with `exec_tree: off`
+/// so that each line writes the records they count. What tracing adds to
+/// the log (exit records, exec records, summaries) is `tests/exec_tree.rs`.
+fn write_config(path: &Path, yaml: &str) -> std::io::Result<()> {
+    std::fs::write(path, format!("exec_tree: off\n{yaml}"))
+}
+
+trait Untraced {
+    fn config_untraced(self, yaml: &str) -> Self;
+}
+
+impl Untraced for Guard {
+    fn config_untraced(self, yaml: &str) -> Guard {
+        self.config(&format!("exec_tree: off\n{yaml}"))
+    }
+}
+
 /// guard with this state dir and config, no terminal, no approver.
 fn guard_in(state: &Path, config: &Path) -> Command {
     let mut c = Command::new(common::bin());
@@ -68,7 +85,7 @@ fn fifty_concurrent_writers_keep_one_unbroken_chain() {
     const EACH: usize = 20;
     let dir = tempfile::tempdir().unwrap();
     let (state, config) = (dir.path().join("state"), dir.path().join("config.yaml"));
-    std::fs::write(&config, DENY_FORBIDDEN).unwrap();
+    write_config(&config, DENY_FORBIDDEN).unwrap();
     // 50 processes at once, each a loop of 20 `guard -c` invocations
     // (so 1,000 decisions), alternating allow and deny.
     let mut workers = Vec::new();
@@ -152,7 +169,7 @@ fn real_log() -> &'static Vec<String> {
     LOG.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let (state, config) = (dir.path().join("state"), dir.path().join("config.yaml"));
-        std::fs::write(&config, DENY_FORBIDDEN).unwrap();
+        write_config(&config, DENY_FORBIDDEN).unwrap();
         for line in [
             "echo one",
             "forbidden two",
@@ -301,7 +318,7 @@ fn a_rotated_chain_verifies_across_files() {
         run_dir.path().join("state"),
         run_dir.path().join("config.yaml"),
     );
-    std::fs::write(&config, "audit: { rotate_bytes: 2500 }\n").unwrap();
+    write_config(&config, "audit: { rotate_bytes: 2500 }\n").unwrap();
     for i in 0..12 {
         let out = guard_in(&state, &config)
             .args(["-c", &format!("echo rotate-{i}")])
@@ -381,7 +398,7 @@ fn an_anchor_exposes_a_log_rewritten_from_scratch() {
 #[test]
 fn exit_7_is_recorded_and_mirrored() {
     let run = Guard::new()
-        .config("audit: { supervise: true }\n")
+        .config_untraced("audit: { supervise: true }\n")
         .c("exit 7")
         .run();
     assert_eq!(run.code(), 7, "{}", run.stderr());
@@ -415,7 +432,7 @@ fn sleep_killed(
 ) -> (std::process::ExitStatus, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let (state, config) = (dir.path().join("state"), dir.path().join("config.yaml"));
-    std::fs::write(&config, "audit: { supervise: true }\n").unwrap();
+    write_config(&config, "audit: { supervise: true }\n").unwrap();
     let mut guard = guard_in(&state, &config)
         .args(["-c", "sleep 30"])
         .spawn()
@@ -460,7 +477,7 @@ fn supervision_is_off_unless_configured() {
     // Off by default (the start-up target does not hold with it on this
     // machine): guard execs in place and there is no exit record.
     for config in ["# empty\n", "audit: { supervise: false }\n"] {
-        let run = Guard::new().config(config).c("exit 5").run();
+        let run = Guard::new().config_untraced(config).c("exit 5").run();
         assert_eq!(run.code(), 5);
         assert_eq!(audit_records(&run.state).len(), 1);
         assert!(exit_records(&run.state).is_empty(), "{config}");
@@ -509,7 +526,7 @@ fn a_log_that_cannot_be_opened_refuses() {
 
 #[test]
 fn the_escape_hatch_runs_and_says_so() {
-    let g = Guard::new().config("audit: { on_unwritable: allow }\n");
+    let g = Guard::new().config_untraced("audit: { on_unwritable: allow }\n");
     let state = g.path().join("full-state");
     std::fs::create_dir_all(&state).unwrap();
     std::os::unix::fs::symlink("/dev/full", state.join("audit.jsonl")).unwrap();
@@ -548,7 +565,7 @@ fn records_are_forwarded_to_a_syslog_socket() {
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let run = Guard::new()
-        .config(&format!(
+        .config_untraced(&format!(
             "audit: {{ forward: syslog, syslog_socket: {}, supervise: true }}\n",
             socket.display()
         ))
@@ -576,8 +593,8 @@ fn records_are_forwarded_to_a_syslog_socket() {
 
 #[test]
 fn an_unreachable_syslog_refuses() {
-    let g =
-        Guard::new().config("audit: { forward: syslog, syslog_socket: /nonexistent/log.sock }\n");
+    let g = Guard::new()
+        .config_untraced("audit: { forward: syslog, syslog_socket: /nonexistent/log.sock }\n");
     let marker = g.path().join("ran");
     let run = g.c(&format!("touch {}", marker.display())).run();
     run.assert_refused();
@@ -603,7 +620,7 @@ fn secret_words(text: &str) -> Vec<String> {
 fn no_secret_fixture_value_reaches_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let (state, config) = (dir.path().join("state"), dir.path().join("config.yaml"));
-    std::fs::write(&config, "# empty\n").unwrap();
+    write_config(&config, "# empty\n").unwrap();
     let mut secrets = Vec::new();
     for (_, positives, _) in common::secrets::FIXTURES {
         for text in *positives {
@@ -662,7 +679,7 @@ fn a_foreign_line_is_chained_over_and_named_by_verify() {
     let dir = tempfile::tempdir().unwrap();
     let (state, config) = (dir.path().join("state"), dir.path().join("config.yaml"));
     // Supervised: a decision and an exit record before the foreign line.
-    std::fs::write(&config, "audit: { supervise: true }\n").unwrap();
+    write_config(&config, "audit: { supervise: true }\n").unwrap();
     guard_in(&state, &config)
         .args(["-c", "true"])
         .output()
@@ -691,7 +708,7 @@ fn a_foreign_line_is_chained_over_and_named_by_verify() {
 fn show_filters_and_tail_prints_the_newest() {
     let dir = tempfile::tempdir().unwrap();
     let (state, config) = (dir.path().join("state"), dir.path().join("config.yaml"));
-    std::fs::write(&config, DENY_FORBIDDEN).unwrap();
+    write_config(&config, DENY_FORBIDDEN).unwrap();
     for line in ["echo a", "forbidden b", "echo c"] {
         guard_in(&state, &config)
             .args(["-c", line])

@@ -602,7 +602,12 @@ fn fixture() -> Fixture {
         chmod(&files.join(f), 0o755);
     }
     let config = root.join("config.yaml");
-    std::fs::write(&config, "# nothing but a comment\n").expect("write config");
+    // Untraced: the comparison is of the direct path with bash, and strace
+    // (which shows which path ran) cannot trace what guard's tracer
+    // already traces. Under tracing the program also runs with
+    // no_new_privs, which bash alone does not set; tests/exec_tree.rs
+    // covers that.
+    std::fs::write(&config, "# the direct path, untraced\nexec_tree: off\n").expect("write config");
     Fixture {
         _dir: dir,
         root,

@@ -90,6 +90,13 @@ pub(super) trait Backend {
     fn scrubbed(&self, name: &str) -> bool;
     /// Record how a line's command ended.
     fn exited(&self, seq: Option<u64>, ended: &Ended, took: std::time::Duration);
+    /// Run a line traced: its programs decided as `line`'s.
+    fn run_traced(
+        &self,
+        line: crate::trace::judge::Line,
+        launch: Vec<String>,
+        exec: &mut dyn FnMut() -> exec::ExecError,
+    ) -> Ended;
     /// What to do when the shell is done, from any thread.
     fn finisher(&self) -> Finisher;
     fn started(&self);
@@ -101,6 +108,9 @@ pub(super) type Finisher = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 pub(super) struct LineRun {
     pub env: Vec<(String, String)>,
     pub seq: Option<u64>,
+    /// Trace the line here, deciding its programs as this line's (the
+    /// embedded shell; the broker traces its sessions itself).
+    pub trace: Option<crate::trace::judge::Line>,
 }
 
 struct Embedded<'a, 'b> {
@@ -139,9 +149,11 @@ impl Backend for Embedded<'_, '_> {
             Err(e) => policy::Verdict::config_error(e.to_string()),
         };
         let grant = gate(self.ctx, "interactive", line, &v)?;
+        let traced = self.ctx.cfg.as_ref().is_ok_and(|c| c.exec_tree);
         Ok(LineRun {
             env: grant.env,
             seq: grant.seq,
+            trace: traced.then(|| crate::trace::judge::Line::from_verdict(grant.seq, &v)),
         })
     }
 
@@ -163,6 +175,27 @@ impl Backend for Embedded<'_, '_> {
                 eprintln!("guard: {e}");
             }
         }
+    }
+
+    fn run_traced(
+        &self,
+        line: crate::trace::judge::Line,
+        launch: Vec<String>,
+        exec: &mut dyn FnMut() -> exec::ExecError,
+    ) -> Ended {
+        let Some(session) = self.ctx.session.clone() else {
+            return Ended::Exited(REFUSED);
+        };
+        let t = super::run::Traced {
+            cfg: self.ctx.cfg,
+            home: self.ctx.env.home.clone(),
+            session,
+            line,
+            launch: Some(launch),
+        };
+        let ended = super::run::traced(t, REFUSED, exec, || {}, crate::trace::spawn::Group::Own);
+        let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+        ended.unwrap_or(Ended::Exited(REFUSED))
     }
 
     fn finisher(&self) -> Finisher {
@@ -278,15 +311,57 @@ pub(super) fn run(backend: &mut dyn Backend, flags: &ShellArgs, home: &str) -> i
         let started = std::time::Instant::now();
         let granted: Vec<String> = grant.env.iter().map(|(k, _)| k.clone()).collect();
         let (shell, startup) = backend.shell();
-        let ended = run_line(
-            &shell,
-            startup,
-            flags,
-            &snapshot.wrap(&line, &granted),
-            &grant.env,
-        );
+        let script = snapshot.wrap(&line, &granted);
+        let traced = grant.trace.is_some();
+        let ended = match grant.trace {
+            Some(traced) => {
+                let env = grant.env.clone();
+                let mut exec = || {
+                    // In the command's process, just before it execs.
+                    for (k, v) in &env {
+                        // SAFETY: single-threaded child.
+                        unsafe { std::env::set_var(k, v) };
+                    }
+                    for sig in [
+                        Signal::SIGTTOU,
+                        Signal::SIGTTIN,
+                        Signal::SIGTSTP,
+                        Signal::SIGHUP,
+                        Signal::SIGINT,
+                        Signal::SIGQUIT,
+                    ] {
+                        // SAFETY: the default disposition, before exec.
+                        let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
+                    }
+                    exec::shell(
+                        &shell,
+                        false,
+                        startup,
+                        &flags.passthrough,
+                        &std::ffi::OsString::from(&script),
+                        &[],
+                    )
+                };
+                let launch: Vec<String> = exec::shell_argv(
+                    &shell,
+                    false,
+                    startup,
+                    &flags.passthrough,
+                    &std::ffi::OsString::from(&script),
+                    &[],
+                )
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+                backend.run_traced(traced, launch, &mut exec)
+            }
+            None => run_line(&shell, startup, flags, &script, &grant.env),
+        };
         status = ended.code();
-        backend.exited(grant.seq, &ended, started.elapsed());
+        // A traced line's tracer wrote its exit record.
+        if !traced {
+            backend.exited(grant.seq, &ended, started.elapsed());
+        }
         let _ = snapshot
             .commit(&|name: &str| granted.iter().any(|g| g == name) || backend.scrubbed(name));
         prompt.cwd = snapshot.cwd().unwrap_or(cwd);

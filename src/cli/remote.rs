@@ -206,8 +206,12 @@ impl Backend for Remote<'_> {
         true
     }
 
+    /// The shell's own scratch space (snapshots, history), private to the
+    /// agent and apart from where an embedded guard keeps its state: in
+    /// broker mode nothing here is guard's state, and nothing the broker
+    /// trusts.
     fn state_dir(&self) -> Option<std::path::PathBuf> {
-        crate::state::dir()
+        crate::client::files::runtime_dir().ok()
     }
 
     fn line(&mut self, line: &str, _env: &Env, snapshot: &str) -> Result<LineRun, i32> {
@@ -237,7 +241,11 @@ impl Backend for Remote<'_> {
                 }
             }
         }
-        Ok(LineRun { env, seq: v.seq })
+        Ok(LineRun {
+            env,
+            seq: v.seq,
+            trace: None,
+        })
     }
 
     fn shell(&self) -> (String, bool) {
@@ -249,6 +257,17 @@ impl Backend for Remote<'_> {
     }
 
     fn exited(&self, _seq: Option<u64>, _ended: &Ended, _took: std::time::Duration) {}
+
+    /// Never asked: the broker traces the whole session.
+    fn run_traced(
+        &self,
+        _line: crate::trace::judge::Line,
+        _launch: Vec<String>,
+        exec: &mut dyn FnMut() -> crate::exec::ExecError,
+    ) -> Ended {
+        let _ = exec;
+        Ended::Exited(REFUSED)
+    }
 
     /// The broker ends the session when this process is gone: it holds
     /// this shell's pidfd.

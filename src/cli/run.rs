@@ -14,6 +14,8 @@ pub(super) struct Traced<'a> {
     pub home: String,
     pub session: Session,
     pub line: trace::judge::Line,
+    /// The argv guard will exec first, built from the decided line.
+    pub launch: Option<Vec<String>>,
 }
 
 /// Run the command with every exec below it decided (`exec_tree: on`):
@@ -26,7 +28,7 @@ pub(super) fn traced(
     group: trace::spawn::Group,
 ) -> Result<supervise::Ended, i32> {
     let judge = || {
-        trace::judge::LineJudge::new(
+        let j = trace::judge::LineJudge::new(
             t.cfg,
             t.home.clone(),
             t.session.clone(),
@@ -34,7 +36,11 @@ pub(super) fn traced(
             t.line.clone(),
             Box::new(trace::spawn::ask_from_tracer),
         )
-        .writing_exit()
+        .writing_exit();
+        match t.launch.clone() {
+            Some(argv) => j.with_launch(argv),
+            None => j,
+        }
     };
     match trace::spawn::run(exec, not_found, judge, group) {
         Ok(ended) => {

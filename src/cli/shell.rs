@@ -283,6 +283,7 @@ fn tracing<'a>(ctx: &Ctx<'a>, seq: Option<u64>, v: &Verdict) -> Option<super::ru
         home: ctx.env.home.clone(),
         session,
         line: crate::trace::judge::Line::from_verdict(seq, v),
+        launch: None,
     })
 }
 

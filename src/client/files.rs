@@ -37,6 +37,11 @@ fn private(dir: &Path) -> Result<(), String> {
     }
 }
 
+/// This user's private runtime directory for guard (created 0700).
+pub fn runtime_dir() -> Result<PathBuf, String> {
+    root()
+}
+
 fn root() -> Result<PathBuf, String> {
     if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         let run = PathBuf::from(run);
@@ -63,7 +68,8 @@ pub fn materialise(
     if files.is_empty() {
         return Ok(Vec::new());
     }
-    let root = root()?;
+    let root = root()?.join("creds");
+    private(&root)?;
     sweep(&root, live, session);
     let sdir = root.join(safe(session)?);
     private(&sdir)?;

@@ -178,6 +178,9 @@ pub struct LineJudge<'a> {
     ask: Ask<'a>,
     known: Known,
     summaries: HashMap<Option<u64>, Summary>,
+    /// The first exec guard itself makes, which it built from the line it
+    /// decided (an embedded shell's wrapped line): not decided again.
+    launch: Option<Vec<String>>,
     /// The tree's root line's exit record is this judge's to write (the
     /// broker: nobody else waits for the command).
     write_exit: bool,
@@ -204,6 +207,7 @@ impl<'a> LineJudge<'a> {
             ask,
             known: Known::default(),
             summaries: HashMap::new(),
+            launch: None,
             write_exit: false,
             started: Instant::now(),
         }
@@ -212,6 +216,12 @@ impl<'a> LineJudge<'a> {
     /// Lines started later in this tree (a login session's).
     pub fn with_launches(mut self, launches: Launches) -> Self {
         self.launches = launches;
+        self
+    }
+
+    /// The exec guard itself makes first, from what it decided.
+    pub fn with_launch(mut self, argv: Vec<String>) -> Self {
+        self.launch = Some(argv);
         self
     }
 
@@ -321,6 +331,10 @@ impl<'a> LineJudge<'a> {
     }
 
     fn judge(&mut self, call: &Call, after: bool) -> Judgement {
+        if self.launch.as_ref() == Some(&call.args.argv) {
+            self.launch = None;
+            return Judgement::Allow(Vec::new());
+        }
         let line = self.line_of(call);
         let env = Env {
             home: self.home.clone(),

@@ -158,6 +158,9 @@ pub struct Tree {
     parents: HashMap<i32, i32>,
     pending: HashMap<i32, Expect>,
     root_ended: Option<Ended>,
+    /// Resume a stopped tree at once (an interactive shell offers no job
+    /// control, and nobody else would continue it).
+    resume_stops: bool,
 }
 
 impl Tree {
@@ -167,7 +170,13 @@ impl Tree {
             parents: HashMap::new(),
             pending: HashMap::new(),
             root_ended: None,
+            resume_stops: false,
         }
+    }
+
+    pub fn resuming_stops(mut self) -> Tree {
+        self.resume_stops = true;
+        self
     }
 
     /// Follow the tree until every process in it has exited; return how
@@ -206,9 +215,14 @@ impl Tree {
                         sig,
                         Signal::SIGSTOP | Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU
                     ) {
-                        // A group-stop: stay stopped until SIGCONT, as
-                        // without a tracer.
-                        listen(pid);
+                        if self.resume_stops {
+                            let _ = nix::sys::signal::kill(pid, Signal::SIGCONT);
+                            let _ = ptrace::cont(pid, None);
+                        } else {
+                            // A group-stop: stay stopped until SIGCONT, as
+                            // without a tracer.
+                            listen(pid);
+                        }
                     } else {
                         // A new tracee's first stop, or an interrupt.
                         let _ = ptrace::cont(pid, None);

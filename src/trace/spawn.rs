@@ -175,6 +175,9 @@ fn tracer<'a>(
     drop(go_w);
     let mut judge = judge();
     let mut tree = Tree::new(child);
+    if group == Group::Own {
+        tree = tree.resuming_stops();
+    }
     let mut status = Some(status);
     tree.run_with(&mut judge, &mut |ended| {
         if let Some(mut s) = status.take() {
