@@ -77,6 +77,7 @@ complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subco
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "import" -d 'Move a user\'s credentials into the broker\'s store (run as root)'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "mint-aws" -d 'The provider of an imported AWS profile: STS session credentials from the stored key, as JSON (run by the broker)'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c guard -n "__fish_guard_using_subcommand audit; and not __fish_seen_subcommand_from verify tail show anchor help" -l dir -d 'The log\'s directory (default: the state dir; a broker\'s is /var/log/guard)' -r -F
 complete -c guard -n "__fish_guard_using_subcommand audit; and not __fish_seen_subcommand_from verify tail show anchor help" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand audit; and not __fish_seen_subcommand_from verify tail show anchor help" -f -a "verify" -d 'Re-walk the hash chain. Names the first broken link with its line and reason. Exit 0 only when everything checks out'
 complete -c guard -n "__fish_guard_using_subcommand audit; and not __fish_seen_subcommand_from verify tail show anchor help" -f -a "tail" -d 'Print the newest records; with -f keep printing new ones'
@@ -84,16 +85,21 @@ complete -c guard -n "__fish_guard_using_subcommand audit; and not __fish_seen_s
 complete -c guard -n "__fish_guard_using_subcommand audit; and not __fish_seen_subcommand_from verify tail show anchor help" -f -a "anchor" -d 'Print the chain head (SHA-256 of the newest record) for an external store'
 complete -c guard -n "__fish_guard_using_subcommand audit; and not __fish_seen_subcommand_from verify tail show anchor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from verify" -l anchor -d 'A head exported earlier (`guard audit anchor`) that must still be one of the records' -r
+complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from verify" -l dir -d 'The log\'s directory (default: the state dir; a broker\'s is /var/log/guard)' -r -F
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from tail" -s n -l lines -d 'How many records to print first' -r
+complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from tail" -l dir -d 'The log\'s directory (default: the state dir; a broker\'s is /var/log/guard)' -r -F
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from tail" -s f -l follow -d 'Follow the log as it grows (and rotates)'
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from tail" -l json -d 'Raw JSON lines instead of a table'
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from tail" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from show" -l session -r
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from show" -l since -d 'RFC 3339 time, or an age such as 10m or 2h' -r
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from show" -l decision -d 'allow, deny, event or exit' -r
+complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from show" -l dir -d 'The log\'s directory (default: the state dir; a broker\'s is /var/log/guard)' -r -F
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from show" -l json -d 'Raw JSON lines instead of a table'
+complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from show" -l tree -d 'Each session\'s purpose, its lines, and the programs each line started and how each was decided'
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from anchor" -l dir -d 'The log\'s directory (default: the state dir; a broker\'s is /var/log/guard)' -r -F
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from anchor" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Re-walk the hash chain. Names the first broken link with its line and reason. Exit 0 only when everything checks out'
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Print the newest records; with -f keep printing new ones'

@@ -56,6 +56,10 @@ enum Admin {
     },
     /// Verify, read and anchor the audit log.
     Audit {
+        /// The log's directory (default: the state dir; a broker's is
+        /// /var/log/guard).
+        #[arg(long, value_name = "DIR", global = true)]
+        dir: Option<PathBuf>,
         #[command(subcommand)]
         command: super::audit_cmd::AuditCmd,
     },
@@ -230,7 +234,7 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
                 1
             }
         },
-        Admin::Audit { command } => super::audit_cmd::run(command),
+        Admin::Audit { command, dir } => super::audit_cmd::run(command, dir),
         Admin::Approver {
             command:
                 ApproverCmd::Serve {

@@ -46,14 +46,18 @@ pub(super) enum AuditCmd {
         /// Raw JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+        /// Each session's purpose, its lines, and the programs each line
+        /// started and how each was decided.
+        #[arg(long)]
+        tree: bool,
     },
     /// Print the chain head (SHA-256 of the newest record) for an
     /// external store.
     Anchor,
 }
 
-pub(super) fn run(cmd: AuditCmd) -> i32 {
-    let Some(dir) = crate::state::dir() else {
+pub(super) fn run(cmd: AuditCmd, dir: Option<PathBuf>) -> i32 {
+    let Some(dir) = dir.or_else(crate::state::dir) else {
         eprintln!("guard: no state directory (set GUARD_STATE_DIR)");
         return 2;
     };
@@ -66,9 +70,34 @@ pub(super) fn run(cmd: AuditCmd) -> i32 {
         } => tail(&dir, follow, lines, json),
         AuditCmd::Show {
             session,
+            tree: true,
+            json,
+            ..
+        } => {
+            let text = all_text(&dir);
+            let sessions = query::tree(query::parse(&text), session.as_deref());
+            let text = if json {
+                match serde_json::to_string(&sessions) {
+                    Ok(j) => j + "\n",
+                    Err(e) => {
+                        eprintln!("guard: {e}");
+                        return 2;
+                    }
+                }
+            } else {
+                query::render_tree(&sessions)
+            };
+            // A closed pipe (`| head`) ends the listing quietly.
+            use std::io::Write as _;
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            0
+        }
+        AuditCmd::Show {
+            session,
             since,
             decision,
             json,
+            tree: false,
         } => {
             let since = match since.as_deref().map(query::since).transpose() {
                 Ok(s) => s,

@@ -24,6 +24,9 @@ struct Status {
     untrusted_config: Vec<String>,
     /// `on`, `off`, or `on (default)`.
     exec_tree: String,
+    /// Whether this machine can trace (seccomp and ptrace), or why not:
+    /// with `exec_tree` on and no tracing, every line is refused.
+    tracing: String,
     config_error: Option<String>,
 }
 
@@ -76,6 +79,10 @@ pub fn run(json: bool) -> i32 {
             Some(false) => "off".to_string(),
             None => "on (default)".to_string(),
         },
+        tracing: match crate::trace::available() {
+            Ok(()) => "available".to_string(),
+            Err(why) => format!("unavailable: {why}"),
+        },
         broker,
         admin_config: s.admin_file.as_ref().map(|p| p.display().to_string()),
         untrusted_config: s.untrusted.clone(),
@@ -108,7 +115,7 @@ pub fn run(json: bool) -> i32 {
         for u in &st.untrusted_config {
             println!("user trust only: {u}");
         }
-        println!("exec_tree: {}", st.exec_tree);
+        println!("exec_tree: {} (tracing {})", st.exec_tree, st.tracing);
         if let Some(e) = &st.config_error {
             println!("config error: {e}");
         }

@@ -74,7 +74,7 @@ pub fn seize(pid: Pid) -> Result<(), String> {
 
 /// The file a call would run, identified so that what runs after the
 /// exec can be compared with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Identity {
     pub dev: u64,
     pub ino: u64,
@@ -161,6 +161,9 @@ pub struct Tree {
     /// Resume a stopped tree at once (an interactive shell offers no job
     /// control, and nobody else would continue it).
     resume_stops: bool,
+    /// Each file's `#!` line (or none), by identity: a loop runs the same
+    /// binary over and over.
+    shebangs: HashMap<Identity, Option<Vec<String>>>,
 }
 
 impl Tree {
@@ -171,6 +174,7 @@ impl Tree {
             pending: HashMap::new(),
             root_ended: None,
             resume_stops: false,
+            shebangs: HashMap::new(),
         }
     }
 
@@ -312,7 +316,7 @@ impl Tree {
     /// Where the call points and what is there, as far as the tracer
     /// can see: paths are opened through `/proc/PID/…`, so the tracee's
     /// own view (mount namespace, cwd, descriptors) is what counts.
-    fn call(&self, pid: Pid, args: ExecArgs) -> Call {
+    fn call(&mut self, pid: Pid, args: ExecArgs) -> Call {
         let cwd = tracee::proc_link(pid, "cwd").unwrap_or_default();
         let (path, open_at) = if args.flags & nix::libc::AT_EMPTY_PATH != 0 && args.path.is_empty()
         {
@@ -333,7 +337,18 @@ impl Tree {
             )
         };
         let file = std::fs::metadata(&open_at).ok().map(|m| identity(&m));
-        let shebang = file.and_then(|_| shebang(&open_at));
+        let shebang = match file {
+            Some(f) => {
+                if self.shebangs.len() > 4096 {
+                    self.shebangs.clear();
+                }
+                self.shebangs
+                    .entry(f)
+                    .or_insert_with(|| shebang(&open_at))
+                    .clone()
+            }
+            None => None,
+        };
         Call {
             pid: pid.as_raw(),
             ppid: self.ppid(pid),
