@@ -68,7 +68,19 @@ fn launches(argv: &[String], text: &str) -> bool {
     argv.iter()
         .position(|a| a == "-c")
         .and_then(|i| argv.get(i + 1))
-        .is_some_and(|script| script.lines().any(|l| l == text) || script == text)
+        .is_some_and(|script| holds_lines(script, text))
+}
+
+/// Does `script` hold `text` as whole lines (a multi-line `text` too)?
+fn holds_lines(script: &str, text: &str) -> bool {
+    if text.is_empty() {
+        return false;
+    }
+    script.match_indices(text).any(|(at, _)| {
+        let before = script[..at].ends_with('\n') || at == 0;
+        let rest = &script[at + text.len()..];
+        before && (rest.is_empty() || rest.starts_with('\n'))
+    })
 }
 
 #[derive(Default)]
@@ -476,5 +488,32 @@ impl Judge for LineJudge<'_> {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::launches;
+
+    fn argv(script: &str) -> Vec<String> {
+        vec!["bash".into(), "-c".into(), script.into()]
+    }
+
+    #[test]
+    fn launch_matches_whole_lines_only() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("ls", "ls", true),
+            ("cd /tmp\nls\n", "ls", true),
+            ("cd /tmp\nls -l\n", "ls", false),
+            ("lsblk", "ls", false),
+            ("for f in *; do\n  echo $f\ndone\nexit", "for f in *; do\n  echo $f\ndone", true),
+            ("xfor f in *; do\n  echo $f\ndone", "for f in *; do\n  echo $f\ndone", false),
+            ("for f in *; do\n  echo $f\ndone2", "for f in *; do\n  echo $f\ndone", false),
+            ("anything", "", false),
+        ];
+        for (script, text, want) in cases {
+            assert_eq!(launches(&argv(script), text), *want, "{script:?} ∋ {text:?}");
+        }
+        assert!(!launches(&["bash".into(), "ls".into()], "ls"));
     }
 }
