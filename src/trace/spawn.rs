@@ -69,6 +69,11 @@ pub fn run<'a>(
 ) -> Result<Ended, String> {
     super::available()?;
     let programs = super::filter::programs()?;
+    // The tree runs as this user, and without Yama nothing but this keeps
+    // it from writing guard's or the tracer's memory through
+    // /proc/PID/mem (and so running code outside the tree).
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| format!("cannot make guard undumpable: {e}"))?;
     let (status_r, status_w) = pipe()?;
     let pgrp = nix::unistd::getpgrp();
     // SAFETY: guard is single-threaded here; the tracer child runs the
@@ -102,9 +107,9 @@ fn tracer<'a>(
     // Out of the caller's process group: Ctrl-C and Ctrl-Z are for the
     // command, not for what decides it.
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
-    let (go_r, go_w) = match pipe() {
-        Ok(p) => p,
-        Err(e) => {
+    let (go_r, go_w, ready_r, ready_w) = match (pipe(), pipe()) {
+        (Ok((a, b)), Ok((c, d))) => (a, b, c, d),
+        (Err(e), _) | (_, Err(e)) => {
             let _ = writeln!(status, "error {e}");
             return 126;
         }
@@ -118,7 +123,18 @@ fn tracer<'a>(
         }
         Ok(ForkResult::Child) => {
             drop(go_w);
+            drop(ready_r);
             drop(status);
+            // guard and its tracer are not dumpable (see `run`), and the
+            // tracer can seize only a dumpable child; the exec resets it
+            // for whatever runs after.
+            if nix::sys::prctl::set_dumpable(true).is_err()
+                || !matches!(nix::unistd::write(&ready_w, &[1]), Ok(1))
+            {
+                // SAFETY: ends the child.
+                unsafe { nix::libc::_exit(126) }
+            }
+            drop(ready_w);
             let target = match group {
                 Group::Same => pgrp,
                 Group::Own => Pid::from_raw(0),
@@ -147,6 +163,14 @@ fn tracer<'a>(
         Ok(ForkResult::Parent { child }) => child,
     };
     drop(go_r);
+    drop(ready_w);
+    let mut b = [0u8; 1];
+    if !matches!(nix::unistd::read(&ready_r, &mut b), Ok(1)) {
+        let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+        let _ = writeln!(status, "error the command did not start");
+        return 126;
+    }
+    drop(ready_r);
     // Signals the command should get come to guard; the tracer ignores
     // what a terminal sends.
     for sig in [
