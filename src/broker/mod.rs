@@ -49,6 +49,9 @@ pub struct Broker {
     pub watcher: Arc<watch::Watcher>,
     pub started: String,
     pub exec_tree: bool,
+    /// Credentials go to traced lines sealed, by the tracer, never through
+    /// the client (`trace::Tree::sealing`).
+    pub seal: bool,
     /// Traced interactive sessions: the lines each has decided and is
     /// about to start, for its tracer to attribute.
     pub launches: Mutex<std::collections::HashMap<String, crate::trace::judge::Launches>>,
@@ -100,6 +103,12 @@ pub fn main(opts: Options) -> i32 {
     crate::audit::configure(&probe.audit);
     let exec_tree = probe.exec_tree;
     drop(probe);
+    if exec_tree && !crate::trace::can_seal() {
+        eprintln!(
+            "guard broker: warning: no CAP_SYS_PTRACE: granted credentials go through the \
+             client's environment, where the agent's other processes can read them"
+        );
+    }
     let listener = match listen(&opts.socket) {
         Ok(l) => l,
         Err(e) => return fail(e),
@@ -115,6 +124,7 @@ pub fn main(opts: Options) -> i32 {
         watcher: watch::Watcher::new(),
         started: jiff::Timestamp::now().to_string(),
         exec_tree,
+        seal: exec_tree && crate::trace::can_seal(),
         launches: Mutex::new(std::collections::HashMap::new()),
     });
     // Sessions from before a restart: their owners are watched again,

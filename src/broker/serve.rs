@@ -474,11 +474,23 @@ fn decide_line(
                 .then(|| crate::parse::direct::static_argv(&text))
                 .flatten();
             let trace = base.trace;
+            // Sealed: the tracer hands the credentials to the line's first
+            // exec itself, so they are never in the client's memory, and
+            // an interactive shell must not save them with its state.
+            let sealed = broker.seal && (trace || mode == "interactive");
+            let (set_env, secrets): (BTreeMap<String, String>, Vec<(String, String)>) = if sealed {
+                (BTreeMap::new(), grant.env.into_iter().collect())
+            } else {
+                (grant.env.into_iter().collect(), Vec::new())
+            };
+            let mut unset_env = base.unset_env.clone();
+            unset_env.extend(secrets.iter().map(|(k, _)| k.clone()));
             let reply = Reply::Verdict {
                 id,
                 verdict: wire::Verdict {
                     stderr: grant.warnings,
-                    set_env: grant.env.into_iter().collect(),
+                    set_env,
+                    unset_env,
                     files: grant.files,
                     direct,
                     seq: grant.seq,
@@ -489,7 +501,8 @@ fn decide_line(
             };
             if trace {
                 conn.send(&reply)?;
-                let line = crate::trace::judge::Line::from_verdict(grant.seq, &v);
+                let line =
+                    crate::trace::judge::Line::from_verdict(grant.seq, &v).with_secrets(secrets);
                 return attach(broker, conn, shared, env, session, line, id, None);
             }
             if mode == "interactive" {
@@ -503,7 +516,8 @@ fn decide_line(
                     if let Ok(mut l) = l.lock() {
                         l.push((
                             text.clone(),
-                            crate::trace::judge::Line::from_verdict(grant.seq, &v),
+                            crate::trace::judge::Line::from_verdict(grant.seq, &v)
+                                .with_secrets(secrets),
                         ));
                     }
                 }
@@ -633,7 +647,7 @@ fn attach(
                 if let Some(l) = launches {
                     judge = judge.with_launches(l);
                 }
-                let mut tree = crate::trace::Tree::new(pid);
+                let mut tree = crate::trace::Tree::new(pid).sealing(broker.seal);
                 tree.run(&mut judge);
                 judge.finish();
                 if let Ok(mut all) = broker.launches.lock() {

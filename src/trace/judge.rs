@@ -38,6 +38,9 @@ pub struct Line {
     /// The commands its own analysis found and its decision allowed,
     /// argv[0] reduced to a program name.
     pub approved: Vec<Vec<String>>,
+    /// Credentials its approval granted, which the tracer hands to the
+    /// line's first exec itself (sealed) instead of the client.
+    pub secrets: Vec<(String, String)>,
 }
 
 impl Line {
@@ -45,7 +48,13 @@ impl Line {
         Line {
             seq,
             approved: v.commands.iter().map(|c| normal(&c.argv_text())).collect(),
+            secrets: Vec::new(),
         }
+    }
+
+    pub fn with_secrets(mut self, secrets: Vec<(String, String)>) -> Line {
+        self.secrets = secrets;
+        self
     }
 }
 
@@ -82,6 +91,9 @@ fn holds_lines(script: &str, text: &str) -> bool {
         before && (rest.is_empty() || rest.starts_with('\n'))
     })
 }
+
+/// How many quiet decisions a tree remembers before starting over.
+const QUIET_MAX: usize = 4096;
 
 #[derive(Default)]
 struct Summary {
@@ -200,6 +212,12 @@ pub struct LineJudge<'a> {
     /// broker: nobody else waits for the command).
     write_exit: bool,
     started: Instant,
+    /// The default line's credentials, until its first exec takes them.
+    unclaimed: Option<Vec<(String, String)>>,
+    /// A launch's credentials, claimed by the exec that matched it.
+    claimed: Option<Vec<(String, String)>>,
+    /// Every credential name handed out in this tree.
+    secrets: std::collections::HashSet<String>,
 }
 
 impl<'a> LineJudge<'a> {
@@ -216,7 +234,6 @@ impl<'a> LineJudge<'a> {
             home,
             session,
             who,
-            default,
             launches: Launches::default(),
             roots: HashMap::new(),
             ask,
@@ -226,6 +243,10 @@ impl<'a> LineJudge<'a> {
             quiet: std::collections::HashSet::new(),
             write_exit: false,
             started: Instant::now(),
+            unclaimed: Some(default.secrets.clone()).filter(|s| !s.is_empty()),
+            claimed: None,
+            secrets: default.secrets.iter().map(|(k, _)| k.clone()).collect(),
+            default,
         }
     }
 
@@ -256,6 +277,11 @@ impl<'a> LineJudge<'a> {
                 .position(|(text, _)| launches(&call.args.argv, text))
             {
                 let (_, line) = pending.remove(i);
+                if !line.secrets.is_empty() {
+                    self.secrets
+                        .extend(line.secrets.iter().map(|(k, _)| k.clone()));
+                    self.claimed = Some(line.secrets.clone());
+                }
                 self.roots.insert(call.pid, line.clone());
                 return line;
             }
@@ -379,11 +405,12 @@ impl<'a> LineJudge<'a> {
         let quiet =
             v.action == Action::Allow && v.matches.iter().all(|(_, h)| h.action == Action::Allow);
         if quiet {
-            let s = self.summaries.entry(line.seq).or_default();
-            s.count += 1;
-            if s.programs.len() < 32 {
-                s.programs
-                    .insert(crate::command::basename(&words[0]).to_string());
+            self.count(line.seq, &words[0]);
+            if call.shebang.is_none() {
+                if self.quiet.len() >= QUIET_MAX {
+                    self.quiet.clear();
+                }
+                self.quiet.insert(key);
             }
             return Judgement::Allow(Vec::new());
         }
@@ -449,7 +476,25 @@ impl<'a> LineJudge<'a> {
 
 impl Judge for LineJudge<'_> {
     fn exec(&mut self, call: &Call) -> Judgement {
-        self.judge(call, false)
+        let first = self.unclaimed.take();
+        let judged = self.judge(call, false);
+        let claimed = self.claimed.take();
+        match judged {
+            Judgement::Allow(mut env) => {
+                for (k, v) in first.into_iter().chain(claimed).flatten() {
+                    if !env.iter().any(|(n, _)| *n == k) {
+                        env.push((k, v));
+                    }
+                }
+                self.secrets.extend(env.iter().map(|(k, _)| k.clone()));
+                Judgement::Allow(env)
+            }
+            deny => deny,
+        }
+    }
+
+    fn holds_secret(&self, name: &str) -> bool {
+        self.secrets.contains(name)
     }
 
     fn after(&mut self, call: &Call) -> Judgement {
@@ -506,13 +551,29 @@ mod tests {
             ("cd /tmp\nls\n", "ls", true),
             ("cd /tmp\nls -l\n", "ls", false),
             ("lsblk", "ls", false),
-            ("for f in *; do\n  echo $f\ndone\nexit", "for f in *; do\n  echo $f\ndone", true),
-            ("xfor f in *; do\n  echo $f\ndone", "for f in *; do\n  echo $f\ndone", false),
-            ("for f in *; do\n  echo $f\ndone2", "for f in *; do\n  echo $f\ndone", false),
+            (
+                "for f in *; do\n  echo $f\ndone\nexit",
+                "for f in *; do\n  echo $f\ndone",
+                true,
+            ),
+            (
+                "xfor f in *; do\n  echo $f\ndone",
+                "for f in *; do\n  echo $f\ndone",
+                false,
+            ),
+            (
+                "for f in *; do\n  echo $f\ndone2",
+                "for f in *; do\n  echo $f\ndone",
+                false,
+            ),
             ("anything", "", false),
         ];
         for (script, text, want) in cases {
-            assert_eq!(launches(&argv(script), text), *want, "{script:?} ∋ {text:?}");
+            assert_eq!(
+                launches(&argv(script), text),
+                *want,
+                "{script:?} ∋ {text:?}"
+            );
         }
         assert!(!launches(&["bash".into(), "ls".into()], "ls"));
     }

@@ -52,6 +52,21 @@ pub fn available() -> Result<(), String> {
     Ok(())
 }
 
+/// Can this process seal credential holders (`Tree::sealing`)? Only
+/// with `CAP_SYS_PTRACE` in effect: without it, a tracer cannot read an
+/// undumpable tracee's memory, and so could not decide its execs.
+pub fn can_seal() -> bool {
+    const CAP_SYS_PTRACE: u32 = 19;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << CAP_SYS_PTRACE) != 0)
+}
+
 /// The options every tracee runs with.
 pub fn options() -> ptrace::Options {
     ptrace::Options::PTRACE_O_TRACESECCOMP
@@ -138,6 +153,12 @@ pub trait Judge {
     fn after(&mut self, call: &Call) -> Judgement;
     /// The tree's root ended.
     fn root_ended(&mut self, ended: Ended);
+    /// Is `name` a credential this tree was handed? A sealing tree moves
+    /// such variables out of every exec and back in after it (see
+    /// `Tree::sealing`).
+    fn holds_secret(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// What an allowed exec must turn out to be.
@@ -164,6 +185,11 @@ pub struct Tree {
     /// Each file's `#!` line (or none), by identity: a loop runs the same
     /// binary over and over.
     shebangs: HashMap<Identity, Option<Vec<String>>>,
+    /// Seal the processes that hold credentials (`tracee::seal`).
+    seal: bool,
+    /// Credentials each allowed exec gets back once its program is in
+    /// place, by the thread that asked.
+    carry: HashMap<i32, Vec<(String, String)>>,
 }
 
 impl Tree {
@@ -175,7 +201,18 @@ impl Tree {
             root_ended: None,
             resume_stops: false,
             shebangs: HashMap::new(),
+            seal: false,
+            carry: HashMap::new(),
         }
+    }
+
+    /// Keep credentials out of reach of the rest of the user's processes:
+    /// every exec that would carry one gets it only after the exec, once
+    /// the new program is undumpable. Only a tracer with `CAP_SYS_PTRACE`
+    /// (the broker) can still read an undumpable tracee, so only it seals.
+    pub fn sealing(mut self, on: bool) -> Tree {
+        self.seal = on;
+        self
     }
 
     pub fn resuming_stops(mut self) -> Tree {
@@ -261,6 +298,7 @@ impl Tree {
     ) {
         self.parents.remove(&pid.as_raw());
         self.pending.remove(&pid.as_raw());
+        self.carry.remove(&pid.as_raw());
         if pid == self.root {
             self.root_ended = Some(ended);
             root_done(ended);
@@ -296,7 +334,27 @@ impl Tree {
                 tracee::note(pid, &line);
             }
             Judgement::Allow(env) => {
-                if let Err(why) = tracee::set_env(pid, regs, &call.args, &env) {
+                let set = if self.seal {
+                    let mut carry = env.clone();
+                    for (_, e) in &call.args.env {
+                        if let Some((k, v)) = e.split_once('=') {
+                            if judge.holds_secret(k) && !carry.iter().any(|(n, _)| n == k) {
+                                carry.push((k.to_string(), v.to_string()));
+                            }
+                        }
+                    }
+                    let out = |n: &str| judge.holds_secret(n) || env.iter().any(|(k, _)| k == n);
+                    let set = tracee::set_env(pid, regs, &call.args, &[], &out);
+                    if carry.is_empty() {
+                        self.carry.remove(&pid.as_raw());
+                    } else {
+                        self.carry.insert(pid.as_raw(), carry);
+                    }
+                    set
+                } else {
+                    tracee::set_env(pid, regs, &call.args, &env, &|_| false)
+                };
+                if let Err(why) = set {
                     let _ = tracee::fail(pid, regs, nix::libc::EACCES);
                     tracee::note(
                         pid,
@@ -368,6 +426,10 @@ impl Tree {
             .pending
             .remove(&was)
             .or_else(|| self.pending.remove(&pid.as_raw()));
+        let carry = self
+            .carry
+            .remove(&was)
+            .or_else(|| self.carry.remove(&pid.as_raw()));
         let running = std::fs::metadata(format!("/proc/{pid}/exe"))
             .ok()
             .map(|m| identity(&m));
@@ -391,7 +453,7 @@ impl Tree {
             || expect.argvs.contains(&argv)
             || (argv == [String::new()] && expect.argvs.iter().any(Vec::is_empty));
         if file_ok && argv_ok && !expect.files.is_empty() {
-            let _ = ptrace::cont(pid, None);
+            go_sealed(pid, carry);
             return;
         }
         if file_ok && argv_ok {
@@ -403,7 +465,7 @@ impl Tree {
             after.file = running;
             after.shebang = None;
             if matches!(judge.after(&after), Judgement::Allow(_)) {
-                let _ = ptrace::cont(pid, None);
+                go_sealed(pid, carry);
                 return;
             }
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
@@ -423,6 +485,29 @@ impl Tree {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
         judge.mismatch(pid.as_raw(), &expected, &got);
         let _ = ptrace::cont(pid, None);
+    }
+}
+
+/// Let an exec that checked out go on, sealed first if it carries
+/// credentials. A seal that fails kills it: it must not run holding
+/// them in the open, nor silently without them.
+fn go_sealed(pid: Pid, carry: Option<Vec<(String, String)>>) {
+    let Some(carry) = carry else {
+        let _ = ptrace::cont(pid, None);
+        return;
+    };
+    match tracee::seal(pid, &carry) {
+        Ok(sig) => {
+            let _ = ptrace::cont(pid, sig);
+        }
+        Err(why) => {
+            tracee::note(
+                pid,
+                &format!("guard: denied: cannot hand the credentials to the program: {why}"),
+            );
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = ptrace::cont(pid, None);
+        }
     }
 }
 

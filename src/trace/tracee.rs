@@ -197,24 +197,34 @@ pub fn fail(pid: Pid, mut r: libc::user_regs_struct, errno: i32) -> Result<(), S
     nix::sys::ptrace::setregs(pid, r).map_err(|e| format!("setregs {pid}: {e}"))
 }
 
+/// The name of an environment entry (`NAME=value`).
+pub fn env_name(entry: &str) -> &str {
+    entry.split('=').next().unwrap_or(entry)
+}
+
 /// Give the stopped exec a different environment: the old entries (by
-/// address, less those `replace` names) plus `add`, written below the
-/// stack pointer (past the red zone), where nothing lives during the
+/// address, less those `add` or `drop` names) plus `add`, written below
+/// the stack pointer (past the red zone), where nothing lives during the
 /// call and which the exec replaces anyway.
 pub fn set_env(
     pid: Pid,
     mut r: libc::user_regs_struct,
     args: &ExecArgs,
     add: &[(String, String)],
+    drop: &dyn Fn(&str) -> bool,
 ) -> Result<(), String> {
-    if add.is_empty() {
+    let names: Vec<&str> = add.iter().map(|(k, _)| k.as_str()).collect();
+    let gone = |entry: &str| {
+        let name = env_name(entry);
+        names.contains(&name) || drop(name)
+    };
+    if add.is_empty() && !args.env.iter().any(|(_, s)| gone(s)) {
         return Ok(());
     }
-    let names: Vec<&str> = add.iter().map(|(k, _)| k.as_str()).collect();
     let kept: Vec<u64> = args
         .env
         .iter()
-        .filter(|(_, s)| !names.iter().any(|n| s.split('=').next() == Some(*n)))
+        .filter(|(_, s)| !gone(s))
         .map(|(p, _)| *p)
         .collect();
     let mut strings: Vec<u8> = Vec::new();
@@ -259,6 +269,194 @@ pub fn set_env(
     } else {
         r.rdx = base;
     }
+    nix::sys::ptrace::setregs(pid, r).map_err(|e| format!("setregs {pid}: {e}"))
+}
+
+/// Seal a process stopped at its exec event (`PTRACE_EVENT_EXEC`, before
+/// the new program's first instruction) that is to hold credentials:
+/// make it undumpable, so that no other process of its user can read its
+/// memory or `/proc/PID/environ`, and only then put `add` into the
+/// environment its program starts with. The values are never in the
+/// environment the kernel copied, so `/proc/PID/environ` would not show
+/// them even to root. Needs a tracer with `CAP_SYS_PTRACE`: an undumpable
+/// process's memory is closed to a tracer without it. Returns a signal
+/// that arrived meanwhile, for the caller to deliver.
+pub fn seal(
+    pid: Pid,
+    add: &[(String, String)],
+) -> Result<Option<nix::sys::signal::Signal>, String> {
+    let r = regs(pid)?;
+    let (ret, pending) = inject_syscall(
+        pid,
+        r,
+        libc::SYS_prctl as u32,
+        [libc::PR_SET_DUMPABLE as u64, 0, 0],
+    )?;
+    if ret != 0 {
+        return Err(format!("prctl(PR_SET_DUMPABLE) in {pid}: {ret}"));
+    }
+    if !add.is_empty() {
+        push_env(pid, r, add)?;
+    }
+    Ok(pending)
+}
+
+/// Run one system call in a stopped tracee: `mov eax, NR; syscall`
+/// written over the text at its instruction pointer, stepped until the
+/// call is done, and both the text and the registers put back. The
+/// number goes in by instruction, not register: at an exec event the
+/// tracee is still inside `execve`, whose return value would overwrite
+/// `rax` on the way out.
+fn inject_syscall(
+    pid: Pid,
+    saved: libc::user_regs_struct,
+    nr: u32,
+    args: [u64; 3],
+) -> Result<(i64, Option<nix::sys::signal::Signal>), String> {
+    use nix::sys::ptrace;
+    use nix::sys::signal::Signal;
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    const LEN: u64 = 7;
+    let at = saved.rip as ptrace::AddressType;
+    let word = ptrace::read(pid, at).map_err(|e| format!("peek {pid}: {e}"))?;
+    let mut code = word.to_ne_bytes();
+    code[0] = 0xb8;
+    code[1..5].copy_from_slice(&nr.to_le_bytes());
+    code[5] = 0x0f;
+    code[6] = 0x05;
+    ptrace::write(pid, at, i64::from_ne_bytes(code)).map_err(|e| format!("poke {pid}: {e}"))?;
+    let mut r = saved;
+    r.rdi = args[0];
+    r.rsi = args[1];
+    r.rdx = args[2];
+    let mut pending = None;
+    let outcome = (|| {
+        ptrace::setregs(pid, r).map_err(|e| format!("setregs {pid}: {e}"))?;
+        for _ in 0..16 {
+            ptrace::step(pid, None).map_err(|e| format!("step {pid}: {e}"))?;
+            match waitpid(pid, Some(WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => {
+                    let now = regs(pid)?;
+                    if now.rip == saved.rip + LEN {
+                        return Ok(now.rax as i64);
+                    }
+                    if now.rip < saved.rip || now.rip > saved.rip + LEN {
+                        return Err(format!("{pid} left the injected code"));
+                    }
+                }
+                // A signal arrived before the step: hold it back.
+                Ok(WaitStatus::Stopped(_, sig)) => pending = Some(sig),
+                Ok(WaitStatus::PtraceEvent(..)) | Ok(WaitStatus::PtraceSyscall(_)) => {}
+                Ok(other) => return Err(format!("{pid} ended while sealed: {other:?}")),
+                Err(e) => return Err(format!("wait {pid}: {e}")),
+            }
+        }
+        Err(format!("{pid} did not make the call"))
+    })();
+    let restored = ptrace::write(pid, at, word)
+        .and_then(|()| ptrace::setregs(pid, saved))
+        .map_err(|e| format!("restore {pid}: {e}"));
+    let ret = outcome?;
+    restored?;
+    Ok((ret, pending))
+}
+
+/// Add environment entries to a program about to start: a new initial
+/// stack (argc, argv, the old and new environment pointers, the auxiliary
+/// vector) built below the one the kernel made, and the stack pointer
+/// moved to it. The old strings stay where they are.
+fn push_env(
+    pid: Pid,
+    mut r: libc::user_regs_struct,
+    add: &[(String, String)],
+) -> Result<(), String> {
+    let mut mem = Mem::new(pid);
+    let word = |mem: &mut Mem, at: u64| -> Result<u64, String> {
+        let mut b = [0u8; 8];
+        for (i, slot) in b.iter_mut().enumerate() {
+            *slot = mem.byte(at + i as u64)?;
+        }
+        Ok(u64::from_ne_bytes(b))
+    };
+    let argc = word(&mut mem, r.rsp)?;
+    if argc > MAX_ENTRIES as u64 {
+        return Err("too many arguments".to_string());
+    }
+    let argv_at = r.rsp + 8;
+    let env_at = argv_at + 8 * (argc + 1);
+    let names: Vec<&str> = add.iter().map(|(k, _)| k.as_str()).collect();
+    let mut envp = Vec::new();
+    let mut at = env_at;
+    loop {
+        let p = word(&mut mem, at)?;
+        at += 8;
+        if p == 0 {
+            break;
+        }
+        if !names.contains(&env_name(&mem.string(p)?)) {
+            envp.push(p);
+        }
+        if envp.len() > MAX_ENTRIES {
+            return Err("environment too long".to_string());
+        }
+    }
+    let mut auxv = Vec::new();
+    loop {
+        let key = word(&mut mem, at)?;
+        let value = word(&mut mem, at + 8)?;
+        at += 16;
+        auxv.push(key);
+        auxv.push(value);
+        if key == 0 || auxv.len() > 1024 {
+            break;
+        }
+    }
+    let mut strings: Vec<u8> = Vec::new();
+    let mut offsets = Vec::new();
+    for (k, v) in add {
+        offsets.push(strings.len() as u64);
+        strings.extend_from_slice(k.as_bytes());
+        strings.push(b'=');
+        strings.extend_from_slice(v.as_bytes());
+        strings.push(0);
+    }
+    if strings.len() > 64 * 1024 {
+        return Err("the credentials are too large for the stack".to_string());
+    }
+    let low = || "no room below the stack pointer".to_string();
+    let strings_at = r
+        .rsp
+        .checked_sub(strings.len() as u64 + 16)
+        .ok_or_else(low)?
+        & !15;
+    let mut table: Vec<u64> = Vec::new();
+    table.push(argc);
+    for i in 0..argc {
+        table.push(word(&mut mem, argv_at + 8 * i)?);
+    }
+    table.push(0);
+    table.extend(&envp);
+    table.extend(offsets.iter().map(|o| strings_at + o));
+    table.push(0);
+    table.extend(&auxv);
+    // The ABI wants the stack pointer 16-aligned at the entry point.
+    let rsp = strings_at
+        .checked_sub(8 * table.len() as u64)
+        .ok_or_else(low)?
+        & !15;
+    let mut blob: Vec<u8> = table.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    blob.resize((strings_at - rsp) as usize, 0);
+    blob.extend_from_slice(&strings);
+    let local = [std::io::IoSlice::new(&blob)];
+    let remote = [RemoteIoVec {
+        base: usize::try_from(rsp).map_err(err)?,
+        len: blob.len(),
+    }];
+    let n = process_vm_writev(pid, &local, &remote).map_err(|e| format!("write {pid}: {e}"))?;
+    if n != blob.len() {
+        return Err("short write of the environment".to_string());
+    }
+    r.rsp = rsp;
     nix::sys::ptrace::setregs(pid, r).map_err(|e| format!("setregs {pid}: {e}"))
 }
 
