@@ -2,7 +2,8 @@
 """Added latency of the webhook approval path, measured end to end.
 
 Starts an approver on 127.0.0.1 that verifies the HMAC and answers `allow`
-at once, then times (wall clock, N runs each, detached from any terminal):
+at once (signed, naming the request's id), then times (wall clock, N runs
+each, detached from any terminal):
   - `guard -c 'aws s3 ls'` where `aws` is a no-op stub: guard asks the
     webhook, the approver answers, the command starts;
   - `guard -c true`: the allow path, no approval.
@@ -26,7 +27,9 @@ class Approver(http.server.BaseHTTPRequestHandler):
             self.send_response(401)
             self.end_headers()
             return
-        out = json.dumps({"decision": "allow", "approver": "bench"}).encode()
+        # The decision names the request it answers; guard refuses any other.
+        asked = json.loads(body)
+        out = json.dumps({"id": asked["id"], "decision": "allow", "approver": "bench"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("X-Guard-Signature", "sha256=" + hmac.new(SECRET, out, hashlib.sha256).hexdigest())

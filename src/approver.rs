@@ -2,6 +2,7 @@
 //! tests. It speaks the webhook protocol, checks every signature (401 when
 //! it does not verify), lists each pending request on its own terminal and
 //! takes `y` or `n` (optionally followed by a reason) for the oldest one.
+//! Every decision names the request it answers (`"id"`), and is signed.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::BufRead;
@@ -19,7 +20,8 @@ struct Pending {
 struct State {
     next: usize,
     pending: VecDeque<Pending>,
-    /// Decision bodies by request id, served to polls.
+    /// Decision bodies by request id, served to polls. Each carries its
+    /// request's id, as guard requires.
     decided: HashMap<String, String>,
 }
 
@@ -169,7 +171,10 @@ pub fn serve(listen: &str, secret_file: &Path, name: &str) -> Result<(), String>
             println!("nothing pending");
             continue;
         };
+        // The id binds the signed answer to this request: guard refuses a
+        // decision that names another (a replay) or none.
         let decision = serde_json::json!({
+            "id": p.id,
             "decision": if allow { "allow" } else { "deny" },
             "approver": name,
             "reason": reason,

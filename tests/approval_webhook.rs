@@ -23,14 +23,33 @@ struct Seen {
 
 /// What the server does with the n-th request (0-based).
 enum Reply {
+    /// This status and body, signed, as they are.
     Status(u16, String),
+    /// 200 with this decision, carrying the id of the request being
+    /// answered: a POST's own, or for a GET poll the last POST's.
+    Decide(String),
+    /// 200 with this decision, freshly signed, but carrying the id of the
+    /// k-th request POSTed (0-based): an answer for another request.
+    DecideFor(usize, String),
+    /// The k-th answer this server sent (0-based), byte for byte with its
+    /// signature: what anyone who saw it on the wire could send again.
+    Replay(usize),
     /// Hold the request and never answer.
     Hang,
+}
+
+/// One answer as the server sent it.
+#[derive(Debug, Clone)]
+struct Sent {
+    code: u16,
+    body: String,
+    signature: String,
 }
 
 struct Server {
     port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
+    sent: Arc<Mutex<Vec<Sent>>>,
 }
 
 fn serve(reply: impl Fn(usize, &Seen) -> Reply + Send + 'static) -> Server {
@@ -38,7 +57,11 @@ fn serve(reply: impl Fn(usize, &Seen) -> Reply + Send + 'static) -> Server {
     let port = server.server_addr().to_ip().expect("ip listener").port();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
+    let sent = Arc::new(Mutex::new(Vec::<Sent>::new()));
+    let answers = Arc::clone(&sent);
     std::thread::spawn(move || {
+        // The bodies of the requests POSTed so far: a poll answers the last.
+        let mut posts: Vec<String> = Vec::new();
         for (n, mut req) in server.incoming_requests().enumerate() {
             let mut body = String::new();
             let _ = req.as_reader().read_to_string(&mut body);
@@ -62,25 +85,61 @@ fn serve(reply: impl Fn(usize, &Seen) -> Reply + Send + 'static) -> Server {
                 );
                 continue;
             }
-            match reply(n, &s) {
-                Reply::Status(code, text) => {
-                    let _ = req.respond(common::signed_response(SECRET.as_bytes(), code, &text));
+            if s.method == "POST" {
+                posts.push(s.body.clone());
+            }
+            let signed = |code: u16, body: String| Sent {
+                code,
+                signature: common::signature(SECRET.as_bytes(), body.as_bytes()),
+                body,
+            };
+            let answer = match reply(n, &s) {
+                Reply::Status(code, text) => signed(code, text),
+                Reply::Decide(decision) => {
+                    let answering = posts.last().expect("a poll after a POST");
+                    signed(200, common::answer_for(answering.as_bytes(), &decision))
                 }
+                Reply::DecideFor(k, decision) => {
+                    signed(200, common::answer_for(posts[k].as_bytes(), &decision))
+                }
+                Reply::Replay(k) => answers.lock().unwrap()[k].clone(),
                 Reply::Hang => {
                     std::thread::spawn(move || {
                         std::thread::sleep(Duration::from_secs(30));
                         drop(req);
                     });
+                    continue;
                 }
-            }
+            };
+            answers.lock().unwrap().push(answer.clone());
+            let sig = tiny_http::Header::from_bytes("X-Guard-Signature", answer.signature)
+                .expect("header");
+            let _ = req.respond(
+                tiny_http::Response::from_string(answer.body)
+                    .with_status_code(answer.code)
+                    .with_header(sig),
+            );
         }
     });
-    Server { port, seen }
+    Server { port, seen, sent }
 }
 
 impl Server {
     fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    fn sent(&self) -> Vec<Sent> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    /// The id of each request POSTed so far, in order.
+    fn ids(&self) -> Vec<String> {
+        self.seen()
+            .iter()
+            .filter(|s| s.method == "POST")
+            .map(|s| common::request_id(s.body.as_bytes()).expect("the request has an id"))
+            .collect()
     }
 }
 
@@ -139,8 +198,7 @@ fn stderr(o: &Output) -> String {
 #[test]
 fn allow_runs_the_command_and_records_the_approver() {
     let server = serve(|_, _| {
-        Reply::Status(
-            200,
+        Reply::Decide(
             r#"{"decision":"allow","approver":"alice","reason":"ticket 42","scope":"once"}"#.into(),
         )
     });
@@ -202,8 +260,7 @@ fn allow_runs_the_command_and_records_the_approver() {
 #[test]
 fn deny_carries_approver_and_reason() {
     let server = serve(|_, _| {
-        Reply::Status(
-            200,
+        Reply::Decide(
             r#"{"decision":"deny","approver":"bob","reason":"use the staging profile"}"#.into(),
         )
     });
@@ -230,7 +287,7 @@ fn accepted_then_polled_until_decided() {
             202,
             r#"{"poll_url":"/poll/abc","retry_after_ms":50}"#.into(),
         ),
-        (_, "GET") => Reply::Status(200, r#"{"decision":"allow","approver":"carol"}"#.into()),
+        (_, "GET") => Reply::Decide(r#"{"decision":"allow","approver":"carol"}"#.into()),
         _ => Reply::Status(500, String::new()),
     });
     let t = setup(server.port, 0o600, "10s");
@@ -259,7 +316,7 @@ fn server_errors_are_retried() {
         if n < 2 {
             Reply::Status(500, "oops".into())
         } else {
-            Reply::Status(200, r#"{"decision":"allow","approver":"dave"}"#.into())
+            Reply::Decide(r#"{"decision":"allow","approver":"dave"}"#.into())
         }
     });
     let t = setup(server.port, 0o600, "10s");
@@ -304,7 +361,14 @@ fn malformed_answers_deny() {
         "{}",
     ] {
         let reply = text.to_string();
-        let server = serve(move |_, _| Reply::Status(200, reply.clone()));
+        // Each carries the right id, so only its shape is wrong.
+        let server = serve(move |_, _| {
+            if reply.starts_with('{') {
+                Reply::Decide(reply.clone())
+            } else {
+                Reply::Status(200, reply.clone())
+            }
+        });
         let t = setup(server.port, 0o600, "10s");
         let out = t.run("aws s3 ls", None);
         assert_eq!(out.status.code(), Some(126), "{text}");
@@ -319,7 +383,7 @@ fn malformed_answers_deny() {
 
 #[test]
 fn a_wrong_secret_is_rejected_by_the_server_and_denied() {
-    let server = serve(|_, _| Reply::Status(200, r#"{"decision":"allow"}"#.into()));
+    let server = serve(|_, _| Reply::Decide(r#"{"decision":"allow"}"#.into()));
     let t = setup(server.port, 0o600, "1s");
     std::fs::write(t.dir.path().join("secret"), "not-the-secret\n").unwrap();
     let out = t.run("aws s3 ls", None);
@@ -331,7 +395,7 @@ fn a_wrong_secret_is_rejected_by_the_server_and_denied() {
 
 #[test]
 fn a_world_readable_secret_is_refused() {
-    let server = serve(|_, _| Reply::Status(200, r#"{"decision":"allow"}"#.into()));
+    let server = serve(|_, _| Reply::Decide(r#"{"decision":"allow"}"#.into()));
     let t = setup(server.port, 0o644, "5s");
     let out = t.run("aws s3 ls", None);
     assert_eq!(out.status.code(), Some(126));
@@ -344,10 +408,7 @@ fn a_world_readable_secret_is_refused() {
 #[test]
 fn session_scope_is_remembered() {
     let server = serve(|_, _| {
-        Reply::Status(
-            200,
-            r#"{"decision":"allow","approver":"erin","scope":"session"}"#.into(),
-        )
+        Reply::Decide(r#"{"decision":"allow","approver":"erin","scope":"session"}"#.into())
     });
     let t = setup(server.port, 0o600, "10s");
     let start = || {
@@ -374,4 +435,101 @@ fn session_scope_is_remembered() {
         .map(|r| r["approval"]["channel"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(channels, ["webhook", "memory", "webhook"]);
+}
+
+/// How the approver's port answers request B, after request A was
+/// really approved.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    /// A correctly signed allow carrying A's id.
+    OtherRequestsId,
+    /// A correctly signed allow with no id at all.
+    NoId,
+    /// A's real signed answer, byte for byte with its signature.
+    ReplayOfA,
+    /// B's POST is told to poll; the poll is answered with A's real
+    /// signed answer, byte for byte.
+    ReplayOfAToAPoll,
+    /// A correctly signed allow carrying B's own id.
+    OwnId,
+}
+
+/// A signed `allow` is bound to the request it answers: one that names
+/// another request, or none, or is a replay of an earlier answer, is a
+/// deny and the command does not run. The last row is the control: the
+/// same answer naming the right request is allowed.
+#[test]
+fn an_answer_must_name_the_request_it_answers() {
+    const FOR_ANOTHER: &str =
+        "guard: denied by webhook: the approver's answer is for another request; refusing it\n";
+    const FOR_NONE: &str =
+        "guard: denied by webhook: the approver's answer names no request; refusing it\n";
+    let allow = r#"{"decision":"allow","approver":"mallory","scope":"once"}"#;
+    let table: [(Answer, Option<&str>); 5] = [
+        (Answer::OtherRequestsId, Some(FOR_ANOTHER)),
+        (Answer::NoId, Some(FOR_NONE)),
+        (Answer::ReplayOfA, Some(FOR_ANOTHER)),
+        (Answer::ReplayOfAToAPoll, Some(FOR_ANOTHER)),
+        (Answer::OwnId, None),
+    ];
+    for (how, refusal) in table {
+        let server = serve(move |n, seen| match (n, seen.method.as_str(), how) {
+            // Request A: the approver really allows it.
+            (0, "POST", _) => {
+                Reply::Decide(r#"{"decision":"allow","approver":"alice","scope":"once"}"#.into())
+            }
+            (_, "POST", Answer::OtherRequestsId) => Reply::DecideFor(0, allow.into()),
+            (_, "POST", Answer::NoId) => Reply::Status(200, allow.into()),
+            (_, "POST", Answer::ReplayOfA) => Reply::Replay(0),
+            (_, "POST", Answer::ReplayOfAToAPoll) => {
+                Reply::Status(202, r#"{"poll_url":"/poll/b","retry_after_ms":50}"#.into())
+            }
+            (_, "GET", Answer::ReplayOfAToAPoll) => Reply::Replay(0),
+            (_, "POST", Answer::OwnId) => Reply::Decide(allow.into()),
+            _ => Reply::Status(500, String::new()),
+        });
+        let (a, b) = (
+            setup(server.port, 0o600, "10s"),
+            setup(server.port, 0o600, "10s"),
+        );
+        let out = a.run("aws s3 ls", None);
+        assert_eq!(out.status.code(), Some(0), "{how:?}, A: {}", stderr(&out));
+        assert!(a.ran(), "{how:?}: A did not run");
+        let captured = server.sent()[0].clone();
+        assert!(
+            captured.code == 200 && captured.body.contains(&server.ids()[0]),
+            "{how:?}: A's answer names A: {captured:?}"
+        );
+
+        let out = b.run("aws s3 ls", None);
+        let ids = server.ids();
+        assert_eq!(ids.len(), 2, "{how:?}: A and B were both asked");
+        assert_ne!(ids[0], ids[1], "{how:?}: two requests, two ids");
+        let audit = b.audit();
+        assert_eq!(audit.len(), 1, "{how:?}: {audit:?}");
+        match refusal {
+            Some(why) => {
+                assert_eq!(out.status.code(), Some(126), "{how:?}: {}", stderr(&out));
+                assert_eq!(stderr(&out), why, "{how:?}");
+                assert!(out.stdout.is_empty(), "{how:?}");
+                assert!(!b.ran(), "{how:?}: B ran on an answer for another request");
+                assert_eq!(audit[0]["decision"], "deny", "{how:?}");
+                assert_eq!(audit[0]["approval"]["approver"], "webhook", "{how:?}");
+            }
+            None => {
+                assert_eq!(out.status.code(), Some(0), "{how:?}: {}", stderr(&out));
+                assert!(b.ran(), "{how:?}: B did not run");
+                assert_eq!(audit[0]["decision"], "allow", "{how:?}");
+                assert_eq!(audit[0]["approval"]["approver"], "mallory", "{how:?}");
+            }
+        }
+        if matches!(how, Answer::ReplayOfA | Answer::ReplayOfAToAPoll) {
+            let replayed = server.sent().last().unwrap().clone();
+            assert_eq!(
+                (replayed.body, replayed.signature),
+                (captured.body, captured.signature),
+                "{how:?}: B got A's exact bytes and signature"
+            );
+        }
+    }
 }

@@ -47,7 +47,10 @@ impl Approver {
                 log.lock()
                     .unwrap()
                     .push(serde_json::from_str(&body).unwrap_or_default());
-                let answer = format!(r#"{{"decision":"{decision}","approver":"e2e-approver"}}"#);
+                let answer = common::answer_for(
+                    body.as_bytes(),
+                    &format!(r#"{{"decision":"{decision}","approver":"e2e-approver"}}"#),
+                );
                 let _ = req.respond(common::signed_response(SECRET.as_bytes(), 200, &answer));
             }
         });
@@ -287,18 +290,23 @@ fn a_fake_approver_on_the_webhook_port_is_refused() {
         "",
         "sha256=0000000000000000000000000000000000000000000000000000000000000000",
     ] {
+        // It echoes the request's id, as a real approver must, so the
+        // signature is all that stands between it and an allow.
         let script = format!(
-            "import socket\n\
-             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-             s.bind(('127.0.0.1', {port})); s.listen(8)\n\
+            "import http.server, json\n\
+             class Fake(http.server.BaseHTTPRequestHandler):\n\
+             \x20   def do_POST(self):\n\
+             \x20       asked = json.loads(self.rfile.read(int(self.headers['Content-Length'])))\n\
+             \x20       body = json.dumps({{'id': asked['id'], 'decision': 'allow', 'approver': 'mallory'}}).encode()\n\
+             \x20       self.send_response(200)\n\
+             \x20       self.send_header('Content-Type', 'application/json')\n\
+             \x20       self.send_header('Content-Length', str(len(body)))\n\
+             \x20       if '{forged_sig}': self.send_header('X-Guard-Signature', '{forged_sig}')\n\
+             \x20       self.end_headers(); self.wfile.write(body)\n\
+             \x20   def log_message(self, *args): pass\n\
+             s = http.server.HTTPServer(('127.0.0.1', {port}), Fake)\n\
              print('listening', flush=True)\n\
-             while True:\n\
-             \x20   c, _ = s.accept(); c.recv(65536)\n\
-             \x20   body = b'{{\"decision\":\"allow\",\"approver\":\"mallory\"}}'\n\
-             \x20   sig = b'{forged_sig}'\n\
-             \x20   head = b'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + str(len(body)).encode() + b'\\r\\n'\n\
-             \x20   if sig: head += b'X-Guard-Signature: ' + sig + b'\\r\\n'\n\
-             \x20   c.sendall(head + b'\\r\\n' + body); c.close()\n"
+             s.serve_forever()\n"
         );
         let mut fake = b
             .as_user(

@@ -325,8 +325,11 @@ impl Webhook {
                     common::signed_response(
                         SECRET.as_bytes(),
                         200,
-                        &format!(
-                            r#"{{"decision":"{decision}","approver":"e2e","reason":"e2e says {decision}"}}"#
+                        &common::answer_for(
+                            body.as_bytes(),
+                            &format!(
+                                r#"{{"decision":"{decision}","approver":"e2e","reason":"e2e says {decision}"}}"#
+                            ),
                         ),
                     )
                 } else {

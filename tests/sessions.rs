@@ -59,7 +59,10 @@ fn approver() -> Approver {
             let _ = req.respond(common::signed_response(
                 b"s3cret",
                 200,
-                r#"{"decision":"allow","approver":"ops-oncall","scope":"once"}"#,
+                &common::answer_for(
+                    body.as_bytes(),
+                    r#"{"decision":"allow","approver":"ops-oncall","scope":"once"}"#,
+                ),
             ));
         }
     });

@@ -207,7 +207,7 @@ pub fn approve(req: &Request<'_>, settings: &settings::Settings, ask: AskTermina
         unavailable.push("terminal prompt disabled".to_string());
     }
     match &settings.webhook {
-        Some(hook) => match webhook::ask(hook, &req.body(hook.timeout)) {
+        Some(hook) => match webhook::ask(hook, &req.id, &req.body(hook.timeout)) {
             webhook::Answer::Allow {
                 approver,
                 reason,

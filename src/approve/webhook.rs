@@ -4,6 +4,9 @@
 //! not a well-formed decision. The answers are signed too, with the same
 //! secret over the exact response body: on plain http, anyone who can
 //! reach or impersonate the approver's port could otherwise say `allow`.
+//! A signature alone does not say which request an answer is for, so a
+//! decision must carry the `id` of the request it answers: a signed
+//! `allow` seen once on the wire cannot be replayed to answer another.
 
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
@@ -35,6 +38,10 @@ pub enum Answer {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DecisionBody {
+    /// The `id` of the request this decision answers. Optional only so a
+    /// missing one is refused with its own reason rather than as malformed.
+    #[serde(default)]
+    id: Option<String>,
     decision: String,
     #[serde(default)]
     reason: Option<String>,
@@ -124,8 +131,10 @@ fn client(timeout: Duration) -> Result<reqwest::blocking::Client, String> {
         .map_err(|e| format!("cannot build HTTP client: {e}"))
 }
 
-/// Ask the webhook and wait for its answer, until `cfg.timeout`.
-pub fn ask(cfg: &Webhook, body: &[u8]) -> Answer {
+/// Ask the webhook and wait for its answer, until `cfg.timeout`. `id` is
+/// the request's id, as `body` carries it: a decision naming any other
+/// request (or none) is refused.
+pub fn ask(cfg: &Webhook, id: &str, body: &[u8]) -> Answer {
     let secret = match read_secret(&cfg.secret_file) {
         Ok(s) => s,
         Err(e) => return Answer::Unavailable(e),
@@ -198,7 +207,7 @@ pub fn ask(cfg: &Webhook, body: &[u8]) -> Answer {
                     }
                 }
                 match status {
-                    200 => return decision(&text),
+                    200 => return decision(&text, id),
                     202 => match serde_json::from_str::<PendingBody>(&text) {
                         Ok(p) => {
                             poll = Some(resolve(&cfg.url, &p.poll_url));
@@ -247,11 +256,25 @@ fn malformed(why: &str) -> Answer {
     }
 }
 
-fn decision(text: &str) -> Answer {
+/// A refused answer: well-formed and signed, but not an answer to this
+/// request.
+fn refused(why: &str) -> Answer {
+    Answer::Deny {
+        approver: "webhook".to_string(),
+        reason: Some(format!("the approver's answer {why}; refusing it")),
+    }
+}
+
+/// A 200 body as the answer to the request `id`. A malformed body is a
+/// deny; so is a well-formed one that names another request or none,
+/// since the signature covers the body but nothing else binds it to this
+/// request: without the id, a signed `allow` seen once could be replayed.
+fn decision(text: &str, id: &str) -> Answer {
     let body: DecisionBody = match serde_json::from_str(text) {
         Ok(b) => b,
         Err(e) => return malformed(&e.to_string()),
     };
+    let answers = body.id;
     let approver = body
         .approver
         .filter(|a| !a.trim().is_empty())
@@ -261,7 +284,7 @@ fn decision(text: &str) -> Answer {
         Some("session") => Scope::Session,
         Some(other) => return malformed(&format!("unknown scope `{other}`")),
     };
-    match body.decision.as_str() {
+    let answer = match body.decision.as_str() {
         "allow" => Answer::Allow {
             approver,
             reason: body.reason,
@@ -271,7 +294,12 @@ fn decision(text: &str) -> Answer {
             approver,
             reason: body.reason,
         },
-        other => malformed(&format!("unknown decision `{other}`")),
+        other => return malformed(&format!("unknown decision `{other}`")),
+    };
+    match answers.as_deref() {
+        Some(named) if named == id => answer,
+        Some(_) => refused("is for another request"),
+        None => refused("names no request"),
     }
 }
 
@@ -289,27 +317,107 @@ mod tests {
         assert!(!verify(b"key", b"{\"a\":1}", "sha256=zz"));
     }
 
+    const ID: &str = "6f1c0a9b2d3e4f5061728394";
+
     #[test]
     fn decisions_are_checked() {
         assert!(matches!(
-            decision(r#"{"decision":"allow","approver":"ann","scope":"session"}"#),
+            decision(
+                &format!(
+                    r#"{{"id":"{ID}","decision":"allow","approver":"ann","scope":"session"}}"#
+                ),
+                ID
+            ),
             Answer::Allow {
                 scope: Scope::Session,
                 ..
             }
         ));
         assert!(matches!(
-            decision(r#"{"decision":"deny","reason":"no"}"#),
+            decision(
+                &format!(r#"{{"id":"{ID}","decision":"deny","reason":"no"}}"#),
+                ID
+            ),
             Answer::Deny { .. }
         ));
         for bad in [
-            r#"{"decision":"yes"}"#,
-            r#"{"decision":"allow","scope":"forever"}"#,
-            "not json",
-            r#"{"decision":"allow","extra":1}"#,
-            "",
+            format!(r#"{{"id":"{ID}","decision":"yes"}}"#),
+            format!(r#"{{"id":"{ID}","decision":"allow","scope":"forever"}}"#),
+            "not json".to_string(),
+            format!(r#"{{"id":"{ID}","decision":"allow","extra":1}}"#),
+            r#"{"id":7,"decision":"allow"}"#.to_string(),
+            String::new(),
         ] {
-            assert!(matches!(decision(bad), Answer::Deny { .. }), "{bad}");
+            assert!(
+                matches!(decision(&bad, ID), Answer::Deny { reason: Some(r), .. } if r.starts_with("malformed answer")),
+                "{bad}"
+            );
         }
+    }
+
+    /// The answer must name this request: anything else is a deny, even a
+    /// well-formed `allow` (a replay of another request's answer).
+    #[test]
+    fn a_decision_must_name_the_request_it_answers() {
+        let other = "000000000000000000000000";
+        let for_another = "the approver's answer is for another request; refusing it";
+        let for_none = "the approver's answer names no request; refusing it";
+        let table: [(String, Option<&str>); 9] = [
+            (format!(r#"{{"id":"{ID}","decision":"allow"}}"#), None),
+            (
+                format!(r#"{{"decision":"allow","id":"{ID}","scope":"once"}}"#),
+                None,
+            ),
+            (
+                format!(r#"{{"id":"{other}","decision":"allow"}}"#),
+                Some(for_another),
+            ),
+            (
+                format!(r#"{{"id":"{other}","decision":"allow","scope":"session"}}"#),
+                Some(for_another),
+            ),
+            (
+                format!(r#"{{"id":"{ID} ","decision":"allow"}}"#),
+                Some(for_another),
+            ),
+            (
+                format!(r#"{{"id":"{}","decision":"allow"}}"#, ID.to_uppercase()),
+                Some(for_another),
+            ),
+            (
+                r#"{"id":"","decision":"allow"}"#.to_string(),
+                Some(for_another),
+            ),
+            (
+                r#"{"decision":"allow","approver":"ann"}"#.to_string(),
+                Some(for_none),
+            ),
+            (
+                r#"{"id":null,"decision":"allow"}"#.to_string(),
+                Some(for_none),
+            ),
+        ];
+        for (text, refusal) in &table {
+            match (decision(text, ID), refusal) {
+                (Answer::Allow { .. }, None) => {}
+                (Answer::Deny { approver, reason }, Some(why)) => {
+                    assert_eq!(approver, "webhook", "{text}");
+                    assert_eq!(reason.as_deref(), Some(*why), "{text}");
+                }
+                (got, want) => panic!("{text}: got {got:?}, want refusal {want:?}"),
+            }
+        }
+        // A deny for another request is refused too: guard's reason, not
+        // the other request's approver's.
+        assert_eq!(
+            decision(
+                &format!(r#"{{"id":"{other}","decision":"deny","approver":"bob","reason":"x"}}"#),
+                ID
+            ),
+            Answer::Deny {
+                approver: "webhook".to_string(),
+                reason: Some(for_another.to_string()),
+            }
+        );
     }
 }

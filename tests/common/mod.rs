@@ -127,6 +127,35 @@ pub fn signed_response(
         .with_header(sig)
 }
 
+/// The `id` of a webhook request body, which every decision must echo.
+pub fn request_id(request_body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(request_body)
+        .ok()?
+        .get("id")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// A decision (`decision_json`, a JSON object) as the answer to the
+/// request whose body is `request_body`: the same object with that
+/// request's `id` added, as guard requires of every 200 answer. An answer
+/// to a GET poll is for the request that was POSTed, so pass that body.
+pub fn answer_for(request_body: &[u8], decision_json: &str) -> String {
+    let id = request_id(request_body).unwrap_or_else(|| {
+        panic!(
+            "the approver was asked something with no request id: {}",
+            String::from_utf8_lossy(request_body)
+        )
+    });
+    let mut answer: serde_json::Value = serde_json::from_str(decision_json)
+        .unwrap_or_else(|e| panic!("decision {decision_json:?} is not JSON: {e}"));
+    answer
+        .as_object_mut()
+        .unwrap_or_else(|| panic!("decision {decision_json:?} is not an object"))
+        .insert("id".to_string(), serde_json::Value::String(id));
+    answer.to_string()
+}
+
 /// xorshift64*: a deterministic generator for table and fuzz tests, so a
 /// failure reproduces.
 pub struct Rng(pub u64);
