@@ -107,7 +107,7 @@ fi
 
 if [ -z "$binary" ]; then
   here=$(cd "$(dirname "$0")" && pwd)
-  binary="$here/target/x86_64-unknown-linux-gnu/release/guard"
+  binary="$here/target/release/guard"
   if [ ! -x "$binary" ]; then
     command -v cargo >/dev/null || die "no built binary at $binary and no cargo to build it"
     (cd "$here" && cargo build --release --locked)

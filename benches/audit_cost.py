@@ -15,7 +15,7 @@ Usage: benches/audit_cost.py [ROUNDS]   (needs a release build)
 import os, statistics, subprocess, sys, tempfile, time
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-guard = os.path.join(root, "target/x86_64-unknown-linux-gnu/release/guard")
+guard = os.path.join(root, "target/release/guard")
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 work = tempfile.mkdtemp()
 

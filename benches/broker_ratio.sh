@@ -10,7 +10,7 @@
 # harness starts one per command.
 #
 # Usage: sudo benches/broker_ratio.sh [RUNS]   (needs root, hyperfine, setpriv)
-#   SKIP_BUILD=1       use target/x86_64-unknown-linux-gnu/release/guard as it is
+#   SKIP_BUILD=1       use target/release/guard as it is
 #   EXEC_TREE=off      run the broker with exec_tree: off (no tracing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ id guard >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /var/li
 
 work=$(mktemp -d /tmp/guard-bench.XXXXXX)
 chmod 755 "$work"
-install -m 0755 target/x86_64-unknown-linux-gnu/release/guard "$work/guard"
+install -m 0755 target/release/guard "$work/guard"
 guard=$work/guard
 install -d -o guard -g guard -m 0700 "$work/state" "$work/audit" "$work/private"
 install -d -o guard -g guard -m 0755 "$work/run"

@@ -11,7 +11,7 @@ import os, pty, re, select, statistics, subprocess, sys, tempfile, time
 
 LINES = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GUARD = os.path.join(ROOT, "target", "x86_64-unknown-linux-gnu", "release", "guard")
+GUARD = os.path.join(ROOT, "target", "release", "guard")
 
 
 def spawn(argv, env):

@@ -6,14 +6,14 @@
 #
 # Usage: benches/ratio.sh [RUNS]   (needs hyperfine and a release build)
 #   GUARD_BEFORE=/path/to/older/guard  also times an older build, same run
-#   SKIP_BUILD=1                       use target/x86_64-unknown-linux-gnu/release/guard as it is
+#   SKIP_BUILD=1                       use target/release/guard as it is
 #   GUARD_AUDIT='{ supervise: true }'  adds that `audit:` setting to the config
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-500}
 command -v hyperfine >/dev/null || { echo "ratio.sh: hyperfine is required (apt-get install hyperfine)" >&2; exit 2; }
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet
-guard=$PWD/target/x86_64-unknown-linux-gnu/release/guard
+guard=$PWD/target/release/guard
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

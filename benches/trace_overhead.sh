@@ -7,13 +7,13 @@
 # broker mode (the broker is the tracer), the same pairs.
 #
 # Usage: benches/trace_overhead.sh [RUNS]   (needs hyperfine, cc, make)
-#   SKIP_BUILD=1   use target/x86_64-unknown-linux-gnu/release/guard as it is
+#   SKIP_BUILD=1   use target/release/guard as it is
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}
 command -v hyperfine >/dev/null || { echo "trace_overhead.sh: hyperfine is required" >&2; exit 2; }
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet
-guard=$PWD/target/x86_64-unknown-linux-gnu/release/guard
+guard=$PWD/target/release/guard
 
 work=$(mktemp -d /tmp/guard-trace-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -5,13 +5,13 @@
 # line hashes differently.
 #
 # Usage: benches/verify_throughput.sh [RECORDS]   (needs hyperfine and a release build)
-#   SKIP_BUILD=1   use target/x86_64-unknown-linux-gnu/release/guard as it is
+#   SKIP_BUILD=1   use target/release/guard as it is
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
 command -v hyperfine >/dev/null || { echo "verify_throughput.sh: hyperfine is required" >&2; exit 2; }
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet
-guard=$PWD/target/x86_64-unknown-linux-gnu/release/guard
+guard=$PWD/target/release/guard
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

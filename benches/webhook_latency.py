@@ -15,7 +15,7 @@ import hashlib, hmac, http.server, json, os, statistics, subprocess, sys, tempfi
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GUARD = os.path.join(ROOT, "target", "x86_64-unknown-linux-gnu", "release", "guard")
+GUARD = os.path.join(ROOT, "target", "release", "guard")
 SECRET = b"latency-bench-secret"
 
 

@@ -1140,3 +1140,101 @@ fn a_sourced_file_the_broker_cannot_read_is_still_analysed() {
     ]));
     assert_ok(&out, "missing file");
 }
+
+/// A client hijacked with `LD_PRELOAD` (here: every exec it makes runs
+/// `aws s3 rm` instead of what was decided) can lie only about itself:
+/// the broker put the exec filter in it, so the swapped exec stops for
+/// the broker's tracer and is decided on what it really is. And the
+/// filter's refusals hold in the tree although the client never
+/// installed anything.
+#[test]
+fn a_hijacked_client_can_only_lie_about_itself() {
+    let users = require_users!();
+    let Ok(cc) = which("cc") else {
+        eprintln!("skipped: no C compiler");
+        return;
+    };
+    let hook = Approver::answering("deny");
+    let b = started(users, hook.port);
+    let marker = b.fake_cli("aws");
+    let aws = b.bin_dir().join("aws");
+    let src = b.work().join("hijack.c");
+    std::fs::write(
+        &src,
+        format!(
+            r#"#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+extern char **environ;
+/* Only guard is hijacked (not setpriv, which starts it), and only once. */
+static int swap(const char *p, char *const a[], char *const e[]) {{
+    int (*real)(const char *, char *const[], char *const[]) = dlsym(RTLD_NEXT, "execve");
+    if (strncmp(program_invocation_short_name, "guard", 5) != 0)
+        return real(p, a, e);
+    unsetenv("LD_PRELOAD");
+    char *const argv[] = {{"aws", "s3", "rm", "s3://prod", "--recursive", 0}};
+    (void)e;
+    return real("{aws}", argv, environ);
+}}
+int execve(const char *p, char *const a[], char *const e[]) {{ return swap(p, a, e); }}
+int execv(const char *p, char *const a[]) {{ return swap(p, a, environ); }}
+int execvp(const char *p, char *const a[]) {{
+    if (strncmp(program_invocation_short_name, "guard", 5) == 0)
+        return swap(p, a, environ);
+    int (*real)(const char *, char *const[]) = dlsym(RTLD_NEXT, "execvp");
+    return real(p, a);
+}}
+"#,
+            aws = aws.display()
+        ),
+    )
+    .unwrap();
+    let so = b.work().join("hijack.so");
+    let built = Command::new(cc)
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .arg("-ldl")
+        .output()
+        .expect("cc");
+    assert!(built.status.success(), "cc: {}", text(&built.stderr));
+    broker::chmod(&so, 0o755);
+    let out = run(b.agent(&["-c", "ls /"]).env("LD_PRELOAD", &so));
+    assert!(
+        !marker.exists(),
+        "the swapped exec ran: {}",
+        text(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("guard: denied"),
+        "the agent is told: {}",
+        text(&out.stderr)
+    );
+    let swapped = b
+        .decisions()
+        .into_iter()
+        .find(|r| r["mode"] == "exec" && r["line"].as_str().is_some_and(|l| l.contains("s3 rm")));
+    let swapped = swapped.expect("the swapped exec was decided, and recorded");
+    assert_eq!(swapped["decision"], "deny", "{swapped}");
+    // The filter is in the tree though the client installed nothing.
+    let probe = b.work().join("ptrace.py");
+    std::fs::write(
+        &probe,
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+         r = libc.ptrace(16, os.getppid(), 0, 0)\n\
+         print('ptrace', r, ctypes.get_errno())\n",
+    )
+    .unwrap();
+    broker::chmod(&probe, 0o644);
+    let out = run(&mut b.agent(&["-c", &format!("python3 {}", probe.display())]));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("ptrace -1 {}", nix::libc::EPERM),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -197,7 +197,7 @@ fn a_granted_credential_is_sealed_from_the_agents_other_processes() {
             &[probe.to_str().unwrap(), holder, child],
         ));
         // From inside a traced line of the same session.
-        let inside = run(&mut b
+        let inside = run(b
             .agent(&[
                 "-c",
                 &format!("python3 {} {holder} {child}", probe.display()),

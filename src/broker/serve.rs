@@ -622,8 +622,14 @@ fn attach(
         .name(format!("trace-{pid}"))
         .stack_size(16 << 20)
         .spawn(move || {
-            // ptrace belongs to the thread that attached: this one.
-            let seized = crate::trace::seize(pid);
+            // ptrace belongs to the thread that attached: this one. The
+            // filter goes in by the broker's hand: the client is the
+            // agent's process, and may have been made to skip it.
+            let seized = crate::trace::seize(pid).and_then(|()| {
+                crate::trace::filter::programs()
+                    .and_then(|p| crate::trace::tracee::install_filters(pid, &p))
+                    .map_err(|e| format!("cannot install the exec filter in the client: {e}"))
+            });
             let ok = seized.is_ok();
             let _ = tx.send(seized);
             if !ok {

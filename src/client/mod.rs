@@ -244,13 +244,11 @@ impl Conn {
         result
     }
 
-    /// Be traced from here on: install the exec filter on this process,
-    /// hand the broker the terminal (for reviews of what the line
-    /// starts), and wait until it has attached. After this every exec of
+    /// Be traced from here on: hand the broker the terminal (for reviews
+    /// of what the line starts) and wait until it has attached and put
+    /// the exec filter in this process itself. After this every exec of
     /// this process and its descendants is the broker's to decide.
     pub fn attach(&mut self, id: u64) -> Result<(), ClientError> {
-        let programs = crate::trace::filter::programs().map_err(ClientError::Broker)?;
-        crate::trace::filter::install(&programs).map_err(ClientError::Broker)?;
         let tty = own_terminal();
         let fds: Vec<std::os::fd::RawFd> = tty.iter().map(|t| t.as_raw_fd()).collect();
         self.send(

@@ -290,7 +290,7 @@ pub fn seal(
         pid,
         r,
         libc::SYS_prctl as u32,
-        [libc::PR_SET_DUMPABLE as u64, 0, 0],
+        [libc::PR_SET_DUMPABLE as u64, 0, 0, 0, 0],
     )?;
     if ret != 0 {
         return Err(format!("prctl(PR_SET_DUMPABLE) in {pid}: {ret}"));
@@ -299,6 +299,103 @@ pub fn seal(
         push_env(pid, r, add)?;
     }
     Ok(pending)
+}
+
+/// Install the exec filters in a seized tracee, whatever it is doing (the
+/// broker does this to its client rather than trust the client to have
+/// done it): interrupted, made to call `prctl(PR_SET_NO_NEW_PRIVS)` and
+/// `seccomp(SECCOMP_SET_MODE_FILTER, TSYNC)` for each filter, and let go.
+/// Filters only add up, so one the tracee installed itself can only make
+/// it stricter; and an exec the tracer did not decide is killed at its
+/// exec event whatever any filter said.
+pub fn install_filters(pid: Pid, programs: &[seccompiler::BpfProgram]) -> Result<(), String> {
+    use nix::sys::ptrace;
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    ptrace::interrupt(pid).map_err(|e| format!("interrupt {pid}: {e}"))?;
+    let mut pending = None;
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::PtraceEvent(_, _, ev)) if ev == libc::PTRACE_EVENT_STOP => break,
+            Ok(WaitStatus::Stopped(_, sig)) => {
+                pending = Some(sig);
+                ptrace::cont(pid, None).map_err(|e| format!("cont {pid}: {e}"))?;
+            }
+            Ok(WaitStatus::PtraceEvent(..)) | Ok(WaitStatus::PtraceSyscall(_)) => {
+                ptrace::cont(pid, None).map_err(|e| format!("cont {pid}: {e}"))?;
+            }
+            Ok(WaitStatus::StillAlive) | Err(nix::Error::EINTR) => {}
+            Ok(other) => return Err(format!("{pid} is gone: {other:?}")),
+            Err(e) => return Err(format!("wait {pid}: {e}")),
+        }
+    }
+    let r = regs(pid)?;
+    // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+    // then each program's instructions (code u16, jt u8, jf u8, k u32).
+    let heads = 16 * programs.len();
+    let body: usize = programs.iter().map(|p| 8 * p.len()).sum();
+    let total = (heads + body).div_ceil(16) * 16;
+    let base = r
+        .rsp
+        .checked_sub(128 + total as u64 + 16)
+        .ok_or("no room below the stack pointer")?
+        & !15;
+    let mut blob = Vec::with_capacity(total);
+    let mut at = base + heads as u64;
+    for p in programs {
+        let len = u16::try_from(p.len()).map_err(|_| "filter too long".to_string())?;
+        blob.extend_from_slice(&len.to_ne_bytes());
+        blob.extend_from_slice(&[0u8; 6]);
+        blob.extend_from_slice(&at.to_ne_bytes());
+        at += 8 * p.len() as u64;
+    }
+    for p in programs {
+        for i in p {
+            blob.extend_from_slice(&i.code.to_ne_bytes());
+            blob.push(i.jt);
+            blob.push(i.jf);
+            blob.extend_from_slice(&i.k.to_ne_bytes());
+        }
+    }
+    let local = [std::io::IoSlice::new(&blob)];
+    let remote = [RemoteIoVec {
+        base: usize::try_from(base).map_err(err)?,
+        len: blob.len(),
+    }];
+    let n = process_vm_writev(pid, &local, &remote).map_err(|e| format!("write {pid}: {e}"))?;
+    if n != blob.len() {
+        return Err("short write of the filter".to_string());
+    }
+    let (ret, sig) = inject_syscall(
+        pid,
+        r,
+        libc::SYS_prctl as u32,
+        [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0],
+    )?;
+    pending = pending.or(sig);
+    if ret != 0 {
+        return Err(format!("prctl(PR_SET_NO_NEW_PRIVS) in {pid}: {ret}"));
+    }
+    for i in 0..programs.len() {
+        const SECCOMP_SET_MODE_FILTER: u64 = 1;
+        const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
+        let (ret, sig) = inject_syscall(
+            pid,
+            r,
+            libc::SYS_seccomp as u32,
+            [
+                SECCOMP_SET_MODE_FILTER,
+                SECCOMP_FILTER_FLAG_TSYNC,
+                base + 16 * i as u64,
+                0,
+                0,
+            ],
+        )?;
+        pending = pending.or(sig);
+        if ret != 0 {
+            return Err(format!("seccomp in {pid}: {ret}"));
+        }
+    }
+    ptrace::cont(pid, pending).map_err(|e| format!("cont {pid}: {e}"))
 }
 
 /// Run one system call in a stopped tracee: `mov eax, NR; syscall`
@@ -311,7 +408,7 @@ fn inject_syscall(
     pid: Pid,
     saved: libc::user_regs_struct,
     nr: u32,
-    args: [u64; 3],
+    args: [u64; 5],
 ) -> Result<(i64, Option<nix::sys::signal::Signal>), String> {
     use nix::sys::ptrace;
     use nix::sys::signal::Signal;
@@ -329,6 +426,11 @@ fn inject_syscall(
     r.rdi = args[0];
     r.rsi = args[1];
     r.rdx = args[2];
+    r.r10 = args[3];
+    r.r8 = args[4];
+    // Not in a system call: a call interrupted by the stop is restarted
+    // only when the saved registers are back.
+    r.orig_rax = u64::MAX;
     let mut pending = None;
     let outcome = (|| {
         ptrace::setregs(pid, r).map_err(|e| format!("setregs {pid}: {e}"))?;
