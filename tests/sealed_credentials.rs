@@ -88,7 +88,7 @@ fn holder(b: &Broker) {
         &p,
         "#!/bin/sh\n\
          sleep 30 &\n\
-         echo \"$$ $! ${AWS_SECRET_ACCESS_KEY:-none}\" > aws-pids.tmp && mv aws-pids.tmp aws-pids\n\
+         echo \"$$ $! ${AWS_SECRET_ACCESS_KEY:-none} ${LD_PRELOAD:-none}\" > aws-pids.tmp && mv aws-pids.tmp aws-pids\n\
          i=0; while [ ! -e go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n\
          kill $! 2>/dev/null\n",
     )
@@ -165,9 +165,11 @@ fn a_granted_credential_is_sealed_from_the_agents_other_processes() {
     for line in ["aws s3 ls", "aws s3 ls | cat", "bash -c 'aws s3 ls; true'"] {
         let _ = std::fs::remove_file(b.work().join("aws-pids"));
         let _ = std::fs::remove_file(b.work().join("go"));
+        // The harness's loader variables do not reach a credential holder.
         let mut guarded = b
             .agent(&["-c", line])
             .env("GUARD_SESSION", &session)
+            .env("LD_PRELOAD", "libhijack-absent.so")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -188,8 +190,9 @@ fn a_granted_credential_is_sealed_from_the_agents_other_processes() {
             );
         };
         let words: Vec<&str> = pids.split_whitespace().collect();
-        assert_eq!(words.len(), 3, "{line}: {pids}");
+        assert_eq!(words.len(), 4, "{line}: {pids}");
         let (holder, child, seen) = (words[0], words[1], words[2]);
+        assert_eq!(words[3], "none", "{line}: LD_PRELOAD reached aws");
         // From outside any traced tree: the agent itself.
         let outside = run(&mut b.as_user(
             &users.agent,
@@ -264,7 +267,7 @@ fn an_interactive_lines_credential_is_sealed_and_not_kept() {
     .and_then(|_| std::fs::read_to_string(b.work().join("aws-pids")).ok())
     .unwrap_or_else(|| panic!("aws never started\n{}", b.logs()));
     let words: Vec<&str> = pids.split_whitespace().collect();
-    assert_eq!(words.len(), 3, "{pids}");
+    assert_eq!(words.len(), 4, "{pids}");
     let outside = run(&mut b.as_user(
         &users.agent,
         Path::new("/usr/bin/python3"),
