@@ -14,7 +14,8 @@
 # As root it also sets up the broker, the reference monitor every guarded
 # line is decided by: the system user `guard` (--broker-user), its private
 # /var/lib/guard and /var/log/guard (0700), and a socket-activated systemd
-# unit (guard-broker.socket/.service) holding only CAP_SYS_PTRACE; a new
+# unit (guard-broker.socket/.service) holding only CAP_SYS_PTRACE and
+# CAP_DAC_READ_SEARCH; a new
 # config.yaml names its socket. --no-broker leaves guard in embedded mode,
 # which is advisory. --root DIR puts the system files (etc/shells,
 # etc/guard, var/cache/guard, var/lib/guard, var/log/guard,
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
     --no-broker) broker=0; shift ;;
     --broker-user) broker_user=${2:?--broker-user needs a name}; shift 2 ;;
     --broker-user=*) broker_user=${1#*=}; shift ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
@@ -199,7 +200,7 @@ YAML
     else
       echo "install.sh: no systemd here; run the broker yourself, as $broker_user:"
       echo "  setpriv --reuid=$broker_user --regid=$broker_user --init-groups \\"
-      echo "    --inh-caps=+sys_ptrace --ambient-caps=+sys_ptrace $dest broker &"
+      echo "    --inh-caps=+sys_ptrace,+dac_read_search --ambient-caps=+sys_ptrace,+dac_read_search $dest broker &"
     fi
   fi
 

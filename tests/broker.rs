@@ -1064,8 +1064,8 @@ fn the_broker_takes_its_socket_from_systemd() {
         // As the unit gives it: one capability, to trace what lines start.
         .args([
             "--init-groups",
-            "--inh-caps=+sys_ptrace",
-            "--ambient-caps=+sys_ptrace",
+            "--inh-caps=+sys_ptrace,+dac_read_search",
+            "--ambient-caps=+sys_ptrace,+dac_read_search",
             "--",
             "sh",
             "-c",

@@ -154,8 +154,8 @@ fn install_into_a_prefix_and_root_is_idempotent_and_reversible() {
     let broker = fs::read_to_string(units.join("guard-broker.service")).unwrap();
     for want in [
         "User=guard".to_string(),
-        "AmbientCapabilities=CAP_SYS_PTRACE".to_string(),
-        "CapabilityBoundingSet=CAP_SYS_PTRACE".to_string(),
+        "AmbientCapabilities=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH".to_string(),
+        "CapabilityBoundingSet=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH".to_string(),
         "NoNewPrivileges=yes".to_string(),
         format!("ExecStart={} broker", t.dest().display()),
     ] {

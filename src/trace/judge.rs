@@ -115,8 +115,21 @@ impl Known {
     fn hash(&mut self, f: Identity, at: &str) -> Option<[u8; 32]> {
         *self.hashes.entry((f.dev, f.ino)).or_insert_with(|| {
             use sha2::{Digest, Sha256};
-            let bytes = std::fs::read(at).ok()?;
-            Some(Sha256::digest(&bytes).into())
+            use std::io::Read;
+            // A copy of a program is no bigger than programs get.
+            const MAX: u64 = 1 << 30;
+            let f = super::resolve::open_regular(at).ok()?;
+            let mut h = Sha256::new();
+            let mut buf = vec![0u8; 1 << 16];
+            let mut r = f.take(MAX);
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => h.update(&buf[..n]),
+                    Err(_) => return None,
+                }
+            }
+            Some(h.finalize().into())
         })
     }
 
@@ -166,7 +179,7 @@ impl Known {
         if same_size.is_empty() {
             return None;
         }
-        let mine = self.hash(file, &format!("/proc/{}/root{}", call.pid, call.path))?;
+        let mine = self.hash(file, call.open_at.as_deref()?)?;
         for (id, name) in same_size {
             let dir = path
                 .split(':')
@@ -375,7 +388,7 @@ impl<'a> LineJudge<'a> {
         v
     }
 
-    fn judge(&mut self, call: &Call, after: bool) -> Judgement {
+    fn judge(&mut self, call: &Call) -> Judgement {
         if self.launch.as_ref() == Some(&call.args.argv) {
             self.launch = None;
             return Judgement::Allow(Vec::new());
@@ -424,13 +437,7 @@ impl<'a> LineJudge<'a> {
             })
             .collect();
         let text = shell_words::join(&words);
-        let ask = |r: &crate::approve::Request<'_>, t: Duration| {
-            if after {
-                Answer::Unavailable("the program is already starting".to_string())
-            } else {
-                (self.ask)(r, t)
-            }
-        };
+        let ask = |r: &crate::approve::Request<'_>, t: Duration| (self.ask)(r, t);
         let ctx = crate::gate::Context {
             cfg: self.cfg,
             session: Some(&self.session),
@@ -477,7 +484,7 @@ impl<'a> LineJudge<'a> {
 impl Judge for LineJudge<'_> {
     fn exec(&mut self, call: &Call) -> Judgement {
         let first = self.unclaimed.take();
-        let judged = self.judge(call, false);
+        let judged = self.judge(call);
         let claimed = self.claimed.take();
         match judged {
             Judgement::Allow(mut env) => {
@@ -495,10 +502,6 @@ impl Judge for LineJudge<'_> {
 
     fn holds_secret(&self, name: &str) -> bool {
         self.secrets.contains(name)
-    }
-
-    fn after(&mut self, call: &Call) -> Judgement {
-        self.judge(call, true)
     }
 
     fn mismatch(&mut self, pid: i32, expected: &str, got: &str) {

@@ -22,6 +22,7 @@
 
 pub mod filter;
 pub mod judge;
+pub(crate) mod resolve;
 pub mod spawn;
 pub mod tracee;
 
@@ -118,6 +119,11 @@ pub struct Call {
     /// A script's `#!` line (interpreter and optional argument), when the
     /// tracer could read it.
     pub shebang: Option<Vec<String>>,
+    /// Why the file could not be examined, when it exists but the tracer
+    /// cannot look at it: such an exec is refused.
+    pub unexamined: Option<String>,
+    /// Where the tracer can read the file, when it is a regular file.
+    pub open_at: Option<String>,
 }
 
 impl Call {
@@ -147,10 +153,6 @@ pub trait Judge {
     /// After an allowed exec, what runs differs from what was decided
     /// (`expected`/`got` say how); the process has been killed.
     fn mismatch(&mut self, pid: i32, expected: &str, got: &str);
-    /// After an exec whose file the tracer could not examine first (an
-    /// unreadable script, say): what runs now. `Allow` lets it go on;
-    /// anything else kills it.
-    fn after(&mut self, call: &Call) -> Judgement;
     /// The tree's root ended.
     fn root_ended(&mut self, ended: Ended);
     /// Is `name` a credential this tree was handed? A sealing tree moves
@@ -328,7 +330,14 @@ impl Tree {
             }
         };
         let call = self.call(pid, args);
-        match judge.exec(&call) {
+        let judged = match &call.unexamined {
+            Some(why) => Judgement::Deny(format!(
+                "guard: denied: cannot examine {} before it runs: {why}",
+                call.path
+            )),
+            None => judge.exec(&call),
+        };
+        match judged {
             Judgement::Deny(line) => {
                 let _ = tracee::fail(pid, regs, nix::libc::EACCES);
                 tracee::note(pid, &line);
@@ -385,33 +394,39 @@ impl Tree {
         let (path, open_at) = if args.flags & nix::libc::AT_EMPTY_PATH != 0 && args.path.is_empty()
         {
             let target = tracee::proc_link(pid, &format!("fd/{}", args.dirfd)).unwrap_or_default();
-            (target, format!("/proc/{pid}/fd/{}", args.dirfd))
+            (target, Ok(format!("/proc/{pid}/fd/{}", args.dirfd)))
         } else if args.path.starts_with('/') {
-            (args.path.clone(), format!("/proc/{pid}/root{}", args.path))
+            (args.path.clone(), resolve::resolve(pid, "/", &args.path))
         } else if args.dirfd == nix::libc::AT_FDCWD {
             (
                 format!("{}/{}", cwd.trim_end_matches('/'), args.path),
-                format!("/proc/{pid}/cwd/{}", args.path),
+                resolve::resolve(pid, &cwd, &args.path),
             )
         } else {
             let dir = tracee::proc_link(pid, &format!("fd/{}", args.dirfd)).unwrap_or_default();
             (
                 format!("{}/{}", dir.trim_end_matches('/'), args.path),
-                format!("/proc/{pid}/fd/{}/{}", args.dirfd, args.path),
+                resolve::resolve(pid, &dir, &args.path),
             )
         };
-        let file = std::fs::metadata(&open_at).ok().map(|m| identity(&m));
-        let shebang = match file {
-            Some(f) => {
+        let examined =
+            open_at.and_then(|at| std::fs::metadata(&at).map(|m| (identity(&m), m.is_file(), at)));
+        let (file, unexamined, open_at) = match examined {
+            Ok((id, regular, at)) => (Some(id), None, regular.then_some(at)),
+            Err(e) if resolve::missing(&e) => (None, None, None),
+            Err(e) => (None, Some(e.to_string()), None),
+        };
+        let shebang = match (file, &open_at) {
+            (Some(f), Some(at)) => {
                 if self.shebangs.len() > 4096 {
                     self.shebangs.clear();
                 }
                 self.shebangs
                     .entry(f)
-                    .or_insert_with(|| shebang(&open_at))
+                    .or_insert_with(|| shebang(at))
                     .clone()
             }
-            None => None,
+            _ => None,
         };
         Call {
             pid: pid.as_raw(),
@@ -421,6 +436,8 @@ impl Tree {
             cwd,
             file,
             shebang,
+            unexamined,
+            open_at,
         }
     }
 
@@ -446,14 +463,10 @@ impl Tree {
                 "an exec guard decided",
                 "an exec it never saw",
             );
-            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-            let _ = ptrace::cont(pid, None);
+            tracee::kill(pid);
             return;
         };
-        let file_ok = match running {
-            Some(r) => expect.files.is_empty() || expect.files.contains(&r),
-            None => false,
-        };
+        let file_ok = running.is_some_and(|r| expect.files.contains(&r));
         // Linux gives a program exec'd with no argv one empty word.
         let argv_ok = expect.argvs.is_empty()
             || expect.argvs.contains(&argv)
@@ -462,35 +475,24 @@ impl Tree {
             go_sealed(pid, carry);
             return;
         }
-        if file_ok && argv_ok {
-            // The file could not be examined first: judge what runs.
-            let exe = tracee::proc_link(pid, "exe").unwrap_or_default();
-            let mut after = expect.call.clone();
-            after.path = exe;
-            after.args.argv = argv;
-            after.file = running;
-            after.shebang = None;
-            if matches!(judge.after(&after), Judgement::Allow(_)) {
-                go_sealed(pid, carry);
-                return;
-            }
-            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-            let _ = ptrace::cont(pid, None);
-            return;
-        }
-        let expected = format!(
-            "{} running {}",
-            expect.call.path,
-            shell_words::join(expect.argvs.first().unwrap_or(&expect.call.args.argv))
-        );
+        // Nothing was there when it was decided (a path being rewritten,
+        // a file that appeared): that exec was allowed only to fail.
+        let expected = if expect.files.is_empty() {
+            format!("{} (missing) to fail", expect.call.path)
+        } else {
+            format!(
+                "{} running {}",
+                expect.call.path,
+                shell_words::join(expect.argvs.first().unwrap_or(&expect.call.args.argv))
+            )
+        };
         let got = format!(
             "{} running {}",
             tracee::proc_link(pid, "exe").unwrap_or_default(),
             shell_words::join(&argv)
         );
-        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        tracee::kill(pid);
         judge.mismatch(pid.as_raw(), &expected, &got);
-        let _ = ptrace::cont(pid, None);
     }
 }
 
@@ -518,8 +520,7 @@ fn go_sealed(pid: Pid, carry: Option<Vec<(String, String)>>) {
                 pid,
                 &format!("guard: denied: cannot hand the credentials to the program: {why}"),
             );
-            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-            let _ = ptrace::cont(pid, None);
+            tracee::kill(pid);
         }
     }
 }
@@ -535,7 +536,7 @@ fn listen(pid: Pid) {
 /// bytes; the interpreter, then at most one argument).
 fn shebang(path: &str) -> Option<Vec<String>> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
+    let mut f = resolve::open_regular(path).ok()?;
     let mut buf = [0u8; 256];
     let n = f.read(&mut buf).ok()?;
     let head = buf.get(..n)?;
@@ -568,8 +569,8 @@ fn expectation(call: &Call) -> Expect {
     let mut argvs = Vec::new();
     match (&call.file, &call.shebang) {
         (Some(_), Some(interp)) => {
-            let at = format!("/proc/{}/root{}", call.pid, interp[0]);
-            if let Ok(m) = std::fs::metadata(&at) {
+            let at = resolve::resolve(Pid::from_raw(call.pid), &call.cwd, &interp[0]);
+            if let Ok(m) = at.and_then(std::fs::metadata) {
                 files.push(identity(&m));
             }
             let mut argv = interp.clone();
@@ -585,7 +586,7 @@ fn expectation(call: &Call) -> Expect {
             files.push(*f);
             argvs.push(call.args.argv.clone());
         }
-        // Nothing known beforehand: judged after the fact.
+        // Missing: the call can only fail, and anything it runs is killed.
         (None, _) => {}
     }
     Expect {

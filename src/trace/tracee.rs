@@ -398,6 +398,56 @@ pub fn install_filters(pid: Pid, programs: &[seccompiler::BpfProgram]) -> Result
     ptrace::cont(pid, pending).map_err(|e| format!("cont {pid}: {e}"))
 }
 
+/// Kill a tracee stopped at a ptrace-stop, and make sure of it. A plain
+/// SIGKILL is enough when the tracer may signal it (embedded mode: the
+/// same user). The broker may not (another user, no CAP_KILL), so the
+/// tracee is made to kill itself: `getpid()`, then `kill(self, SIGKILL)`
+/// with `exit_group(137)` behind it, and let go. Either way its death
+/// reaches the tracer's wait loop as usual.
+pub fn kill(pid: Pid) {
+    use nix::sys::ptrace;
+    use nix::sys::signal::{self, Signal};
+    if signal::kill(pid, Signal::SIGKILL).is_ok() {
+        let _ = ptrace::cont(pid, None);
+        return;
+    }
+    let Ok(r) = regs(pid) else {
+        return;
+    };
+    let own = match inject_syscall(pid, r, libc::SYS_getpid as u32, [0; 5]) {
+        Ok((own, _)) if own > 0 => own as u64,
+        _ => {
+            let _ = ptrace::cont(pid, None);
+            return;
+        }
+    };
+    // mov eax, SYS_kill; syscall; mov edi, 137; mov eax, SYS_exit_group; syscall
+    let mut code = Vec::with_capacity(24);
+    code.push(0xb8);
+    code.extend_from_slice(&(libc::SYS_kill as u32).to_le_bytes());
+    code.extend_from_slice(&[0x0f, 0x05, 0xbf]);
+    code.extend_from_slice(&137u32.to_le_bytes());
+    code.push(0xb8);
+    code.extend_from_slice(&(libc::SYS_exit_group as u32).to_le_bytes());
+    code.extend_from_slice(&[0x0f, 0x05]);
+    code.resize(24, 0x90);
+    for (i, chunk) in code.chunks(8).enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let at = (r.rip + 8 * i as u64) as ptrace::AddressType;
+        if ptrace::write(pid, at, i64::from_ne_bytes(w)).is_err() {
+            let _ = ptrace::cont(pid, None);
+            return;
+        }
+    }
+    let mut k = r;
+    k.rdi = own;
+    k.rsi = Signal::SIGKILL as u64;
+    k.orig_rax = u64::MAX;
+    let _ = ptrace::setregs(pid, k);
+    let _ = ptrace::cont(pid, None);
+}
+
 /// Run one system call in a stopped tracee: `mov eax, NR; syscall`
 /// written over the text at its instruction pointer, stepped until the
 /// call is done, and both the text and the registers put back. The

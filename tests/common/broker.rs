@@ -265,8 +265,8 @@ impl Broker {
             .arg(format!("--regid={BROKER_USER}"))
             .args([
                 "--init-groups",
-                "--inh-caps=+sys_ptrace",
-                "--ambient-caps=+sys_ptrace",
+                "--inh-caps=+sys_ptrace,+dac_read_search",
+                "--ambient-caps=+sys_ptrace,+dac_read_search",
             ])
             .arg(&self.users.bin)
             .arg("broker")
