@@ -655,6 +655,29 @@ fn indirect_runs() -> Vec<Row> {
         row("a renamed copy of aws", "bash x.sh", "aws", AWS, |d| {
             file(d, "x.sh", "cp \"$(command -v aws)\" tool && ./tool s3 ls\n")
         }),
+        // An interpreter handed the CLI's own script (aws is a Python
+        // script in its pip form; this fake is a shell script), by path
+        // and as a renamed copy.
+        row(
+            "an interpreter running the CLI's script",
+            "bash x.sh",
+            "aws",
+            AWS,
+            |d| file(d, "x.sh", "sh \"$(command -v aws)\" s3 ls\n"),
+        ),
+        row(
+            "an interpreter running a renamed copy",
+            "bash x.sh",
+            "aws",
+            AWS,
+            |d| {
+                file(
+                    d,
+                    "x.sh",
+                    "cp \"$(command -v aws)\" tool && bash -- ./tool s3 ls\n",
+                )
+            },
+        ),
         // Bare `xargs -a file` would only echo the words, and `xargs -a
         // file env` on the line is already reviewed as dynamic: the
         // launcher has to be one the line does not show.

@@ -72,6 +72,32 @@ fn normal(argv: &[String]) -> Vec<String> {
 /// its lines starts the line, and everything below it is the line's.
 pub type Launches = Arc<Mutex<Vec<(String, Line)>>>;
 
+/// Interpreters that run a script named by their first operand.
+const INTERPRETERS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "busybox", "python", "python2", "python3", "node",
+    "nodejs", "perl", "ruby", "php", "lua", "tclsh", "Rscript",
+];
+
+/// Where an interpreter's script is in `words` (argv[0] a program name),
+/// unless the code comes from an option (`-c`, `-e`, `-m`) instead.
+fn script_arg(words: &[String]) -> Option<usize> {
+    let first = words.first()?;
+    let name = crate::command::basename(first);
+    let family = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    if !INTERPRETERS.contains(&name) && !INTERPRETERS.contains(&family) {
+        return None;
+    }
+    for (i, w) in words.iter().enumerate().skip(1) {
+        match w.as_str() {
+            "-c" | "-e" | "-E" | "-m" | "-p" | "--eval" | "--print" | "-r" => return None,
+            "--" => return words.get(i + 1).map(|_| i + 1),
+            w if w.starts_with('-') || w.starts_with('+') => {}
+            _ => return Some(i),
+        }
+    }
+    None
+}
+
 /// Does this argv run `text` as a line of a `-c` script?
 fn launches(argv: &[String], text: &str) -> bool {
     argv.iter()
@@ -133,9 +159,15 @@ impl Known {
         })
     }
 
-    /// The flagged program `file` is (the same file, or a copy of it).
-    fn program(&mut self, cfg: &Config, call: &Call) -> Option<String> {
-        let file = call.file?;
+    /// The flagged program `file` (readable at `open_at`) is: the same
+    /// file, or a copy of it.
+    fn program(
+        &mut self,
+        cfg: &Config,
+        call: &Call,
+        file: Identity,
+        open_at: Option<&str>,
+    ) -> Option<String> {
         let path = call
             .env("PATH")
             .unwrap_or("/usr/local/bin:/usr/bin:/bin")
@@ -179,7 +211,7 @@ impl Known {
         if same_size.is_empty() {
             return None;
         }
-        let mine = self.hash(file, call.open_at.as_deref()?)?;
+        let mine = self.hash(file, open_at?)?;
         for (id, name) in same_size {
             let dir = path
                 .split(':')
@@ -327,15 +359,42 @@ impl<'a> LineJudge<'a> {
     /// will run in front.
     fn words(&mut self, call: &Call) -> Vec<String> {
         let mut words = call.args.argv.clone();
-        let program = match self.cfg {
-            Ok(cfg) => self.known.program(cfg, call),
-            Err(_) => None,
+        let program = match (self.cfg, call.file) {
+            (Ok(cfg), Some(f)) => self.known.program(cfg, call, f, call.open_at.as_deref()),
+            _ => None,
         }
         .unwrap_or_else(|| call.path.clone());
         if words.is_empty() {
             words.push(program);
         } else {
             words[0] = program;
+        }
+        // `python3 "$(command -v aws)" s3 ls` runs aws as surely as `aws`
+        // does: an interpreter's script that is (a copy of) a program the
+        // rules name is decided as that program.
+        if let (Ok(cfg), Some(i)) = (self.cfg, script_arg(&words)) {
+            let pid = nix::unistd::Pid::from_raw(call.pid);
+            let at = super::resolve::resolve(pid, &call.cwd, &words[i]);
+            if let Ok((at, meta)) = at.and_then(|a| std::fs::metadata(&a).map(|m| (a, m))) {
+                use std::os::unix::fs::MetadataExt;
+                let f = Identity {
+                    dev: meta.dev(),
+                    ino: meta.ino(),
+                    size: meta.size(),
+                };
+                let named = self.known.program(cfg, call, f, Some(&at)).or_else(|| {
+                    let base = crate::command::basename(&words[i]);
+                    cfg.rules
+                        .whole_programs()
+                        .contains(&base)
+                        .then(|| base.to_string())
+                });
+                if let Some(name) = named {
+                    let mut out = vec![name];
+                    out.extend(words[i + 1..].iter().cloned());
+                    return out;
+                }
+            }
         }
         words
     }
