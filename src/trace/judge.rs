@@ -72,6 +72,93 @@ fn normal(argv: &[String]) -> Vec<String> {
 /// its lines starts the line, and everything below it is the line's.
 pub type Launches = Arc<Mutex<Vec<(String, Line)>>>;
 
+/// A directory's change time and inode: an entry added, removed or
+/// renamed in it changes the first.
+type Stamp = Option<(i64, i64, u64)>;
+
+/// PATH, the tracee's root (dev, ino) and a hash of the flagged names.
+type TableKey = (String, (u64, u64), u64);
+
+/// Where the programs rules flag outright are on one PATH, in one root.
+struct Table {
+    /// Each PATH directory and its change time when the table was made:
+    /// a program added, removed or renamed in one changes it.
+    dirs: Vec<(String, Stamp)>,
+    found: Vec<(Identity, String)>,
+}
+
+/// Tables shared by every tree in the process (a broker traces many
+/// lines a second, each of which would otherwise stat every flagged
+/// program in every PATH directory), keyed by PATH, the tracee's root
+/// and the set of names.
+static TABLES: std::sync::OnceLock<Mutex<HashMap<TableKey, Table>>> = std::sync::OnceLock::new();
+
+fn dir_stamp(at: &str) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(at)
+        .ok()
+        .map(|m| (m.ctime(), m.ctime_nsec(), m.ino()))
+}
+
+/// The flagged programs found on `path` in tracee `pid`'s view, each with
+/// the file it is there.
+fn flagged_on_path(cfg: &Config, pid: i32, path: &str) -> Vec<(Identity, String)> {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::fs::MetadataExt;
+    let names = cfg.rules.whole_programs();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    names.hash(&mut h);
+    let root = std::fs::metadata(format!("/proc/{pid}/root"))
+        .map(|m| (m.dev(), m.ino()))
+        .unwrap_or_default();
+    let dirs: Vec<(String, Stamp)> = path
+        .split(':')
+        .filter(|d| d.starts_with('/'))
+        .map(|d| {
+            let d = d.trim_end_matches('/').to_string();
+            let stamp = dir_stamp(&format!("/proc/{pid}/root{d}"));
+            (d, stamp)
+        })
+        .collect();
+    let key = (path.to_string(), root, h.finish());
+    let tables = TABLES.get_or_init(Default::default);
+    if let Ok(t) = tables.lock() {
+        if let Some(table) = t.get(&key).filter(|t| t.dirs == dirs) {
+            return table.found.clone();
+        }
+    }
+    let mut found = Vec::new();
+    for name in names {
+        for (dir, _) in &dirs {
+            if let Ok(m) = std::fs::metadata(format!("/proc/{pid}/root{dir}/{name}")) {
+                if m.is_file() {
+                    let id = Identity {
+                        dev: m.dev(),
+                        ino: m.ino(),
+                        size: m.size(),
+                    };
+                    // Every copy counts, not just the first: a decoy
+                    // earlier on PATH must not hide the real program.
+                    found.push((id, name.to_string()));
+                }
+            }
+        }
+    }
+    if let Ok(mut t) = tables.lock() {
+        if t.len() > 256 {
+            t.clear();
+        }
+        t.insert(
+            key,
+            Table {
+                dirs,
+                found: found.clone(),
+            },
+        );
+    }
+    found
+}
+
 /// Interpreters that run a script named by their first operand.
 const INTERPRETERS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "mksh", "busybox", "python", "python2", "python3", "node",
@@ -173,28 +260,7 @@ impl Known {
             .unwrap_or("/usr/local/bin:/usr/bin:/bin")
             .to_string();
         if !self.by_path.contains_key(&path) {
-            let mut found = Vec::new();
-            for name in cfg.rules.whole_programs() {
-                for dir in path.split(':').filter(|d| d.starts_with('/')) {
-                    let at = format!(
-                        "/proc/{}/root{}/{name}",
-                        call.pid,
-                        dir.trim_end_matches('/')
-                    );
-                    if let Ok(m) = std::fs::metadata(&at) {
-                        if m.is_file() {
-                            use std::os::unix::fs::MetadataExt;
-                            let id = Identity {
-                                dev: m.dev(),
-                                ino: m.ino(),
-                                size: m.size(),
-                            };
-                            found.push((id, name.to_string()));
-                            break;
-                        }
-                    }
-                }
-            }
+            let found = flagged_on_path(cfg, call.pid, &path);
             self.by_path.insert(path.clone(), found);
         }
         let candidates = self.by_path.get(&path).cloned().unwrap_or_default();

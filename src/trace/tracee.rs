@@ -365,37 +365,100 @@ pub fn install_filters(pid: Pid, programs: &[seccompiler::BpfProgram]) -> Result
     if n != blob.len() {
         return Err("short write of the filter".to_string());
     }
-    let (ret, sig) = inject_syscall(
-        pid,
-        r,
-        libc::SYS_prctl as u32,
-        [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0],
-    )?;
-    pending = pending.or(sig);
-    if ret != 0 {
-        return Err(format!("prctl(PR_SET_NO_NEW_PRIVS) in {pid}: {ret}"));
-    }
+    // One stop, not one per call: prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    // and seccomp(SET_MODE_FILTER, TSYNC, &fprog) for each filter, run
+    // from text written over the tracee's own and ended by int3; what
+    // they did is read back from /proc rather than from registers.
+    let before = seccomp_state(pid)?;
+    let mut code: Vec<u8> = Vec::new();
+    let mov = |code: &mut Vec<u8>, op: u8, v: u32| {
+        code.push(op);
+        code.extend_from_slice(&v.to_le_bytes());
+    };
+    mov(&mut code, 0xb8, libc::SYS_prctl as u32);
+    mov(&mut code, 0xbf, libc::PR_SET_NO_NEW_PRIVS as u32);
+    mov(&mut code, 0xbe, 1);
+    code.extend_from_slice(&[0x31, 0xd2, 0x45, 0x31, 0xd2, 0x45, 0x31, 0xc0, 0x0f, 0x05]);
     for i in 0..programs.len() {
-        const SECCOMP_SET_MODE_FILTER: u64 = 1;
-        const SECCOMP_FILTER_FLAG_TSYNC: u64 = 1;
-        let (ret, sig) = inject_syscall(
-            pid,
-            r,
-            libc::SYS_seccomp as u32,
-            [
-                SECCOMP_SET_MODE_FILTER,
-                SECCOMP_FILTER_FLAG_TSYNC,
-                base + 16 * i as u64,
-                0,
-                0,
-            ],
-        )?;
-        pending = pending.or(sig);
-        if ret != 0 {
-            return Err(format!("seccomp in {pid}: {ret}"));
+        const SECCOMP_SET_MODE_FILTER: u32 = 1;
+        const SECCOMP_FILTER_FLAG_TSYNC: u32 = 1;
+        mov(&mut code, 0xb8, libc::SYS_seccomp as u32);
+        mov(&mut code, 0xbf, SECCOMP_SET_MODE_FILTER);
+        mov(&mut code, 0xbe, SECCOMP_FILTER_FLAG_TSYNC);
+        code.extend_from_slice(&[0x48, 0xba]);
+        code.extend_from_slice(&(base + 16 * i as u64).to_le_bytes());
+        code.extend_from_slice(&[0x0f, 0x05]);
+    }
+    code.push(0xcc);
+    let end = r.rip + code.len() as u64;
+    code.resize(code.len().div_ceil(8) * 8, 0xcc);
+    let mut saved_text = Vec::new();
+    for (i, chunk) in code.chunks(8).enumerate() {
+        let at = (r.rip + 8 * i as u64) as ptrace::AddressType;
+        let old = ptrace::read(pid, at).map_err(|e| format!("peek {pid}: {e}"))?;
+        saved_text.push((at, old));
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        ptrace::write(pid, at, i64::from_ne_bytes(w)).map_err(|e| format!("poke {pid}: {e}"))?;
+    }
+    let mut run = r;
+    // Not in a system call: one interrupted by the stop is restarted only
+    // once the saved registers are back.
+    run.orig_rax = u64::MAX;
+    let outcome = (|| {
+        ptrace::setregs(pid, run).map_err(|e| format!("setregs {pid}: {e}"))?;
+        let mut deliver = None;
+        for _ in 0..64 {
+            ptrace::cont(pid, deliver.take()).map_err(|e| format!("cont {pid}: {e}"))?;
+            match waitpid(pid, Some(WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::Stopped(_, nix::sys::signal::Signal::SIGTRAP))
+                    if regs(pid)?.rip == end =>
+                {
+                    return Ok(());
+                }
+                Ok(WaitStatus::Stopped(_, sig)) => pending = Some(sig),
+                Ok(WaitStatus::PtraceEvent(..)) | Ok(WaitStatus::PtraceSyscall(_)) => {}
+                Ok(other) => return Err(format!("{pid} ended while being filtered: {other:?}")),
+                Err(e) => return Err(format!("wait {pid}: {e}")),
+            }
         }
+        Err(format!("{pid} did not install the filter"))
+    })();
+    let mut restored = Ok(());
+    for (at, old) in saved_text {
+        restored = restored.and(ptrace::write(pid, at, old));
+    }
+    let restored = restored
+        .and_then(|()| ptrace::setregs(pid, r))
+        .map_err(|e| format!("restore {pid}: {e}"));
+    outcome?;
+    restored?;
+    let after = seccomp_state(pid)?;
+    if !after.0 || after.1 != 2 || after.2 < before.2 + programs.len() as u32 {
+        return Err(format!(
+            "the filter did not take in {pid} (no_new_privs {}, mode {}, filters {} then {})",
+            after.0, after.1, before.2, after.2
+        ));
     }
     ptrace::cont(pid, pending).map_err(|e| format!("cont {pid}: {e}"))
+}
+
+/// `NoNewPrivs`, `Seccomp` (the mode) and `Seccomp_filters` of a process.
+fn seccomp_state(pid: Pid) -> Result<(bool, u32, u32), String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    let field = |name: &str| -> u32 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((
+        field("NoNewPrivs:") == 1,
+        field("Seccomp:"),
+        field("Seccomp_filters:"),
+    ))
 }
 
 /// Kill a tracee stopped at a ptrace-stop, and make sure of it. A plain
