@@ -115,7 +115,9 @@ fn expand(
     scope: &mut Scope,
 ) -> Result<Vec<Command>, ParseError> {
     let mut out = Vec::new();
+    let mut written: Vec<std::path::PathBuf> = queue.iter().flat_map(|c| writes(c, env)).collect();
     while let Some(mut cmd) = queue.pop_front() {
+        written.extend(writes(&cmd, env));
         if cmd.via.len() > MAX_DEPTH {
             return Err(ParseError {
                 line: 0,
@@ -129,9 +131,13 @@ fn expand(
         }
         scope.learn_renames(&cmd);
         let mut inners = wrappers.unwrap(&cmd);
-        inners.extend(defined(&cmd, scope));
+        let calls = defined(&cmd, scope);
+        if !calls.is_empty() {
+            inners.extend(crate::unwrap::deferred_args(&cmd));
+        }
+        inners.extend(calls);
         if matches!(program.as_str(), "source" | ".") {
-            inners.extend(sourced(&cmd, env, scope));
+            inners.extend(sourced(&cmd, env, scope, &written));
         }
         for inner in inners {
             match inner {
@@ -236,18 +242,26 @@ fn defined(cmd: &Command, scope: &Scope) -> Vec<Inner> {
 /// `source FILE` / `. FILE` with a static path guard can read: the file's
 /// definitions join the scope (analysed when called) and its other
 /// commands are analysed now, since they run now.
-fn sourced(cmd: &Command, env: &Env, scope: &mut Scope) -> Vec<Inner> {
+fn sourced(
+    cmd: &Command,
+    env: &Env,
+    scope: &mut Scope,
+    written: &[std::path::PathBuf],
+) -> Vec<Inner> {
     let Some(file) = cmd.args().iter().find(|w| w.text != "--") else {
         return Vec::new();
     };
     if file.dynamic || file.glob {
         return Vec::new(); // the wrapper table marks these dynamic
     }
-    let path = if file.text.starts_with('/') {
-        std::path::PathBuf::from(&file.text)
-    } else {
-        std::path::Path::new(&env.cwd).join(&file.text)
-    };
+    let path = at(env, &file.text);
+    // What the line itself writes is not what is on disk now: the text
+    // echoed into it becomes code only when it is sourced.
+    if written.contains(&path) {
+        return vec![Inner::Dynamic {
+            reason: format!("sources {}, which the line itself writes", file.text),
+        }];
+    }
     let text = match crate::fileview::read(&path) {
         // bash cannot source it either.
         crate::fileview::Seen::Missing => return Vec::new(),
@@ -266,6 +280,34 @@ fn sourced(cmd: &Command, env: &Env, scope: &mut Scope) -> Vec<Inner> {
             reason: format!("sources {} which guard cannot parse ({e})", file.text),
         }],
     }
+}
+
+fn at(env: &Env, path: &str) -> std::path::PathBuf {
+    let p = std::path::Path::new(&env.cwd).join(path);
+    // `./x.sh` and `x.sh` are one file.
+    p.components().collect()
+}
+
+/// Files a command writes that a later `source` may read: its output
+/// redirections, and the targets of `tee`, `cp`, `mv`, `install`, `ln`.
+fn writes(cmd: &Command, env: &Env) -> Vec<std::path::PathBuf> {
+    use crate::command::RedirectKind;
+    let mut out: Vec<std::path::PathBuf> = cmd
+        .redirects
+        .iter()
+        .filter(|r| r.kind == RedirectKind::Write && !r.target.dynamic)
+        .map(|r| at(env, &r.target.text))
+        .collect();
+    let args = cmd.args();
+    let mut files = args
+        .iter()
+        .filter(|w| !w.text.starts_with('-') && !w.dynamic);
+    match cmd.program() {
+        "tee" => out.extend(files.map(|w| at(env, &w.text))),
+        "cp" | "mv" | "install" | "ln" => out.extend(files.next_back().map(|w| at(env, &w.text))),
+        _ => {}
+    }
+    out
 }
 
 fn via_has(via: &[String], label: &str) -> bool {

@@ -39,15 +39,31 @@ pub struct Wrappers {
     layers: Arc<Vec<Layer>>,
 }
 
-/// Literal `$(…)` or backticks in an argument, assignment or default
-/// value: bash evaluates such text again in arithmetic (array subscripts),
-/// prompts and `${x@P}`, so the command inside is analysed too.
+/// Literal `$(…)` or backticks in text bash may evaluate again: arithmetic
+/// (array subscripts), prompts, `${x@P}`, `trap` strings, `compgen -W`.
+/// Variable values always qualify, since any later expansion may
+/// evaluate them; arguments qualify only where the program is shell code
+/// that can (see `args_may_be_code`). An argument to `git commit -m`,
+/// `echo` or `printf '%s'` is data: nothing evaluates it again.
 fn deferred_code(cmd: &Command, out: &mut Vec<Inner>) {
-    let words = cmd
-        .argv
-        .iter()
+    let args = args_may_be_code(cmd).then_some(&cmd.argv);
+    let words = args
+        .into_iter()
+        .flatten()
         .chain(cmd.assignments.iter().map(|a| &a.value))
         .chain(&cmd.data);
+    deferred_words(words, out);
+}
+
+/// A call of a shell function or alias: its arguments become `$1`…, which
+/// its body may evaluate in arithmetic.
+pub fn deferred_args(cmd: &Command) -> Vec<Inner> {
+    let mut out = Vec::new();
+    deferred_words(cmd.argv.iter(), &mut out);
+    out
+}
+
+fn deferred_words<'a>(words: impl Iterator<Item = &'a Word>, out: &mut Vec<Inner>) {
     for w in words {
         // Only static text: a real substitution was analysed already.
         let fixed = if w.dynamic {
@@ -62,6 +78,107 @@ fn deferred_code(cmd: &Command, out: &mut Vec<Inner>) {
             });
         }
     }
+}
+
+/// Builtins that, as measured against bash 5.2, never evaluate their
+/// arguments again (a subscript such as `a[$(…)]` in them stays text).
+/// Every other builtin (`declare`, `let`, `unset`, `read`, `test -v`,
+/// `printf -v`, `set`, `trap`, `compgen`, …) may, and so may a function.
+const DATA_BUILTINS: &[&str] = &[
+    "echo", "printf", "true", "false", ":", "pwd", "cd", "pushd", "popd", "dirs", "type", "help",
+    "jobs", "times", "umask", "ulimit", "exit", "return", "shift", "break", "continue", "kill",
+    "caller", "disown", "enable", "history", "fg", "bg", "logout", "suspend", "shopt",
+];
+
+/// Every bash builtin and keyword that is a command name.
+const BUILTINS: &[&str] = &[
+    ".",
+    ":",
+    "[",
+    "[[",
+    "alias",
+    "bg",
+    "bind",
+    "break",
+    "builtin",
+    "caller",
+    "cd",
+    "command",
+    "compgen",
+    "complete",
+    "compopt",
+    "continue",
+    "declare",
+    "dirs",
+    "disown",
+    "echo",
+    "enable",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "false",
+    "fc",
+    "fg",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "popd",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "return",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "test",
+    "times",
+    "trap",
+    "true",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "wait",
+];
+
+/// Whether bash itself may evaluate this command's arguments as code. An
+/// external program cannot make bash do so: what it does with its argv
+/// is its own, and programs that run their arguments as shell (`ssh`,
+/// `bash -c`, `su -c`, `watch`) are in the wrapper table.
+fn args_may_be_code(cmd: &Command) -> bool {
+    let Some(first) = cmd.argv.first() else {
+        return true; // `[[ … ]]`, or no program at all
+    };
+    if first.dynamic || first.glob {
+        return true;
+    }
+    let program = first.text.as_str();
+    if program.contains('/') {
+        return false;
+    }
+    if !BUILTINS.contains(&program) {
+        return false;
+    }
+    if !DATA_BUILTINS.contains(&program) {
+        return true;
+    }
+    // `printf -v 'a[$(…)]' …` assigns through a subscript.
+    program == "printf" && cmd.args().iter().any(|w| w.text.starts_with("-v"))
 }
 
 /// Declaration builtins whose `NAME=VALUE` arguments set variables.

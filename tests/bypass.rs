@@ -891,6 +891,71 @@ fn review_findings() {
     );
 }
 
+/// Literal code inside data is data, except where bash evaluates that data
+/// again. Agents write commit messages, PR bodies and heredocs full of
+/// backticks: those must run without a prompt, while the same text in an
+/// evaluating context is still decided as code.
+#[test]
+fn quoted_data_is_data() {
+    check(
+        "quoted data",
+        &[
+            // --- data: nothing evaluates it again.
+            ("git commit -m 'Fix the `aws s3 ls` call'", Allow),
+            (r#"git commit -m "Fix the \`aws s3 ls\` call""#, Allow),
+            (
+                "git commit -m 'use $(aws sts get-caller-identity) for the account'",
+                Allow,
+            ),
+            ("echo 'run `kubectl get pods` first'", Allow),
+            ("printf '%s\\n' '$(aws s3 ls)'", Allow),
+            (
+                "git tag -a v1 -m 'Calls `aws s3 ls` and `kubectl get pods`'",
+                Allow,
+            ),
+            (
+                "cat > NOTES.md <<'EOF'\nRun `aws s3 ls` and $(kubectl get pods).\nEOF",
+                Allow,
+            ),
+            ("cat <<'EOF' > x.md\n`psql -c 'select 1'`\nEOF", Allow),
+            (r#"jq -n '{"cmd": "`aws s3 ls`"}'"#, Allow),
+            ("grep -n '$(aws' README.md", Allow),
+            (
+                "sed -i 's/`aws s3 ls`/`aws s3 ls --recursive`/' doc.md",
+                Allow,
+            ),
+            ("python3 -m json.tool <<< '{\"a\": \"`aws s3 ls`\"}'", Allow),
+            (
+                "git commit -m \"$(cat <<'EOF'\nFix the `aws s3 ls` call\nEOF\n)\"",
+                Allow,
+            ),
+            // --- code: the same text where bash (or a program) runs it.
+            ("eval 'echo `aws s3 ls`'", Rule(AWS)),
+            ("bash -c 'echo `aws s3 ls`'", Rule(AWS)),
+            ("sh -c 'x=$(aws s3 ls)'", Rule(AWS)),
+            ("ssh host 'echo $(aws s3 ls)'", Rule(AWS)),
+            ("PS1='$(aws s3 ls)' bash -i", Rule(AWS)),
+            ("export PROMPT_COMMAND='x=`aws s3 ls`'", Rule(AWS)),
+            ("PS4='$(aws s3 ls)'; set -x; true", Rule(AWS)),
+            ("trap 'echo `aws s3 ls`' EXIT", Rule(AWS)),
+            ("(( 'a[$(aws s3 ls)]' ))", Rule(AWS)),
+            ("printf -v 'a[$(aws s3 ls)]' x", Rule(AWS)),
+            ("compgen -W '$(aws s3 ls)' x", Rule(AWS)),
+            ("f() { (( $1 )); }; f 'a[$(aws s3 ls)]'", Rule(AWS)),
+            ("x='`aws s3 ls`'; echo \"${x@P}\"", Rule(AWS)),
+            ("echo 'aws s3 ls' > x.sh; . ./x.sh", Flagged),
+            (
+                "printf '%s\\n' '$(aws s3 ls)' | tee run.sh; source run.sh",
+                Flagged,
+            ),
+            (
+                "echo '`aws s3 ls`' > /tmp/p.sh && cp /tmp/p.sh ./p.sh && . p.sh",
+                Flagged,
+            ),
+        ],
+    );
+}
+
 /// Bypasses known and not yet closed: the code arrives as data at run time
 /// (read from input, then evaluated as an array subscript), which no static
 /// analysis of the line can see. Kept here so the gap stays visible; see

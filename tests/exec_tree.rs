@@ -655,6 +655,22 @@ fn indirect_runs() -> Vec<Row> {
         row("a renamed copy of aws", "bash x.sh", "aws", AWS, |d| {
             file(d, "x.sh", "cp \"$(command -v aws)\" tool && ./tool s3 ls\n")
         }),
+        // A decoy `aws` earlier on PATH must not hide the real one: every
+        // copy on PATH is compared.
+        row(
+            "a renamed copy behind a decoy on PATH",
+            "bash x.sh",
+            "aws",
+            AWS,
+            |d| {
+                file(
+                    d,
+                    "x.sh",
+                    "mkdir -p decoy && printf '#!/bin/sh\\necho decoy\\n' > decoy/aws && chmod +x decoy/aws\n\
+                     cp \"$(command -v aws)\" tool && PATH=\"$PWD/decoy:$PATH\" ./tool s3 ls\n",
+                )
+            },
+        ),
         // An interpreter handed the CLI's own script (aws is a Python
         // script in its pip form; this fake is a shell script), by path
         // and as a renamed copy.
@@ -899,6 +915,11 @@ def test_joins():\n    assert \"-\".join(\"ab\") == \"a-b\"\n";
 const CARGO_TOML: &str =
     "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n";
 
+fn shim_env(dir: &Path) -> Vec<(String, String)> {
+    let shims = dir.join("shims").display().to_string();
+    vec![("PATH".to_string(), format!("{shims}:{SYSTEM_PATH}"))]
+}
+
 fn no_env(_: &Path) -> Vec<(String, String)> {
     Vec::new()
 }
@@ -975,6 +996,20 @@ fn builds() -> Vec<Build> {
             programs: &["git", "grep"],
             ready: |_| missing(&["git", "grep"]),
             env: no_env,
+        },
+        // pyenv, rbenv and asdf install one script under many names, an
+        // `aws` among them: the others are not aws.
+        Build {
+            name: "a shim directory with one script under many names",
+            line: "hello",
+            setup: |d| {
+                let shim = "#!/bin/sh\necho \"shim for ${0##*/}\"\n";
+                program(&d.join("shims"), "aws", shim);
+                program(&d.join("shims"), "hello", shim);
+            },
+            programs: &["hello"],
+            ready: |_| None,
+            env: shim_env,
         },
         Build {
             name: "a pytest suite",

@@ -84,7 +84,16 @@ struct Table {
     /// Each PATH directory and its change time when the table was made:
     /// a program added, removed or renamed in one changes it.
     dirs: Vec<(String, Stamp)>,
-    found: Vec<(Identity, String)>,
+    found: Vec<Flagged>,
+}
+
+/// One copy of a flagged program on PATH.
+#[derive(Clone)]
+struct Flagged {
+    id: Identity,
+    name: String,
+    /// The PATH directory it is in, in the tracee's view.
+    dir: String,
 }
 
 /// Tables shared by every tree in the process (a broker traces many
@@ -102,7 +111,7 @@ fn dir_stamp(at: &str) -> Stamp {
 
 /// The flagged programs found on `path` in tracee `pid`'s view, each with
 /// the file it is there.
-fn flagged_on_path(cfg: &Config, pid: i32, path: &str) -> Vec<(Identity, String)> {
+fn flagged_on_path(cfg: &Config, pid: i32, path: &str) -> Vec<Flagged> {
     use std::hash::{Hash, Hasher};
     use std::os::unix::fs::MetadataExt;
     let names = cfg.rules.whole_programs();
@@ -139,7 +148,11 @@ fn flagged_on_path(cfg: &Config, pid: i32, path: &str) -> Vec<(Identity, String)
                     };
                     // Every copy counts, not just the first: a decoy
                     // earlier on PATH must not hide the real program.
-                    found.push((id, name.to_string()));
+                    found.push(Flagged {
+                        id,
+                        name: name.to_string(),
+                        dir: dir.clone(),
+                    });
                 }
             }
         }
@@ -214,12 +227,23 @@ struct Summary {
     programs: BTreeSet<String>,
 }
 
+/// A file about to run, as `Known::program` compares it.
+struct Run<'a> {
+    file: Identity,
+    /// Where the tracer can read it.
+    open_at: Option<&'a str>,
+    /// Its path in the tracee's view.
+    path: &'a str,
+    /// Whether it runs as a script, which sees the name it was run by.
+    script: bool,
+}
+
 /// The programs rules flag outright, found on PATH, so that a copy under
 /// another name is still recognised.
 #[derive(Default)]
 struct Known {
     /// PATH value → (file, program) of each flagged program on it.
-    by_path: HashMap<String, Vec<(Identity, String)>>,
+    by_path: HashMap<String, Vec<Flagged>>,
     /// Content hashes, by file.
     hashes: HashMap<(u64, u64), Option<[u8; 32]>>,
 }
@@ -248,13 +272,13 @@ impl Known {
 
     /// The flagged program `file` (readable at `open_at`) is: the same
     /// file, or a copy of it.
-    fn program(
-        &mut self,
-        cfg: &Config,
-        call: &Call,
-        file: Identity,
-        open_at: Option<&str>,
-    ) -> Option<String> {
+    fn program(&mut self, cfg: &Config, call: &Call, run: Run<'_>) -> Option<String> {
+        let Run {
+            file,
+            open_at,
+            path: run_path,
+            script,
+        } = run;
         let path = call
             .env("PATH")
             .unwrap_or("/usr/local/bin:/usr/bin:/bin")
@@ -264,35 +288,44 @@ impl Known {
             self.by_path.insert(path.clone(), found);
         }
         let candidates = self.by_path.get(&path).cloned().unwrap_or_default();
-        if let Some((_, name)) = candidates
+        let mut matches: Vec<Flagged> = candidates
             .iter()
-            .find(|(id, _)| id.dev == file.dev && id.ino == file.ino)
-        {
-            return Some(name.clone());
-        }
-        let same_size: Vec<(Identity, String)> = candidates
-            .into_iter()
-            .filter(|(id, _)| id.size == file.size)
+            .filter(|c| c.id.dev == file.dev && c.id.ino == file.ino)
+            .cloned()
             .collect();
-        if same_size.is_empty() {
-            return None;
-        }
-        let mine = self.hash(file, open_at?)?;
-        for (id, name) in same_size {
-            let dir = path
-                .split(':')
-                .map(|d| format!("/proc/{}/root{}/{name}", call.pid, d.trim_end_matches('/')))
-                .find(|p| {
-                    use std::os::unix::fs::MetadataExt;
-                    std::fs::metadata(p).is_ok_and(|m| m.ino() == id.ino && m.dev() == id.dev)
-                });
-            if let Some(at) = dir {
-                if self.hash(id, &at) == Some(mine) {
-                    return Some(name);
+        if matches.is_empty() {
+            let same_size: Vec<&Flagged> = candidates
+                .iter()
+                .filter(|c| c.id.size == file.size)
+                .collect();
+            if same_size.is_empty() {
+                return None;
+            }
+            let mine = self.hash(file, open_at?)?;
+            for c in same_size {
+                let at = format!("/proc/{}/root{}/{}", call.pid, c.dir, c.name);
+                use std::os::unix::fs::MetadataExt;
+                let here = std::fs::metadata(&at)
+                    .is_ok_and(|m| m.ino() == c.id.ino && m.dev() == c.id.dev);
+                if here && self.hash(c.id, &at) == Some(mine) {
+                    matches.push(c.clone());
                 }
             }
         }
-        None
+        let (dir, base) = run_path.rsplit_once('/').unwrap_or(("", run_path));
+        // A multi-call file (psql, createdb and pg_dump are one script on
+        // Debian) run under one of its flagged names is that name.
+        if matches.iter().any(|m| m.name == base) {
+            return Some(base.to_string());
+        }
+        // A shim script (pyenv, rbenv, asdf) is one file under many names
+        // in its own directory, and runs the program its name says: that
+        // program's exec is decided next. A copy elsewhere is the program.
+        let shims = script && matches.iter().all(|m| m.dir == dir);
+        if shims {
+            return None;
+        }
+        matches.into_iter().next().map(|m| m.name)
     }
 }
 
@@ -426,7 +459,15 @@ impl<'a> LineJudge<'a> {
     fn words(&mut self, call: &Call) -> Vec<String> {
         let mut words = call.args.argv.clone();
         let program = match (self.cfg, call.file) {
-            (Ok(cfg), Some(f)) => self.known.program(cfg, call, f, call.open_at.as_deref()),
+            (Ok(cfg), Some(file)) => {
+                let run = Run {
+                    file,
+                    open_at: call.open_at.as_deref(),
+                    path: &call.path,
+                    script: call.shebang.is_some(),
+                };
+                self.known.program(cfg, call, run)
+            }
             _ => None,
         }
         .unwrap_or_else(|| call.path.clone());
@@ -448,7 +489,18 @@ impl<'a> LineJudge<'a> {
                     ino: meta.ino(),
                     size: meta.size(),
                 };
-                let named = self.known.program(cfg, call, f, Some(&at)).or_else(|| {
+                let script = if words[i].starts_with('/') {
+                    words[i].clone()
+                } else {
+                    format!("{}/{}", call.cwd.trim_end_matches('/'), words[i])
+                };
+                let run = Run {
+                    file: f,
+                    open_at: Some(&at),
+                    path: &script,
+                    script: true,
+                };
+                let named = self.known.program(cfg, call, run).or_else(|| {
                     let base = crate::command::basename(&words[i]);
                     cfg.rules
                         .whole_programs()
