@@ -19,6 +19,10 @@ pub struct PathArg {
     /// For a word with run-time parts, the text known before it runs: a
     /// rule must share some of it, or any `dir/$x` would match `**/.env`.
     pub known: Option<String>,
+    /// For a pattern whose directory guard could list: the existing
+    /// files it matches (absolute). A pattern is a read of what it
+    /// expands to, not of every name it could match.
+    pub expanded: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -182,18 +186,71 @@ fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) 
         _ => text.to_string(),
     };
     let normal = normalize(&expanded);
-    if !normal.starts_with('/') && !ctx.cwd.is_empty() {
+    let absolute = if normal.starts_with('/') {
+        Some(normal.clone())
+    } else if !ctx.cwd.is_empty() {
+        Some(normalize(&format!("{}/{normal}", ctx.cwd)))
+    } else {
+        None // after `cd "$x"`: only the relative text is known
+    };
+    let matches = match (&absolute, glob) {
+        (Some(at), true) => expand(at, ctx.dotglob),
+        _ => None,
+    };
+    if let Some(at) = absolute.as_ref().filter(|a| **a != normal) {
         out.push(PathArg {
-            text: normalize(&format!("{}/{normal}", ctx.cwd)),
+            text: at.clone(),
             glob,
             known: None,
+            expanded: matches.clone(),
         });
     }
     out.push(PathArg {
         text: normal,
         glob,
         known: None,
+        expanded: matches,
     });
+}
+
+/// Directories listed for a pattern are capped: past this, the pattern is
+/// judged by what it could match.
+const LIST_MAX: usize = 4096;
+
+/// The files an absolute pattern matches now, as bash would expand it:
+/// only when the wildcards are in its last component and the directory
+/// can be listed. `None` leaves the pattern to be judged by what it could
+/// match.
+fn expand(pattern: &str, dotglob: bool) -> Option<Vec<String>> {
+    let (dir, name) = pattern.rsplit_once('/')?;
+    if glob::has_meta(dir) || name.is_empty() || !glob::has_meta(name) {
+        return None;
+    }
+    let g = if dotglob {
+        glob::Glob::new(name)
+    } else {
+        glob::Glob::bash(name)
+    };
+    let dir = if dir.is_empty() { "/" } else { dir };
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        // No such directory: bash leaves the word as it is.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
+        Err(_) => return None,
+    };
+    for (n, entry) in entries.enumerate() {
+        if n >= LIST_MAX {
+            return None;
+        }
+        let entry = entry.ok()?;
+        let file = entry.file_name();
+        let file = file.to_str()?;
+        if g.matches(file) {
+            out.push(format!("{}/{file}", dir.trim_end_matches('/')));
+        }
+    }
+    Some(out)
 }
 
 /// Lexical normalisation: `//`, `/./` and `dir/..` are what bash and the

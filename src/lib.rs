@@ -18,6 +18,7 @@ pub mod cli;
 pub mod client;
 pub mod command;
 pub mod creds;
+pub mod cwd;
 pub mod detect;
 pub mod exec;
 pub mod facts;

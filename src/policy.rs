@@ -102,21 +102,33 @@ fn decide_unguarded(
         Err(e) => return Verdict::refused(PARSE_RULE, format!("cannot parse command line: {e}")),
     };
     let known = |p: &str| cfg.rules.flags_whole_program(p);
-    let ctx = facts::Context {
-        home: &env.home,
-        cwd: &env.cwd,
-        known_program: &known,
-        transfers: &cfg.transfers,
-        dotglob: commands.iter().any(enables_dotglob),
-    };
+    let dotglob = commands.iter().any(enables_dotglob);
+    let dirs = crate::cwd::track(&commands, &env.cwd, &env.home);
     let mut matches = Vec::new();
     let mut unmatched = false;
     for (i, cmd) in commands.iter().enumerate() {
-        let f: Facts = facts::collect(cmd, &ctx);
-        let mut hits = match cfg.rules.hits(&f) {
-            Ok(h) => h,
-            Err(e) => return Verdict::refused(CONFIG_RULE, format!("config error: {e}")),
-        };
+        // A rule that fires in any directory the command may run in fires.
+        let mut hits: Vec<Hit> = Vec::new();
+        for cwd in &dirs[i] {
+            let ctx = facts::Context {
+                home: &env.home,
+                cwd: cwd.as_deref().unwrap_or(""),
+                known_program: &known,
+                transfers: &cfg.transfers,
+                dotglob,
+            };
+            let f: Facts = facts::collect(cmd, &ctx);
+            match cfg.rules.hits(&f) {
+                Ok(found) => {
+                    for h in found {
+                        if !hits.iter().any(|k| k.rule == h.rule) {
+                            hits.push(h);
+                        }
+                    }
+                }
+                Err(e) => return Verdict::refused(CONFIG_RULE, format!("config error: {e}")),
+            }
+        }
         if let Some(reason) = &cmd.dynamic {
             hits.push(Hit {
                 rule: DYNAMIC_RULE.to_string(),

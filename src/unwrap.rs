@@ -46,7 +46,7 @@ pub struct Wrappers {
 /// that can (see `args_may_be_code`). An argument to `git commit -m`,
 /// `echo` or `printf '%s'` is data: nothing evaluates it again.
 fn deferred_code(cmd: &Command, out: &mut Vec<Inner>) {
-    let args = args_may_be_code(cmd).then_some(&cmd.argv);
+    let args = (args_may_be_code(cmd) || writes_startup_file(cmd)).then_some(&cmd.argv);
     let words = args
         .into_iter()
         .flatten()
@@ -78,6 +78,36 @@ fn deferred_words<'a>(words: impl Iterator<Item = &'a Word>, out: &mut Vec<Inner
             });
         }
     }
+}
+
+/// Files shells (and direnv) run at start-up: text written into one is
+/// code the next shell runs.
+const STARTUP_FILES: &[&str] = &[
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".bash_aliases",
+    ".profile",
+    ".zshrc",
+    ".zshenv",
+    ".zprofile",
+    ".zlogin",
+    ".kshrc",
+    ".mkshrc",
+    "config.fish",
+    ".envrc",
+];
+
+/// `echo '…' >> ~/.bashrc`, `… | tee -a ~/.zshrc`.
+fn writes_startup_file(cmd: &Command) -> bool {
+    use crate::command::RedirectKind;
+    let startup = |w: &Word| STARTUP_FILES.contains(&crate::command::basename(&w.text));
+    let tee = cmd.program() == "tee" && cmd.args().iter().any(startup);
+    tee || cmd
+        .redirects
+        .iter()
+        .any(|r| r.kind == RedirectKind::Write && startup(&r.target))
 }
 
 /// Builtins that, as measured against bash 5.2, never evaluate their

@@ -944,6 +944,11 @@ fn quoted_data_is_data() {
             ("f() { (( $1 )); }; f 'a[$(aws s3 ls)]'", Rule(AWS)),
             ("x='`aws s3 ls`'; echo \"${x@P}\"", Rule(AWS)),
             ("echo 'aws s3 ls' > x.sh; . ./x.sh", Flagged),
+            ("echo 'x=$(aws s3 ls)' >> ~/.bashrc", Rule(AWS)),
+            (
+                "echo 'export K=`kubectl config view --raw`' >> .envrc",
+                Rule(KUBE),
+            ),
             (
                 "printf '%s\\n' '$(aws s3 ls)' | tee run.sh; source run.sh",
                 Flagged,

@@ -185,7 +185,14 @@ impl Matcher {
         f.paths
             .iter()
             .find(|p| {
-                if p.glob {
+                if let Some(files) = p.expanded.as_ref().filter(|_| p.glob) {
+                    // No match leaves the word as it is, and that is read.
+                    let lit = std::iter::once(&p.text).filter(|_| files.is_empty());
+                    files
+                        .iter()
+                        .chain(lit)
+                        .any(|f| globs.iter().any(|g| g.matches(f)))
+                } else if p.glob {
                     let pattern = if f.dotglob {
                         Glob::new(&p.text)
                     } else {

@@ -1,0 +1,113 @@
+//! Precision on what agents really type: a pattern is a read of the files
+//! it expands to, resolved where bash resolves it (after the line's own
+//! `cd`), and a directory guard cannot know is unknown, not guard's own.
+//!
+//! Each row runs against a real project tree in a temp dir, through the
+//! library entry point with that tree as the cwd.
+
+mod common;
+
+use guard::parse::Env;
+use guard::rules::load;
+use guard::rules::spec::Action;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Want {
+    Allow,
+    /// Reviewed as a credential-file read.
+    Read,
+}
+
+const READ: &str = "creds.file-read";
+
+fn tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for f in [
+        "project/node_modules/react/index.js",
+        "project/node_modules/react-dom/index.js",
+        "project/karma.conf.js",
+        "project/src/x.rs",
+        "project/src/x.ts",
+        "project/keys/server.pem",
+        "project/keys/README",
+        "project/docs/a.md",
+        "home/.aws/credentials",
+        "home/.aws/cli/alias",
+    ] {
+        let p = d.join(f);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, "x").expect("write");
+    }
+    dir
+}
+
+#[test]
+fn patterns_are_reads_of_what_they_expand_to() {
+    let dir = tree();
+    let home = dir.path().join("home").display().to_string();
+    let project = dir.path().join("project").display().to_string();
+    let cfg = load::load_with(&[], &home, true).expect("shipped packs load");
+    let env = Env {
+        home: home.clone(),
+        cwd: project.clone(),
+    };
+    use Want::{Allow, Read};
+    let rows: &[(&str, Want)] = &[
+        // --- globs that match nothing protected here
+        ("ls node_modules/react*", Allow),
+        ("cat karma*", Allow),
+        ("mv src/x.* /tmp/", Allow),
+        ("ls docs/*", Allow),
+        ("cat keys/READ*", Allow),
+        ("ls nosuchdir/*.js", Allow),
+        ("cd node_modules && ls react*", Allow),
+        ("cd keys && cat READ*", Allow),
+        ("cd src; wc -l ../karma*", Allow),
+        // --- globs that do, or could
+        ("cat keys/*", Read),
+        ("cat keys/s*", Read),
+        ("cat *.pem", Read), // nothing matches here, but only a key could
+        ("cat keys/*.pem", Read),
+        ("cd keys && cat s*", Read),
+        ("cd keys; cat *", Read),
+        ("cat ~/.aws/cred*", Read),
+        ("cd ~/.aws && cat c*", Read),
+        ("cd && cat .aws/cred*", Read),
+        // a cd that may not run leaves the first directory a candidate
+        ("false && cd docs; cat keys/*", Read),
+        // an unknown directory is unknown: the pattern is judged by what
+        // it could match, not against guard's own cwd
+        (r#"cd "$x" && cat s*"#, Read),
+        ("cd - && cat s*", Read),
+        // a cd inside a subshell does not move the line
+        ("(cd docs); cat keys/s*", Read),
+    ];
+    let mut failures = Vec::new();
+    for &(line, want) in rows {
+        let v = common::decide(&cfg, &env, line);
+        let read = v.matches.iter().any(|(_, h)| h.rule == READ);
+        let got = if read && v.action >= Action::Review {
+            Read
+        } else if v.action == Action::Allow {
+            Allow
+        } else {
+            failures.push(format!("  {line:?}: {} ({})", v.action.as_str(), v.reason));
+            continue;
+        };
+        if got != want {
+            failures.push(format!(
+                "  {line:?}: want {want:?}, got {} ({})",
+                v.action.as_str(),
+                v.reason
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+}
