@@ -1,0 +1,812 @@
+//! Precision on real agent traffic: the shell lines coding agents ran in
+//! public trajectories (tests/data/agent-lines.tsv, made by
+//! tools/agent_lines.py; sources, commits and licences in its header and
+//! in tests/data/agent-lines.NOTICE). At most 0.3% of them may prompt,
+//! and every line that does is named below with the reason it should.
+//!
+//! The set of prompting lines must equal EXPECTED_PROMPTS together with
+//! KNOWN_FALSE_POSITIVES, each with the rules that fire, so the test fails
+//! when a new line starts prompting and when a listed one stops (then move
+//! or drop its entry). HOST_DEPENDENT lines prompt or not depending on the
+//! machine and are held to neither list. The 0.3% bound counts every
+//! prompt, known false positives and host-dependent ones included.
+//!
+//! Two kinds of traffic are in the corpus. The mini-swe-agent and SWE-agent
+//! trajectories solve issues in checked-out Python repositories; EnvPilot's
+//! set up and test 114 repositories in nine languages from a bare
+//! container, as root: toolchain installers piped into a shell, sudo,
+//! services. Most of EnvPilot's prompts are real, so with it the bound
+//! fails even once every known false positive is fixed.
+//!
+//! A line is named by its text, or, past 160 characters, by its first 100
+//! and `… [<bytes> bytes, fnv1a <hash>]` (see `key`): a listed heredoc of
+//! ten kilobytes would bury the list.
+//!
+//! Run with `--nocapture` for the share that prompts (overall, by source
+//! and by language) and one row per prompting line:
+//! `PROMPT<TAB>class<TAB>rules<TAB>source<TAB>key<TAB>reason`, class
+//! `expected`, `known-fp`, `host` or `NEW`, key and reason escaped as the
+//! TSV's lines are.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use guard::rules::spec::Action;
+
+// Why a line should prompt.
+const WHY_PIPE_SH: &str =
+    "pipes a downloaded script into a shell or interpreter: remote code guard cannot see";
+const WHY_SUDO: &str = "runs a command as another user (root, or the -u user) through sudo";
+const WHY_SYSTEMD: &str = "has systemd start a service outside guard's view";
+const WHY_CONTAINER: &str = "has the container engine run a command outside guard's view";
+const WHY_DB: &str =
+    "a database client: connects with whatever credentials the environment or its files hold";
+const WHY_EVAL_HOOK: &str = "evals a tool's shell hook (`eval \"$(pyenv init -)\"` and the like): code only known at run time";
+const WHY_PEM: &str = "puts a PEM private-key block on the command line (a truncated test key, but guard cannot tell)";
+const WHY_ENV_TEMPLATE: &str = "reads or copies .env.example: creds.file-read covers .env templates on purpose (often a copy of the real .env)";
+const WHY_PARSE: &str = "bash cannot parse it either (the agent's quoting is broken): guard refuses a line it cannot read, and nothing would have run";
+
+// What guard gets wrong about a line that should not prompt.
+const FP_ASSIGNMENT_AS_PATH: &str = "to fix: an assignment value with an unknown part ($PATH, $(pwd)) is judged as a path pattern whose unknown part may be any path, so `PATH=$PATH:/usr/local/go/bin` could name a file under ~/.ssh or guard's state; a colon-separated search list being assigned is not a file read (facts.rs push_word_path on export arguments and assignment values)";
+const FP_TEMPLATE_LITERAL: &str = "to fix: the inline code only 'starts processes' by facts.rs scan_code's SPAWN regex: a backtick-quoted span (`DataArray` in a Python comment, a JavaScript template literal) or Python's builtin exec( is read as a shell backtick or an exec call";
+const FP_CODE_WORD: &str = "to fix: an ordinary word of the inline code (Python's `pass` keyword, `at` in a comment or string) is taken for a flagged program (`pass`, the password store; `at`, the scheduler): facts.rs scan_code matches every token of the code against program names";
+const FP_HEREDOC_PROGRAM: &str = "to fix: the interpreter's program is a here-document with no expansion in it, literal text facts.rs already scans as inline code, yet unwrap.rs interpreter() calls any non-inherited stdin a program guard cannot see";
+const FP_OWN_ASSIGNMENT: &str = "to fix: the variable is assigned a literal earlier on the same line (`export NVM_DIR=\"$HOME/.nvm\"`, `export LLVM_CONFIG=/usr/bin/...`), so the sourced file or program is known; guard does not carry the line's own assignments into later words (`. ~/.nvm/nvm.sh` alone is allowed)";
+const FP_NESTED_SUBSTITUTION: &str = "to fix: the exported name JAVA_HOME is literal; guard.tamper-indirect's args_regex (rules/credentials.yaml) runs on the joined arguments, where the nested substitution in the value (`$(dirname $(which java))`) puts \" $\" inside the word";
+const FP_URL_AS_PATH: &str = "to fix: a URL argument is taken as a relative path (cwd + `https:/...`) and its `.key` (or unknown) tail matched against `**/*.key`; a URL names no local file";
+const FP_HEREDOC_DATA: &str = "to fix: a here-document written to a file (`cat > FILE <<'EOF'`) is data, yet facts.rs collect() takes every whitespace token of a command's stdin text as a path (`self.env`, `.pgpass`, `component.key` in the code being written)";
+const FP_SED_EXECUTE_FLAG: &str = "to fix: a plain substitution reads as sed's `e` (execute) flag: facts.rs sed_runs_commands lets each of the three `s` delimiters be any of /|#:,@!_ (no back-reference), so in `s/edit_only=False/edit_only=None/` or `s/except X:/except (X, Y):/` a `_`, `:` or `,` in the text closes the command early and the next `e` is taken for the flag";
+const FP_CODE_ENV_NAME: &str = "to fix: an upper-case identifier in the code (Django's `SECRET_KEY='secret'` setting) is taken as reading the environment variable SECRET_KEY: facts.rs scan_code adds every CONSTANT_CASE token to env_refs";
+const FP_IMPORT_ONLY: &str = "to fix: the code imports the MySQL driver only to print its version or whether it is installed; an import opens no connection and uses no credential (facts.rs scan_code counts any import of a database driver)";
+const FP_LISTING: &str =
+    "to fix: ls -la and find -name only list names and metadata; they read no credential";
+const FP_SUBSTITUTION_SUFFIX: &str = "to fix: the unknown output of `$(uname -r)` is taken as able to end in `.key`/`.pem`; the line greps a kernel config";
+const FP_KNOWN_HOSTS: &str = "to fix: ~/.ssh/known_hosts holds public host keys and the line only appends to it (and creates and chmods ~/.ssh); `~/.ssh` and `~/.ssh/**[!b]` catch every file there but *.pub";
+const FP_OWN_DOWNLOAD: &str = "to fix: the `.key` file is the public apt signing key this very line downloads (`wget -O kitware.key ...`)";
+
+/// Lines that should prompt: (line, rules that fire, why it should).
+const EXPECTED_PROMPTS: &[(&str, &str, &str)] = &[
+    ("mysql -u root -proot -e 'create database orm_test;' && export ORM_DRIVER=mysql && export ORM_SOURCE=… [185 bytes, fnv1a 0cc0edac5af3cb3c]", "creds.secret-literal+db.mysql", "a database client with its password on the command line (-proot); a database client: connects with whatever credentials the environment or its files hold"),
+    ("curl -o- https://raw.githubusercontent.com/nvm-sh/nvm/v0.39.0/install.sh | bash && export NVM_DIR=\"$… [194 bytes, fnv1a 59a2118e26f65dea]", "guard.dynamic", "pipes a downloaded script into a shell or interpreter: remote code guard cannot see (the rest is a known false positive: the variable is assigned a literal earlier on the same line (`export NVM_DIR=\"$HOME/.nvm\"`, `export LLVM_CONFIG=/usr/bin/...`), so the sourced file or program is known; guard does not carry the line's own assignments into later words (`. ~/.nvm/nvm.sh` alone is allowed))"),
+    ("wget -O - https://apt.kitware.com/keys/kitware-archive-latest.asc 2>/dev/null | gpg --dearmor - | su… [410 bytes, fnv1a befa800865a4dfd2]", "creds.file-read+priv.sudo", "runs a command as another user (root, or the -u user) through sudo (the rest is a known false positive: a URL argument is taken as a relative path (cwd + `https:/...`) and its `.key` (or unknown) tail matched against `**/*.key`; a URL names no local file)"),
+    ("curl -OL https://go.dev/dl/go1.22.0.linux-amd64.tar.gz && sudo tar -C /usr/local -xzf go1.22.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state+priv.sudo", "runs a command as another user (root, or the -u user) through sudo (the rest is a known false positive: an assignment value with an unknown part ($PATH, $(pwd)) is judged as a path pattern whose unknown part may be any path, so `PATH=$PATH:/usr/local/go/bin` could name a file under ~/.ssh or guard's state; a colon-separated search list being assigned is not a file read (facts.rs push_word_path on export arguments and assignment values))"),
+    ("wget https://go.dev/dl/go1.22.0.linux-amd64.tar.gz && sudo tar -C /usr/local -xzf go1.22.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state+priv.sudo", "runs a command as another user (root, or the -u user) through sudo (the rest is a known false positive: an assignment value with an unknown part ($PATH, $(pwd)) is judged as a path pattern whose unknown part may be any path, so `PATH=$PATH:/usr/local/go/bin` could name a file under ~/.ssh or guard's state; a colon-separated search list being assigned is not a file read (facts.rs push_word_path on export arguments and assignment values))"),
+    ("wget https://go.dev/dl/go1.22.3.linux-amd64.tar.gz && sudo tar -C /usr/local -xzf go1.22.3.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state+priv.sudo", "runs a command as another user (root, or the -u user) through sudo (the rest is a known false positive: an assignment value with an unknown part ($PATH, $(pwd)) is judged as a path pattern whose unknown part may be any path, so `PATH=$PATH:/usr/local/go/bin` could name a file under ~/.ssh or guard's state; a colon-separated search list being assigned is not a file read (facts.rs push_word_path on export arguments and assignment values))"),
+    ("sudo -u postgres psql -c \"\\du\"", "db.postgres+priv.sudo", "runs a command as another user (root, or the -u user) through sudo; a database client: connects with whatever credentials the environment or its files hold"),
+    ("curl -fsSL https://deb.nodesource.com/setup_23.x | sudo -E bash - && sudo apt-get install -y nodejs", "guard.dynamic+priv.sudo", "runs a command as another user (root, or the -u user) through sudo; pipes a downloaded script into a shell or interpreter: remote code guard cannot see"),
+    ("$(PHP_EXECUTABLE) -n -c $(top_builddir)/tmp-php.ini $(top_srcdir)/run-tests.php -n -c $(top_builddir… [198 bytes, fnv1a c617afa0ac0a6a99]", "creds.file-read+guard.dynamic", "the program's name is a command substitution (`$(PHP_EXECUTABLE)`, Makefile syntax run in bash): only known at run time (the rest is a known false positive: an assignment value with an unknown part ($PATH, $(pwd)) is judged as a path pattern whose unknown part may be any path, so `PATH=$PATH:/usr/local/go/bin` could name a file under ~/.ssh or guard's state; a colon-separated search list being assigned is not a file read (facts.rs push_word_path on export arguments and assignment values))"),
+    ("docker run hello-world", "spawn.container", WHY_CONTAINER),
+    ("mongo --eval \"db.runCommand({ ping: 1 })\"", "db.mongo", WHY_DB),
+    ("mongosh --eval \"db.runCommand({ ping: 1 })\"", "db.mongo", WHY_DB),
+    ("psql -c \"ALTER USER postgres WITH PASSWORD 'postgres';\" -U postgres && export ORM_DRIVER=postgres &&… [235 bytes, fnv1a 69f9583ef77e5677]", "db.postgres", WHY_DB),
+    ("psql -c 'create database orm_test;' -U postgres && export ORM_DRIVER=postgres && export ORM_SOURCE=\"… [197 bytes, fnv1a aea39ae47555f298]", "db.postgres", WHY_DB),
+    ("redis-cli --version && redis-cli config get *", "db.redis", WHY_DB),
+    ("redis-cli config get save", "db.redis", WHY_DB),
+    ("redis-cli config set save \"\"", "db.redis", WHY_DB),
+    ("redis-cli ping", "db.redis", WHY_DB),
+    ("redis-cli set name Till && redis-cli exists name && redis-cli flushdb ASYNC && redis-cli exists name", "db.redis", WHY_DB),
+    ("cat .env.example 2>/dev/null || echo \"No .env.example file found\"", "creds.file-read", WHY_ENV_TEMPLATE),
+    ("cp .env.example .env", "creds.file-read", WHY_ENV_TEMPLATE),
+    ("eval \"$(conda shell.bash hook)\"", "guard.dynamic", WHY_EVAL_HOOK),
+    ("eval \"$(conda shell.bash hook)\" && conda activate xarray-tests && conda config --set ssl_verify fals… [474 bytes, fnv1a 697afae6e8437951]", "guard.dynamic", WHY_EVAL_HOOK),
+    ("eval \"$(conda shell.bash hook)\" && conda activate xarray-tests && conda install -y -c conda-forge --file ci/requirements/py38.yml", "guard.dynamic", WHY_EVAL_HOOK),
+    ("eval \"$(conda shell.bash hook)\" && conda activate xarray-tests && conda install -y -c conda-forge py… [435 bytes, fnv1a aae58a4d845aacc9]", "guard.dynamic", WHY_EVAL_HOOK),
+    ("eval \"$(conda shell.bash hook)\" && conda activate xarray-tests && conda install -y python=3.8 black … [420 bytes, fnv1a be2f25bbc8f53c47]", "guard.dynamic", WHY_EVAL_HOOK),
+    ("eval \"$(pyenv init -)\" && python --version", "guard.dynamic", WHY_EVAL_HOOK),
+    ("eval \"$(rbenv init -)\" && rbenv install 3.1.0 && rbenv global 3.1.0", "guard.dynamic", WHY_EVAL_HOOK),
+    ("git clone https://github.com/pyenv/pyenv.git ~/.pyenv && echo 'export PYENV_ROOT=\"$HOME/.pyenv\"' >> … [325 bytes, fnv1a db552935fb4532a1]", "guard.dynamic", WHY_EVAL_HOOK),
+    ("sed -i '120,131c\\\n                    if is_relation:\\\n                        ref_db_column, ref_db… [1019 bytes, fnv1a e19dbc7dd9547a0b]", "guard.parse", WHY_PARSE),
+    ("sed -i '1677,1679c\\        if self.doc_as_attr:\\n            # Don\\'t show the docstring of the clas… [303 bytes, fnv1a 66b1ca702f4a434b]", "guard.parse", WHY_PARSE),
+    ("sed -i '333a\\\n\\\n    def _print_Rational(self, e):\\\n        return \"{func}(\\'{val}\\')\".format(\\\n     … [199 bytes, fnv1a 79063b5f2a9a8d75]", "guard.parse", WHY_PARSE),
+    ("echo \"<?php\\n\\n\\$_REQUEST['submitted'] = 1;\\n\\$_REQUEST['mail_to'] = 'somebody@example.com';\\n\\$_REQ… [755 bytes, fnv1a 907866f7e929add9]", "creds.secret-literal", WHY_PEM),
+    ("echo \"\\n\\$_REQUEST['dkim_selector'] = 'phpmailer';\\n\\$_REQUEST['dkim_domain'] = 'example.com';\\n\\$_R… [338 bytes, fnv1a 85ad605a224b15a8]", "creds.secret-literal", WHY_PEM),
+    ("sed -i \"s|\\$_REQUEST\\['dkim_private'\\] = '-----BEGIN RSA PRIVATE KEY-----\\\\nMIIEpAIBAAKCAQEA...\\\\n--… [269 bytes, fnv1a 76619838beb15ed3]", "creds.secret-literal", WHY_PEM),
+    ("SHELL=bash curl -fsSL https://get.pnpm.io/install.sh | sh -", "guard.dynamic", WHY_PIPE_SH),
+    ("SHELL=bash wget -qO- https://get.pnpm.io/install.sh | sh -", "guard.dynamic", WHY_PIPE_SH),
+    ("\\curl -sSL https://get.rvm.io | bash -s stable", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get clean && apt-get update && apt-get remove -y nodejs && curl -sL https://deb.nodesource.com/setup_22.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get install -y curl && curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get purge -y nodejs libnode72 && curl -sL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y --purge libnode72 && curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y libnode-dev && curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y libnode-dev && curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y libnode-dev && curl -sL https://deb.nodesource.com/setup_23.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y libnode72 && apt-get autoremove -y && curl -fsSL https://deb.nodesource.com/setup_14.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y libnode72 && curl -fsSL https://deb.nodesource.com/setup_14.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y libnode72 && curl -fsSL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y libnode72 && curl -fsSL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs && npm install -g yarn", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y libnode72 && curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y libnode72 && curl -sL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y libnode72 libnode-dev && curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y libnode72 nodejs && apt-get autoremove -y && curl -fsSL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y nodejs && apt-get autoremove -y && curl -sL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y nodejs && curl -fsSL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y nodejs && curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y nodejs && curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y nodejs && curl -sL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y nodejs && curl -sL https://deb.nodesource.com/setup_22.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y nodejs libnode72 && curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y nodejs npm && curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get remove -y nodejs npm && curl -fsSL https://deb.nodesource.com/setup_lts.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get update && apt-get install -y ca-certificates && curl -fsSL https://deb.nodesource.com/setup_22.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get update && apt-get install -y curl && curl -fsSL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("apt-get update && apt-get install -y curl && curl https://sh.rustup.rs -sSf | sh -s -- -y && . $HOME/.cargo/env", "guard.dynamic", WHY_PIPE_SH),
+    ("composer --version || ( curl -sS https://getcomposer.org/installer | php && mv composer.phar /usr/local/bin/composer )", "guard.dynamic", WHY_PIPE_SH),
+    ("curl --insecure --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y", "guard.dynamic", WHY_PIPE_SH),
+    ("curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- --default-toolchain 1.65.0 -y", "guard.dynamic", WHY_PIPE_SH),
+    ("curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y", "guard.dynamic", WHY_PIPE_SH),
+    ("curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --default-toolchain 1.74.0", "guard.dynamic", WHY_PIPE_SH),
+    ("curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --default-toolchain 1.77", "guard.dynamic", WHY_PIPE_SH),
+    ("curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --default-toolchain 1.88", "guard.dynamic", WHY_PIPE_SH),
+    ("curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --default-toolchain 1.88.0", "guard.dynamic", WHY_PIPE_SH),
+    ("curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --default-toolchain stable", "guard.dynamic", WHY_PIPE_SH),
+    ("curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --default-toolchain stable --profile minimal", "guard.dynamic", WHY_PIPE_SH),
+    ("curl --proxy http://172.31.233.4:7890 --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -L https://www.npmjs.com/install.sh | sh", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -LsSf https://astral.sh/uv/install.sh | sh", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_12.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_14.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs && npm install -g yarn", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y --download-only node… [193 bytes, fnv1a 317ad7794c0597a0]", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_20.x | bash -", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_22.x | bash -", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_22.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_23.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_6.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_lts.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deb.nodesource.com/setup_lts.x | bash - && apt-get install -y nodejs && npm install -g yarn", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deno.land/install.sh | sh", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://deno.land/x/install/install.sh | sh", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -fsSL https://get.pnpm.io/install.sh | sh -", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -o- https://raw.githubusercontent.com/nvm-sh/nvm/v0.39.0/install.sh | bash", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -o- https://raw.githubusercontent.com/nvm-sh/nvm/v0.39.1/install.sh | bash", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -o- https://raw.githubusercontent.com/nvm-sh/nvm/v0.39.3/install.sh | bash", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -o- https://raw.githubusercontent.com/nvm-sh/nvm/v0.39.5/install.sh | bash", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -o- https://raw.githubusercontent.com/yarnpkg/yarn/1.22.22/install.sh | bash", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sL https://deb.nodesource.com/setup_12.x | bash -", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sL https://deb.nodesource.com/setup_14.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs && npm install -g yarn", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sL https://deb.nodesource.com/setup_18.x | bash -", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sL https://deb.nodesource.com/setup_22.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sL https://deb.nodesource.com/setup_23.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sL https://deb.nodesource.com/setup_6.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sS https://getcomposer.org/installer | php", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sS https://getcomposer.org/installer | php && mv composer.phar /usr/local/bin/composer && chmod +x /usr/local/bin/composer", "guard.dynamic", WHY_PIPE_SH),
+    ("curl -sSfL https://github.com/FuelLabs/fuel-core/releases/latest/download/fuel-core-install.sh | sh", "guard.dynamic", WHY_PIPE_SH),
+    ("curl https://sh.rustup.rs -sSf | sh -s -- -y", "guard.dynamic", WHY_PIPE_SH),
+    ("curl https://sh.rustup.rs -sSf | sh -s -- -y && . $HOME/.cargo/env", "guard.dynamic", WHY_PIPE_SH),
+    ("curl https://sh.rustup.rs -sSf | sh -s -- -y --default-toolchain 1.65.0", "guard.dynamic", WHY_PIPE_SH),
+    ("curl https://sh.rustup.rs -sSf | sh -s -- -y --default-toolchain 1.77", "guard.dynamic", WHY_PIPE_SH),
+    ("curl https://sh.rustup.rs -sSf | sh -s -- -y --default-toolchain 1.88.0", "guard.dynamic", WHY_PIPE_SH),
+    ("dpkg --configure -a && curl -sL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("dpkg --configure -a && curl -sL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("dpkg --configure -a && curl -sL https://deb.nodesource.com/setup_22.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("dpkg --force-all -r libnode72 && curl -fsSL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("dpkg --force-all -r libnode72 && curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("dpkg --remove --force-depends libnode72 && curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("dpkg --remove --force-remove-reinstreq libnode72 && curl -sL https://deb.nodesource.com/setup_16.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("dpkg --remove --force-remove-reinstreq nodejs libnode72 && apt-get autoremove -y && curl -sL https:/… [168 bytes, fnv1a c8b4330ed7286214]", "guard.dynamic", WHY_PIPE_SH),
+    ("dpkg -r --force-all libnode72 && curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("export SHELL=/bin/bash && curl -fsSL https://get.pnpm.io/install.sh | sh -", "guard.dynamic", WHY_PIPE_SH),
+    ("export SHELL=bash && curl -fsSL https://get.pnpm.io/install.sh | sh -", "guard.dynamic", WHY_PIPE_SH),
+    ("rm -f /usr/share/systemtap/tapset/node.stp && curl -fsSL https://deb.nodesource.com/setup_18.x | bash - && apt-get install -y nodejs", "guard.dynamic", WHY_PIPE_SH),
+    ("unset http_proxy https_proxy no_proxy && curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y", "guard.dynamic", WHY_PIPE_SH),
+    ("wget -qO- https://deb.nodesource.com/setup_20.x | bash -", "guard.dynamic", WHY_PIPE_SH),
+    ("wget -qO- https://deb.nodesource.com/setup_22.x | bash -", "guard.dynamic", WHY_PIPE_SH),
+    ("wget -qO- https://get.pnpm.io/install.sh | sh -", "guard.dynamic", WHY_PIPE_SH),
+    ("wget -qO- https://raw.githubusercontent.com/nvm-sh/nvm/v0.39.3/install.sh | bash", "guard.dynamic", WHY_PIPE_SH),
+    ("wget -qO- https://raw.githubusercontent.com/nvm-sh/nvm/v0.39.5/install.sh | bash", "guard.dynamic", WHY_PIPE_SH),
+    ("wget -qO- https://root.cern/install-root-prerequisites | bash", "guard.dynamic", WHY_PIPE_SH),
+    ("cd /usr/src/gtest && sudo cmake CMakeLists.txt && sudo make && sudo cp *.a /usr/lib", "priv.sudo", WHY_SUDO),
+    ("curl -OL https://dl.google.com/go/go1.19.linux-amd64.tar.gz && tar -xzf go1.19.linux-amd64.tar.gz && sudo mv go /usr/local", "priv.sudo", WHY_SUDO),
+    ("curl -o node-v20.17.0-linux-x64.tar.xz https://nodejs.org/dist/v20.17.0/node-v20.17.0-linux-x64.tar.… [313 bytes, fnv1a 4fb48dd6aad8982f]", "priv.sudo", WHY_SUDO),
+    ("curl -o node-v22.13-linux-x64.tar.xz https://nodejs.org/dist/v22.13.0/node-v22.13.0-linux-x64.tar.xz… [367 bytes, fnv1a a8acc10b8141d289]", "priv.sudo", WHY_SUDO),
+    ("curl -o node-v22.13.1-linux-x64.tar.xz https://nodejs.org/dist/v22.13.1/node-v22.13.1-linux-x64.tar.… [313 bytes, fnv1a 39c4ebc22a5b0ace]", "priv.sudo", WHY_SUDO),
+    ("curl -sSL https://packages.microsoft.com/keys/microsoft.asc | sudo apt-key add -", "priv.sudo", WHY_SUDO),
+    ("sudo CGO_ENABLED=1 go test -race ./...", "priv.sudo", WHY_SUDO),
+    ("sudo apt install -y pkg-config build-essential autoconf bison re2c libxml2-dev libsqlite3-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y gcc-7 g++-7 clang-6.0 libsystemd-dev gcovr", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y gettext libpcre2-dev python3-pip tmux", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y gettext libpcre2-dev python3-pip tmux g++-multilib clang llvm-symbolizer", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y golang", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y golang-1.24", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y libc6 libcurl4 git build-essential protobuf-compiler libproto… [177 bytes, fnv1a 1dc7bba719b871d1]", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y libssl-dev pkg-config gcc", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y libssl-dev pkg-config gcc-multilib", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y ninja-build libunwind-dev libboost-context-dev libssl-dev autoconf-archive libtool cmake g++ bison zlib1g-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y openjdk-11-jdk groovy", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y openjdk-21-jdk", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y php8.1 php8.1-cli php8.1-mbstring php8.1-sqlite3 php8.1-pgsql… [183 bytes, fnv1a ae5855ab889e9cd1]", "priv.sudo", WHY_SUDO),
+    ("sudo apt update && sudo apt install -y php8.2 php8.2-curl php8.2-dom php8.2-mbstring php8.2-zip php8… [216 bytes, fnv1a b0ac602c4bc542ca]", "priv.sudo", WHY_SUDO),
+    ("sudo apt update -y && sudo apt install -y build-essential cmake gawk libgeos-dev libjansson-dev liblzma-dev libsnappy-dev libssl-dev libz-dev pkg-config zlib1g", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get -qq update && sudo apt-get install -y inkscape libav-tools dvipng pgf lmodern cm-super … [238 bytes, fnv1a eeca66cc5efd049c]", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get install --yes zsh fish tmux", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get install -y build-essential cmake libssl-dev libjansson-dev libsnappy-dev liblzma-dev libz-dev libzstd-dev libcurl4-openssl-dev libgomp1 libatomic1", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get install -y cmake cmake-curses-gui libprotobuf-dev libgtest-dev libre2-dev libicu-dev li… [168 bytes, fnv1a 586704e3ff8870f1]", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get install -y libboost-dev libboost-program-options-dev libmpfr-dev libeigen3-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get install -y tcl8.6 tclx", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get install tcl8.6 tclx -y", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install --no-install-recommends -y ccache g++-mingw-w64 gcc-multilib python3-pip nasm ninja-build pkgconf wine wine32 wine64", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install --no-install-recommends -y ccache g++-mingw-w64 gcc-multilib python3-pip nasm ninja-build pkgconf wine wine64", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y build-essential", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y build-essential cmake flex bison libyaml-dev libssl-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y build-essential cmake libssl-dev tcl8.6 tclx librdmacm-dev libibverbs-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y build-essential gcc g++ clang clang++ nasm python3-pi… [171 bytes, fnv1a 9f9e5453de706464]", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y build-essential libcurl4-openssl-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y build-essential ripgrep shellcheck libssl-dev pkg-config", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y build-essential tcl8.6 tclx libc6-dev-i386 gcc-multilib g++-multilib gnupg2", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y build-essential tcl8.6 tclx libc6-dev-i386 gcc-multilib g++-multilib libssl-dev libsystemd-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y cmake", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y cmake cmake-curses-gui libprotobuf-dev libgtest-dev l… [191 bytes, fnv1a 858846b7bff1526b]", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y cmake python3 gcc", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y curl", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y curl gcc-7 g++-7 clang-6.0 libsystemd-dev gcovr libyaml-dev libluajit-5.1-dev libnghttp2-dev libjemalloc-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y doxygen libjpeg-dev libpng-dev ninja-build", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y g++ gcc clang clang++ nasm python3-pip ninja-build pk… [1121 bytes, fnv1a 76dcd6fc17e1cd56]", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y g++-mingw-w64 gcc-multilib python3-pip nasm ninja-build pkgconf wine wine32 wine64", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y gcc cmake build-essential git libjansson-dev libsnappy-dev liblzma-dev zlib1g-dev pkg-config", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y gcc g++ cmake make libssl-dev libyaml-dev libsystemd-dev libluajit-5.1-dev libnghttp2-dev libjemalloc-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y gcc g++ libjpeg-dev libpng-dev python3-pip", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y gcc make bison ruby", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y gcc-7 g++-7 clang-6.0 libsystemd-dev gcovr libyaml-dev libbpf-dev linux-tools-common", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y gcc-7 g++-7 clang-6.0 libsystemd-dev gcovr libyaml-dev libbpf-dev linux-tools-common flex bison libssl-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y gcc-7 g++-7 clang-6.0 libsystemd-dev gcovr libyaml-de… [164 bytes, fnv1a 1bb65374f742e2c3]", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y gfortran", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y golang", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y golang-1.20 ruby3.4.1", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y golang-1.22", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y graphviz", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y inkscape libav-tools dvipng pgf lmodern cm-super texl… [234 bytes, fnv1a 5b911ec35579fe69]", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y libboost-dev libboost-program-options-dev libmpfr-dev libeigen3-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y libmysqlclient-dev libpq-dev libsqlite3-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y libmysqlclient-dev libpq-dev libsqlite3-dev gcc make pkg-config libssl-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y libxkbcommon-dev libgtk-3-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y nodejs npm", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y openjdk-17-jdk", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y openjdk-8-jdk maven ant", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y ruby ruby-dev", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y tcl8.6 tclx", "priv.sudo", WHY_SUDO),
+    ("sudo apt-get update && sudo apt-get install -y tzdata locales", "priv.sudo", WHY_SUDO),
+    ("sudo bash vulkan-sdk-*/install.sh", "priv.sudo", WHY_SUDO),
+    ("sudo dockerd", "priv.sudo", WHY_SUDO),
+    ("sudo dockerd &", "priv.sudo", WHY_SUDO),
+    ("sudo mv /usr/lib/llvm-14/lib/cmake/clang /usr/lib/llvm-14/lib/cmake/clang.bak", "priv.sudo", WHY_SUDO),
+    ("sudo tar -C /usr/local -xzf go1.21.0.linux-amd64.tar.gz", "priv.sudo", WHY_SUDO),
+    ("tar -xf node-v22.13-linux-x64.tar.xz && sudo mv node-v22.13.0-linux-x64 /usr/local/node && sudo ln -… [263 bytes, fnv1a df1c2249bc0fab0a]", "priv.sudo", WHY_SUDO),
+    ("tar -xzf vulkan-sdk.tar.gz && sudo bash vulkan-sdk-*/install.sh", "priv.sudo", WHY_SUDO),
+    ("wget -O - https://apt.kitware.com/keys/kitware-archive-latest.asc 2>/dev/null | gpg --dearmor - | su… [221 bytes, fnv1a 9a5417a79e8d87bc]", "priv.sudo", WHY_SUDO),
+    ("wget -O - https://apt.kitware.com/keys/kitware-archive-latest.asc 2>/dev/null | gpg --dearmor - | su… [397 bytes, fnv1a b792ba629c4b0fb9]", "priv.sudo", WHY_SUDO),
+    ("wget -qO- https://sdk.lunarg.com/sdk/download/latest/linux/vulkan-sdk.tar.gz | tar -xz && sudo bash vulkan-sdk-*/install.sh", "priv.sudo", WHY_SUDO),
+    ("wget https://dl.google.com/go/go1.19.linux-amd64.tar.gz && tar -xzf go1.19.linux-amd64.tar.gz && sudo mv go /usr/local", "priv.sudo", WHY_SUDO),
+    ("wget https://dl.google.com/go/go1.22.0.linux-amd64.tar.gz && tar -xzf go1.22.0.linux-amd64.tar.gz && sudo mv go /usr/local", "priv.sudo", WHY_SUDO),
+    ("apt-get install -y docker.io && systemctl start docker", "spawn.systemctl", WHY_SYSTEMD),
+    ("sed -i 's/^inet_interfaces = all/inet_interfaces = loopback-only/' /etc/postfix/main.cf && echo 'smt… [312 bytes, fnv1a 500f881effb23865]", "spawn.systemctl", WHY_SYSTEMD),
+    ("systemctl start docker", "spawn.systemctl", WHY_SYSTEMD),
+    ("systemctl start docker && docker --version", "spawn.systemctl", WHY_SYSTEMD),
+    ("systemctl start docker && systemctl enable docker", "spawn.systemctl", WHY_SYSTEMD),
+    ("systemctl start mongod", "spawn.systemctl", WHY_SYSTEMD),
+    ("systemctl start snapd", "spawn.systemctl", WHY_SYSTEMD),
+    ("systemctl start snapd && snap install chromium", "spawn.systemctl", WHY_SYSTEMD),
+    ("systemctl start snapd && snap install chromium && export CHROME_BIN=/snap/bin/chromium", "spawn.systemctl", WHY_SYSTEMD),
+];
+
+/// To fix: lines that prompt but should not, with the rules that fire
+/// and what guard gets wrong. They count against the 0.3% bound.
+const KNOWN_FALSE_POSITIVES: &[(&str, &str, &str)] = &[
+    ("sed -i \"s/'NAME': ':memory:',/'NAME': ':memory:',\\n    },\\n    SECRET_KEY='secret',/\" reproduce_issue.py", "creds.env-read+guard.dynamic", "to fix: an upper-case identifier in the code (Django's `SECRET_KEY='secret'` setting) is taken as reading the environment variable SECRET_KEY: facts.rs scan_code adds every CONSTANT_CASE token to env_refs; a plain substitution reads as sed's `e` (execute) flag: facts.rs sed_runs_commands lets each of the three `s` delimiters be any of /|#:,@!_ (no back-reference), so in `s/edit_only=False/edit_only=None/` or `s/except X:/except (X, Y):/` a `_`, `:` or `,` in the text closes the command early and the next `e` is taken for the flag"),
+    ("apt-get install -y wget && wget https://github.com/conda-forge/miniforge/releases/latest/download/Ma… [226 bytes, fnv1a 0c2e714c6739e223]", "creds.file-read", FP_ASSIGNMENT_AS_PATH),
+    ("apt-get remove -y golang && curl -fsSL https://dl.google.com/go/go1.22.0.linux-amd64.tar.gz | tar -C /usr/local -xzf - && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("apt-get remove -y golang && export PATH=$PATH:/usr/local/go/bin && go version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -LO https://go.dev/dl/go1.22.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -LO https://go.dev/dl/go1.23.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -LO https://go.dev/dl/go1.23.4.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.4.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -LO https://go.dev/dl/go1.23.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -LO https://golang.org/dl/go1.21.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -OL https://dl.google.com/go/go1.19.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.19.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -OL https://dl.google.com/go/go1.21.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -OL https://go.dev/dl/go1.19.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.19.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -OL https://go.dev/dl/go1.21.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -OL https://go.dev/dl/go1.21.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -OL https://go.dev/dl/go1.22.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -OL https://go.dev/dl/go1.24.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.24.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -OL https://golang.org/dl/go1.21.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -OL https://golang.org/dl/go1.23.4.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.4.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("curl -fsSL https://dl.google.com/go/go1.23.10.linux-amd64.tar.gz | tar -C /usr/local -xzf - && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export GOPATH=$HOME/go && export PATH=$PATH:/usr/local/go/bin:$GOPATH/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export GOPATH=/root/go && export PATH=$PATH:/usr/local/go/bin:/root/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$(pwd)/clang+llvm-3.9.1-x86_64-linux-gnu-ubuntu-16.04/bin:$PATH && export LLVM_CONFIG=$(… [167 bytes, fnv1a 627803fa6e019d98]", "creds.file-read", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/nix/store/2djgcjvx3c183zcdprylsx9p1a6rmwwk-nodejs-20.18.3/bin && npm install -g pnpm@8.10.5", "creds.file-read", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/root/.local/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/usr/local/bin && composer --version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/usr/local/bin && tree-sitter --version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/usr/local/bin/dart-sass && sass --version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/usr/local/go/bin && export GOROOT=/usr/local/go", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/usr/local/go/bin && go build", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/usr/local/go/bin && go version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/usr/local/lib/node_modules/tree-sitter/bin && tree-sitter --version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/usr/local/lib/nodejs/node-v22.9.0-linux-x64/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=$PATH:/usr/local/node/bin && yarn --version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=/nix/store/2djgcjvx3c183zcdprylsx9p1a6rmwwk-nodejs-20.18.3/bin:$PATH && npm install -g pnpm", "creds.file-read", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=/usr/local/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=/usr/local/bin:$PATH && cmake --version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=/usr/local/bin:$PATH && composer --version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=/usr/local/bin:$PATH && rustc --version && cargo --version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=/usr/local/go/bin:$PATH && go version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PATH=/usr/local/nodejs/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("export PKG_CONFIG_PATH=/usr/local/lib/pkgconfig:$PKG_CONFIG_PATH && cmake ..", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("go clean -modcache && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("ls -la /usr/local/bin/composer && export PATH=/usr/local/bin:$PATH && composer --version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/bin/go && export PATH=/usr/local/go/bin:$PATH && go version", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && curl -OL https://dl.google.com/go/go1.21.0.linux-amd64.tar.gz && tar -C /usr… [178 bytes, fnv1a b19390e047b21b24]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && curl -OL https://golang.org/dl/go1.20.12.linux-amd64.tar.gz && tar -C /usr/l… [177 bytes, fnv1a cd2887b5d2073bf6]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && curl -OL https://golang.org/dl/go1.21.0.linux-amd64.tar.gz && tar -C /usr/lo… [175 bytes, fnv1a 2e285a7ebc224d7e]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && curl -OL https://golang.org/dl/go1.22.0.linux-amd64.tar.gz && tar -C /usr/lo… [175 bytes, fnv1a f073c834529dac5a]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && curl -OL https://golang.org/dl/go1.23.0.linux-amd64.tar.gz && tar -C /usr/lo… [175 bytes, fnv1a 8907a405c152dc4e]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && tar -C /usr/local -xzf go1.22.3.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && wget --no-check-certificate https://golang.org/dl/go1.19.linux-amd64.tar.gz … [190 bytes, fnv1a 00b0a68969e8934b]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && wget --no-check-certificate https://golang.org/dl/go1.20.linux-amd64.tar.gz … [190 bytes, fnv1a ad864f35feb4fcab]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && wget --no-check-certificate https://golang.org/dl/go1.21.linux-amd64.tar.gz … [190 bytes, fnv1a c27967000574e98b]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && wget https://dl.google.com/go/go1.19.linux-amd64.tar.gz && tar -C /usr/local… [170 bytes, fnv1a 2637455f11aea2bd]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && wget https://dl.google.com/go/go1.21.0.linux-amd64.tar.gz && tar -C /usr/loc… [174 bytes, fnv1a 5bd5ff9920912305]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && wget https://golang.org/dl/go1.18.linux-amd64.tar.gz && tar -C /usr/local -x… [167 bytes, fnv1a ef822bdd9464bbbd]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && wget https://golang.org/dl/go1.19.linux-amd64.tar.gz && tar -C /usr/local -x… [167 bytes, fnv1a 477a5e04e7ccc8b5]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && wget https://golang.org/dl/go1.20.linux-amd64.tar.gz && tar -C /usr/local -x… [167 bytes, fnv1a 10f0abfda8a2c5a5]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && wget https://golang.org/dl/go1.21.0.linux-amd64.tar.gz && tar -C /usr/local … [203 bytes, fnv1a 450d1d3cdbad8c64]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && wget https://golang.org/dl/go1.21.linux-amd64.tar.gz && tar -C /usr/local -x… [167 bytes, fnv1a 0bfd6dd46461c6ad]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go && wget https://golang.org/dl/go1.22.3.linux-amd64.tar.gz && tar -C /usr/local … [171 bytes, fnv1a 19c741ccbeaf122d]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("rm -rf /usr/local/go /usr/lib/go /usr/local/bin/go && tar -C /usr/local -xzf go1.21.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("tar -C /usr/local -xzf go1.22.3.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("tar -C /usr/local -xzf go1.24.5.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget \"https://github.com/conda-forge/miniforge/releases/latest/download/Mambaforge-$(uname)-$(uname … [209 bytes, fnv1a 3aa58030d10d84e6]", "creds.file-read", FP_ASSIGNMENT_AS_PATH),
+    ("wget --no-check-certificate https://golang.org/dl/go1.20.linux-amd64.tar.gz && tar -C /usr/local -xz… [166 bytes, fnv1a af28a6d589a5523d]", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://dl.google.com/go/go1.19.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.19.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://dl.google.com/go/go1.21.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://dl.google.com/go/go1.22.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://dl.google.com/go/go1.22.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://dl.google.com/go/go1.22.3.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.3.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://dl.google.com/go/go1.23.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://dl.google.com/go/go1.24.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.24.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://dl.google.com/go/go1.24.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.24.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://dl.google.com/go/go1.24.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.24.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://dl.google.com/go/go1.25.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.25.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.19.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.19.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.20.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.20.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.21.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.21.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.21.1.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.1.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.22.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.22.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.22.1.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.1.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.22.3.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.3.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.23.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.23.4.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.4.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.23.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://go.dev/dl/go1.24.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.24.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.21.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.21.1.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.1.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.21.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.21.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.22.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.22.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.22.3.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.3.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.22.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.22.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.23.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.0.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.23.0.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.0.linux-amd64.tar.gz && export PATH=/usr/local/go/bin:$PATH", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.23.4.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.4.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.23.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.23.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("wget https://golang.org/dl/go1.24.5.linux-amd64.tar.gz && tar -C /usr/local -xzf go1.24.5.linux-amd64.tar.gz && export PATH=$PATH:/usr/local/go/bin", "creds.file-read+guard.tamper-state", FP_ASSIGNMENT_AS_PATH),
+    ("python -c \"\nimport os\nimport sys\nimport django\nfrom django.conf import settings\nsys.path.append(os.g… [465 bytes, fnv1a dbc10360a1ddf31d]", "creds.env-read", FP_CODE_ENV_NAME),
+    ("python -c \"\nimport os\nimport sys\nimport django\nfrom django.conf import settings\nsys.path.append(os.g… [491 bytes, fnv1a eb8e31193bb69876]", "creds.env-read", FP_CODE_ENV_NAME),
+    ("python3 -c \"\nimport os\nimport sys\nimport django\nfrom django.conf import settings\nfrom django.core.ma… [619 bytes, fnv1a 3ad53401a01e9e9b]", "creds.env-read", FP_CODE_ENV_NAME),
+    ("# Use sed to replace the function\n# First, let me find the exact lines of the function\npython3 -c \"\n… [469 bytes, fnv1a f918ef1057c60511]", "creds.inline-code", FP_CODE_WORD),
+    ("cd /opt/miniconda3/lib/python3.11/site-packages && python3 -c \"\nimport re\nwith open('wrapt/decorator… [660 bytes, fnv1a 783d66a26d46c960]", "creds.inline-code", FP_CODE_WORD),
+    ("cd /testbed && python -c \"\nimport sys\nsys.path.insert(0, '.')\n# Simple test to verify basic function… [958 bytes, fnv1a b2d729884017544b]", "creds.inline-code", FP_CODE_WORD),
+    ("python -c \"\nclass A: pass\nclass B: pass\ntry:\n    print(A < B)\nexcept TypeError as e:\n    print(e)\n\"", "creds.inline-code", FP_CODE_WORD),
+    ("python -c \"class A: pass\nprint(str(A))\"", "creds.inline-code", FP_CODE_WORD),
+    ("python -c \"class A: pass; class B: pass; print(A < B)\"", "creds.inline-code", FP_CODE_WORD),
+    ("python -c \"class A: pass; print(str(A))\"", "creds.inline-code", FP_CODE_WORD),
+    ("python -c \"import inspect; \ndef foo(*args, **kwargs): pass; \nsig = inspect.signature(foo); \nprint('objs' in sig.parameters)\"", "creds.inline-code", FP_CODE_WORD),
+    ("python3 -X importtime -c \"pass\" 2>&1 | head -n 1", "creds.inline-code", FP_CODE_WORD),
+    ("python3 -c \"\nimport ast\nwith open('./astroid/brain/brain_builtin_inference.py', 'r') as f:\n    conte… [689 bytes, fnv1a d93e748da53fc12c]", "creds.inline-code", FP_CODE_WORD),
+    ("python3 -c \"class A: pass\ntry:\n    print(A().__doc__)\nexcept AttributeError:\n    print('AttributeError')\"", "creds.inline-code", FP_CODE_WORD),
+    ("python3 -c \"from functools import partial, update_wrapper; p = partial(int); def w(): pass; update_wrapper(w, p)\"", "creds.inline-code", FP_CODE_WORD),
+    ("python3 -c \"import inspect\nclass Bar:\n    def __init__(self) -> None: pass\nprint(inspect.signature(Bar).return_annotation)\n\"", "creds.inline-code", FP_CODE_WORD),
+    ("python3 -c '\nimport sys\n\nlines = sys.stdin.readlines()\nstart_idx = 0\nend_idx = 0\nfor i, line in enum… [3707 bytes, fnv1a 9dd484b762efc352]", "creds.inline-code", FP_CODE_WORD),
+    ("cat <<'EOF' > reproduce_issue.py\nimport sys\nimport os\nfrom unittest.mock import Mock\nfrom sphinx.ext… [1629 bytes, fnv1a 8d462b536f84ad2d]", "creds.file-read", FP_HEREDOC_DATA),
+    ("cat <<'EOF' > reproduce_issue.py\nimport sys\nimport os\nfrom unittest.mock import Mock\nfrom sphinx.ext… [1703 bytes, fnv1a 906a36b76083e14e]", "creds.file-read", FP_HEREDOC_DATA),
+    ("cat <<'EOF' > reproduce_issue_disabled.py\nimport sys\nimport os\nfrom unittest.mock import Mock\nfrom s… [1649 bytes, fnv1a 6f878aa76e33b8ff]", "creds.file-read", FP_HEREDOC_DATA),
+    ("cat <<'EOF' > reproduce_issue_single.py\nimport sys\nimport os\nfrom unittest.mock import Mock\nfrom sph… [1626 bytes, fnv1a bd6921a3c8a85d44]", "creds.file-read", FP_HEREDOC_DATA),
+    ("cat <<'EOF' > test_special_password.py\nimport os\nimport signal\nimport subprocess\nimport sys\nfrom uni… [1279 bytes, fnv1a b6a5ab90a307b02f]", "creds.file-read", FP_HEREDOC_DATA),
+    ("cat <<'EOF' > tests/dbshell/test_postgresql.py\nimport os\nimport signal\nimport subprocess\nfrom unitte… [3918 bytes, fnv1a 00c864393dedd88d]", "creds.file-read", FP_HEREDOC_DATA),
+    ("python3 <<EOF\nfrom enum import Enum\nclass E(Enum):\n    A = 1\nprint('repr:', repr(E.A))\nprint('str:', str(E.A))\nEOF", "guard.dynamic", FP_HEREDOC_PROGRAM),
+    ("python3 <<EOF\nfrom enum import IntEnum\nclass IE(IntEnum):\n    A = 1\nprint('repr:', repr(IE.A))\nprint('str:', str(IE.A))\nEOF", "guard.dynamic", FP_HEREDOC_PROGRAM),
+    ("python3 <<EOF\nfrom enum import IntFlag\nclass IF(IntFlag):\n    A = 1\n    B = 2\n    C = 4\nprint('repr:… [215 bytes, fnv1a 4a5313dac6a7844c]", "guard.dynamic", FP_HEREDOC_PROGRAM),
+    ("python3 -c \"import MySQLdb; print('MySQLdb installed')\" || echo \"MySQLdb not installed\"", "creds.inline-code", FP_IMPORT_ONLY),
+    ("python3 -c \"import MySQLdb; print(MySQLdb.__version__)\"", "creds.inline-code", FP_IMPORT_ONLY),
+    ("mkdir -p ~/.ssh && chmod 700 ~/.ssh && ssh-keyscan -t rsa,ecdsa,ed25519 github.com >> ~/.ssh/known_hosts", "creds.file-read", FP_KNOWN_HOSTS),
+    ("ssh-keyscan -t rsa,ecdsa,ed25519 github.com >> ~/.ssh/known_hosts", "creds.file-read", FP_KNOWN_HOSTS),
+    ("find . -name \"*.toml\" -o -name \"*.env\" -o -name \"*.config\" | head -10", "creds.file-read", FP_LISTING),
+    ("ls -la .env", "creds.file-read", FP_LISTING),
+    ("ls -la .env.example", "creds.file-read", FP_LISTING),
+    ("export JAVA_HOME=$(dirname $(dirname $(readlink -f $(which java)))) && echo $JAVA_HOME", "guard.tamper-indirect", FP_NESTED_SUBSTITUTION),
+    ("export LLVM_CONFIG=/usr/bin/llvm-config-12 && $LLVM_CONFIG --version", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\n[ -s \"$NVM_DIR/bash_completion\" ] && \\. \"$NVM_DIR/bash_completion\"", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\n[ -s \"$NVM_DIR/bash_completion\" ] && \\. \"$NVM_DIR/bash_completion\"\nnvm install 16", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\n[ -s \"$NVM_DIR/bash_completion\" ] && \\. \"$NVM_DIR/bash_completion\"\nnvm install 18", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\n[ -s \"$NVM_DIR/bash_com… [163 bytes, fnv1a e417b67560c838e6]", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\nnvm install $(cat .nvmrc) && nvm use $(cat .nvmrc)", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\nnvm install --lts", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\nnvm install 16", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\nnvm install 18.20.1", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\nnvm install 20", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\nnvm install 20 && nvm use 20", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\nnvm install 20.11", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\"\n[ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\"\nnvm install 22.9.0 && nvm use 22.9.0", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && [ -s \"$NVM_DIR/bash_completion\" ] && \\. \"$NVM_DIR/bash_completion\"", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && node --version", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 16", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 18", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 18.20.1", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 18.20.2", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 20", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 20.10.0", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 20.11", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 20.11.1 && nvm use 20.11.1", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 22", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 22 && nvm use 22", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 22.0.0 && nvm use 22.0.0", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 22.14.0 && nvm use 22.14.0", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 22.15.0 && nvm use 22.15.0", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 22.16.0 && nvm use 22.16.0", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install 23.11.0", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install lts/hydrogen", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm install v22.17.1", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm ls", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm ls-remote | grep \"v22\"", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm ls-remote | grep 22", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm use 18.20.1", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm use 20.10.0", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm use lts/hydrogen", "guard.dynamic", FP_OWN_ASSIGNMENT),
+    ("wget -O kitware.key https://apt.kitware.com/keys/kitware-archive-latest.asc && gpg --dearmor < kitwa… [202 bytes, fnv1a 6d00724dd0c1f445]", "creds.file-read", FP_OWN_DOWNLOAD),
+    ("python edit_assumptions.py && \\\nsed -i 's/assert oo.is_even is None/assert oo.is_even is False/' sym… [450 bytes, fnv1a 94e5242c00c3a517]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"135s/else:/elif docname not in ('genindex', 'modindex', 'search'):/\" sphinx/directives/other.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"175s/.*/    'odd            ==  integer \\& \\!even',/\" sympy/core/assumptions.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"175s/.*/    'odd            ==  integer \\& \\!even',/\" sympy/core/assumptions.py && \\\nsed -i … [483 bytes, fnv1a 442dddf58db5a24d]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"314s/elif dif.equals(0):/elif hasattr(dif, 'equals') and dif.equals(0):/\" sympy/core/relational.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"406s/elif host.startswith(u'\\*'):/elif host.startswith(u'*') or host.startswith(u'.') or '..' in host:/\" requests/models.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"765,767c\\        if self.choices is not None:\\n            if not hasattr(cls, 'get_%s_displ… [290 bytes, fnv1a d2c350830fe5917e]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"s/and delete_field.remote_field.through._meta.auto_created/and hasattr(delete_field.remote_f… [878 bytes, fnv1a dd42f52156ac3e12]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"s/extra_context\\['distinct'\\] = 'DISTINCT' if self.distinct else ''/extra_context['distinct'… [173 bytes, fnv1a 6b96880ba85279be]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"s/if field.remote_field.through._meta.auto_created:/if hasattr(field.remote_field.through, '… [195 bytes, fnv1a 658b67ffc7a1b57c]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"s/if not hasattr(attr, 'resolve_expression'):/if not isinstance(attr, (Expression, F)):/\" django/db/models/query.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"s/re.compile(r'{}-\\\\\\\\d+-{}\\$'.format(prefix, self.model._meta.pk.name))/re.compile(r'{}-\\\\\\… [196 bytes, fnv1a 6f74aa2964264435]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"s/remote_field = MainModel._meta.get_field('related')/remote_field = MainModel._meta.get_field('related').remote_field/\" reproduce_issue.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i \"s|self.assertEqual(url, '/en/optional/foo/')|self.assertEqual(url, '/en/optional/foo')|\" tes… [563 bytes, fnv1a 87bf5eaf6fbf8f13]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '/elif isinstance(node, ast.Constant):/e cat call_handler.py' sphinx/domains/python.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '1085s/can_delete_extra=True, renderer=None/can_delete_extra=True, renderer=None, edit_only=False/' django/forms/models.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '1085s/edit_only=False/edit_only=None/' django/forms/models.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '1086s/edit_only=False/edit_only=None/' django/forms/models.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '1160s/except ValueError:/except (ValueError, OverflowError):/' django/forms/widgets.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '1186s/return self.__eq__/return lambda arg: arg == self/' sympy/core/basic.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '119s/raise ValidationError(self.get_violation_error_message())/raise ValidationError(self.ge… [194 bytes, fnv1a fc6154dd2461a3c7]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '171s/except TypeError:/except (TypeError, ValueError):/' django/contrib/sitemaps/__init__.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '171s/violation_error_message=None,/violation_error_message=None, violation_error_code=None,/' django/db/models/constraints.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '19s/from .utils import to_key_val_list, default_headers/from .utils import to_key_val_list, … [265 bytes, fnv1a 88a319a4f41075c6]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '214s/except NoReverseMatch:/except NoReverseMatch as e: print(f\"DEBUG: {e}\");/' django/contrib/admin/helpers.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '25s/def __init__(self, \\*args, name=None, violation_error_message=None):/def __init__(self, … [209 bytes, fnv1a e59e87c29b8f7978]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '366,372c\\        for seed in random_state.randint(np.iinfo(np.int32).max, size=n_init):\\n   … [471 bytes, fnv1a d58e8bd02d1eb446]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '396s/raise ValidationError(self.get_violation_error_message())/raise ValidationError(self.ge… [194 bytes, fnv1a af7f58140c606712]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '39d' xarray/core/nanops.py && sed -i '37s/elif True:/elif getattr(result, \"dtype\", None) is … [174 bytes, fnv1a 85ea12a90e07b3fd]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '412s/raise ValidationError(self.get_violation_error_message())/raise ValidationError(self.ge… [194 bytes, fnv1a f62a5f13a43f16f9]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '587i\\    def _find_attr_docs_in_mro(self, cls: Any, membername: str) -> Optional[List[str]]:… [687 bytes, fnv1a 3a229195c6304734]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '72i\\\n\\\n    def add_subparsers(self, **kwargs):\\\n        parser_class = kwargs.get(\"parser_cl… [770 bytes, fnv1a 3b450046ad7bc619]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '751s/opts = cur_model._meta.concrete_model._meta/opts = cur_model._meta/' django/db/models/s… [192 bytes, fnv1a 9d783e1d2898f156]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '751s/opts = cur_model._meta/opts = cur_model._meta.concrete_model._meta/' django/db/models/sql/query.py && python reproduce_issue.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '751s/opts = cur_model._meta/print(f\"DEBUG: cur_model={cur_model}, opts={cur_model._meta}, pk… [208 bytes, fnv1a dd3a047116668ee3]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '751s/print.*opts = cur_model._meta.concrete_model._meta/opts = cur_model._meta/' django/db/models/sql/query.py && python reproduce_issue.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '751s/print.*opts = cur_model._meta/opts = cur_model._meta/' django/db/models/sql/query.py &&… [376 bytes, fnv1a e7308c79e12ea2a0]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '881s/can_delete_extra=True, renderer=None/can_delete_extra=True, renderer=None, edit_only=False/' django/forms/models.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i '881s/edit_only=False/edit_only=None/' django/forms/models.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i 's/:private-members: _private_method//' reproduction/index.rst\ncd reproduction\nrm -rf _build\nsphinx-build -b text . _build/text", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i 's/assert oo.is_even is None/assert oo.is_even is False/' sympy/core/tests/test_assumptions.p… [403 bytes, fnv1a ff69d7c42b7878bd]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i 's/def __init__(self, \\*args, name=None, violation_error_message=None):/def __init__(self, *a… [207 bytes, fnv1a 6031c6b7bba20a47]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i 's/entry.is_dir(follow_symlinks=False)/entry.is_dir()/' src/_pytest/pathlib.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i 's/except HTTPError:/except (HTTPError, TooManyRedirects):/' sphinx/builders/linkcheck.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i 's/except decimal.InvalidOperation:/except (decimal.InvalidOperation, TypeError):/' django/db/models/fields/__init__.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i 's/return str(user.pk) + user.password + str(login_timestamp) + str(timestamp)/email_field = … [311 bytes, fnv1a efb7ee85d9fc8ad6]", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i 's/viewcode_enable_epub = False/viewcode_enable_epub = True/' reproduce_issue/source/conf.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("sed -i 's/viewcode_enable_epub = True/viewcode_enable_epub = False/' reproduce_issue/source/conf.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
+    ("uname -r && grep CONFIG_IO_URING /boot/config-$(uname -r)", "creds.file-read", FP_SUBSTITUTION_SUFFIX),
+    ("cd /testbed && python -c \"\nimport sys\nimport inspect\n\n# Monkey patch formatargspec for wrapt\nif not … [1337 bytes, fnv1a c648480c92a7f21f]", "creds.inline-code", FP_TEMPLATE_LITERAL),
+    ("cd /testbed && python -c \"\nimport sys\nsys.path.insert(0, '.')\nexec(open('pydicom/tests/test_filewrit… [404 bytes, fnv1a 42f2b64fce4620ee]", "creds.inline-code", FP_TEMPLATE_LITERAL),
+    ("python3 -c '\nimport sys\n\nwith open(\"xarray/core/computation.py\", \"r\") as f:\n    lines = f.readlines(… [1979 bytes, fnv1a 41af90d9ee88587c]", "creds.inline-code", FP_TEMPLATE_LITERAL),
+    ("apt-get install -y ca-certificates && apt-key adv --fetch-keys https://deb.nodesource.com/gpgkey/nod… [266 bytes, fnv1a 3d68ae936139c561]", "creds.file-read", FP_URL_AS_PATH),
+    ("apt-get remove -y cmake && wget -O - https://apt.kitware.com/keys/kitware-archive-latest.asc 2>/dev/… [417 bytes, fnv1a 461f1109dd9c1ebf]", "creds.file-read", FP_URL_AS_PATH),
+    ("apt-get update && apt-get install -y ca-certificates curl gnupg && mkdir -p /etc/apt/keyrings && cur… [420 bytes, fnv1a 72cd674aecc7eb31]", "creds.file-read", FP_URL_AS_PATH),
+    ("apt-get update && apt-get install -y ca-certificates curl gnupg && mkdir -p /etc/apt/keyrings && cur… [420 bytes, fnv1a 75b966c793b6d363]", "creds.file-read", FP_URL_AS_PATH),
+    ("apt-key adv --fetch-keys https://deb.nodesource.com/gpgkey/nodesource.gpg.key && echo 'deb https://d… [228 bytes, fnv1a a855087b87a67123]", "creds.file-read", FP_URL_AS_PATH),
+    ("curl -fsSL https://apt.llvm.org/llvm-snapshot.gpg.key | apt-key add - && echo \"deb http://apt.llvm.o… [164 bytes, fnv1a 93cb9f9f7f293d9a]", "creds.file-read", FP_URL_AS_PATH),
+    ("curl -sSL https://packages.microsoft.com/config/ubuntu/$(lsb_release -rs)/prod.list > /etc/apt/sources.list.d/microsoft-prod.list", "creds.file-read", FP_URL_AS_PATH),
+    ("wget -O - https://apt.kitware.com/keys/kitware-archive-latest.asc 2>/dev/null | gpg --dearmor - | te… [390 bytes, fnv1a 5f534c4ee0d7ac02]", "creds.file-read", FP_URL_AS_PATH),
+    ("wget -O - https://apt.llvm.org/llvm-snapshot.gpg.key | apt-key add - && echo \"deb http://apt.llvm.or… [163 bytes, fnv1a ac3aa6453c680ffb]", "creds.file-read", FP_URL_AS_PATH),
+    ("wget -O - https://apt.llvm.org/llvm-snapshot.gpg.key | apt-key add - && echo \"deb http://apt.llvm.or… [181 bytes, fnv1a 04c683f527400fc7]", "creds.file-read", FP_URL_AS_PATH),
+    ("wget -O - https://apt.llvm.org/llvm-snapshot.gpg.key | apt-key add - && echo \"deb http://apt.llvm.or… [220 bytes, fnv1a f8a8e3e9ee7bd393]", "creds.file-read", FP_URL_AS_PATH),
+    ("wget -O - https://apt.llvm.org/llvm-snapshot.gpg.key | gpg --dearmor -o /usr/share/keyrings/llvm-sna… [311 bytes, fnv1a ba274329be9bffc7]", "creds.file-read", FP_URL_AS_PATH),
+];
+
+/// Lines whose verdict depends on the machine the test runs on (a glob
+/// over /tmp, a start-up file of the host): not held to the lists above,
+/// but counted against the bound when they prompt. (line, why)
+const HOST_DEPENDENT: &[(&str, &str)] = &[
+    ("source /root/.bashrc", "sources /root/.bashrc, a file on the test machine: what it runs (here an eval) depends on the host"),
+    ("du -sh /tmp/* | sort -rh | head -n 10", "a glob over /tmp, judged by what the test machine's /tmp holds (here: *.pem files); du only reads sizes, so where it prompts that is a false positive too (FP_LISTING)"),
+    ("rm -rf /tmp/*", "a glob over /tmp, judged by what the test machine's /tmp holds (here: *.pem files); deleting key files there is fair to review"),
+    ("rm -rf /tmp/* && rm -rf ~/.cache/* && apt-get autoremove -y", "a glob over /tmp, judged by what the test machine's /tmp holds (here: *.pem files); deleting key files there is fair to review"),
+];
+
+const MAX_PROMPT_PER_MILLE: f64 = 3.0;
+
+struct Row {
+    source: String,
+    language: String,
+    line: String,
+}
+
+impl Row {
+    /// `owner/repo` of the source.
+    fn repo(&self) -> &str {
+        self.source.split('@').next().unwrap_or(&self.source)
+    }
+}
+
+/// The TSV's escapes undone: `\\`, `\n`, `\t`, `\r`.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('\\') => out.push('\\'),
+            other => panic!("bad escape \\{other:?} in {s:?}"),
+        }
+    }
+    out
+}
+
+/// The TSV's escapes applied, for printing on one row.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('\n', "\\n")
+        .replace('\t', "\\t")
+        .replace('\r', "\\r")
+}
+
+/// 64-bit FNV-1a, to name a long line.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// How the lists name a line: itself, or past 160 characters its first
+/// 100, its length in bytes and its hash.
+fn key(line: &str) -> String {
+    if line.chars().count() <= 160 {
+        return line.to_string();
+    }
+    let head: String = line.chars().take(100).collect();
+    format!(
+        "{head}… [{} bytes, fnv1a {:016x}]",
+        line.len(),
+        fnv1a(line.as_bytes())
+    )
+}
+
+fn corpus() -> Vec<Row> {
+    let path = common::root().join("tests/data/agent-lines.tsv");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let mut cols = l.splitn(3, '\t');
+            let (Some(source), Some(language), Some(line)) =
+                (cols.next(), cols.next(), cols.next())
+            else {
+                panic!("a row needs source, language and line: {l:?}");
+            };
+            Row {
+                source: source.to_string(),
+                language: language.to_string(),
+                line: unescape(line),
+            }
+        })
+        .collect()
+}
+
+fn per_mille(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 1000.0 / whole as f64
+    }
+}
+
+/// The rules behind a verdict that does not allow: every hit that is not
+/// an allow, and the deciding rule.
+fn prompting_rules(v: &guard::policy::Verdict) -> String {
+    let mut rules: BTreeSet<&str> = v
+        .matches
+        .iter()
+        .filter(|(_, hit)| hit.action != Action::Allow)
+        .map(|(_, hit)| hit.rule.as_str())
+        .collect();
+    if let Some(rule) = &v.rule {
+        rules.insert(rule);
+    }
+    rules.into_iter().collect::<Vec<_>>().join("+")
+}
+
+#[test]
+fn agent_lines_rarely_prompt() {
+    let rows = corpus();
+    let repos: BTreeSet<&str> = rows.iter().map(Row::repo).collect();
+    let languages: BTreeSet<&str> = rows.iter().map(|r| r.language.as_str()).collect();
+    assert!(rows.len() >= 1000, "only {} lines", rows.len());
+    assert!(repos.len() >= 3, "only {} sources: {repos:?}", repos.len());
+    assert!(
+        languages.len() >= 3,
+        "only {} languages: {languages:?}",
+        languages.len()
+    );
+    let keys: BTreeSet<String> = rows.iter().map(|r| key(&r.line)).collect();
+    assert_eq!(keys.len(), rows.len(), "the corpus repeats a line");
+
+    let mut listed: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for (list, entries) in [
+        ("expected", EXPECTED_PROMPTS),
+        ("known-fp", KNOWN_FALSE_POSITIVES),
+    ] {
+        for &(line, rules, why) in entries {
+            assert!(
+                !why.trim().is_empty(),
+                "{list} entry without a reason: {line:?}"
+            );
+            assert!(
+                listed.insert(line, (list, rules)).is_none(),
+                "listed twice: {line:?}"
+            );
+        }
+    }
+    let mut host: BTreeMap<&str, &str> = BTreeMap::new();
+    for &(line, why) in HOST_DEPENDENT {
+        assert!(
+            !why.trim().is_empty(),
+            "host entry without a reason: {line:?}"
+        );
+        assert!(!listed.contains_key(line), "listed twice: {line:?}");
+        assert!(host.insert(line, why).is_none(), "listed twice: {line:?}");
+    }
+    for line in listed.keys().chain(host.keys()) {
+        assert!(
+            keys.contains(*line),
+            "listed but not in the corpus: {line:?}"
+        );
+    }
+
+    let (cfg, env) = common::shipped();
+    // (row, its key, the rules that make it prompt, the reason given)
+    let mut prompts: Vec<(&Row, String, String, String)> = Vec::new();
+    for row in &rows {
+        let v = common::decide(&cfg, &env, &row.line);
+        if v.action != Action::Allow {
+            prompts.push((row, key(&row.line), prompting_rules(&v), v.reason));
+        }
+    }
+
+    let mut by_repo: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut by_language: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for row in &rows {
+        by_repo.entry(row.repo()).or_default().1 += 1;
+        by_language.entry(row.language.as_str()).or_default().1 += 1;
+    }
+    for (row, ..) in &prompts {
+        by_repo.entry(row.repo()).or_default().0 += 1;
+        by_language.entry(row.language.as_str()).or_default().0 += 1;
+    }
+    println!(
+        "{} of {} agent lines prompt ({:.2}‰; at most {MAX_PROMPT_PER_MILLE}‰ may): \
+         {} expected, {} known false positives, {} host-dependent",
+        prompts.len(),
+        rows.len(),
+        per_mille(prompts.len(), rows.len()),
+        EXPECTED_PROMPTS.len(),
+        KNOWN_FALSE_POSITIVES.len(),
+        prompts
+            .iter()
+            .filter(|p| host.contains_key(p.1.as_str()))
+            .count(),
+    );
+    for (what, table) in [("source", &by_repo), ("language", &by_language)] {
+        for (name, (p, n)) in table {
+            println!("  {what} {name}: {p} of {n} ({:.2}‰)", per_mille(*p, *n));
+        }
+    }
+
+    let mut new = Vec::new();
+    let mut changed = Vec::new();
+    for (row, k, rules, reason) in &prompts {
+        let class = if host.contains_key(k.as_str()) {
+            "host"
+        } else {
+            match listed.get(k.as_str()) {
+                None => {
+                    new.push(format!("{rules}: {k:?}"));
+                    "NEW"
+                }
+                Some(&(list, want)) => {
+                    if want != rules {
+                        changed.push(format!("{k:?}: listed with {want}, fires {rules}"));
+                    }
+                    list
+                }
+            }
+        };
+        println!(
+            "PROMPT\t{class}\t{rules}\t{}\t{}\t{}",
+            row.source,
+            escape(k),
+            escape(reason)
+        );
+    }
+    let prompting: BTreeSet<&str> = prompts.iter().map(|p| p.1.as_str()).collect();
+    let gone: Vec<String> = listed
+        .iter()
+        .filter(|(line, _)| !prompting.contains(*line))
+        .map(|(line, (list, _))| format!("{list} {line:?}"))
+        .collect();
+
+    assert!(
+        new.is_empty(),
+        "{} lines prompt that are not listed (add each to EXPECTED_PROMPTS with the reason \
+         it should, or fix guard):\n{}",
+        new.len(),
+        new.join("\n")
+    );
+    assert!(
+        changed.is_empty(),
+        "{} listed lines prompt by other rules:\n{}",
+        changed.len(),
+        changed.join("\n")
+    );
+    assert!(
+        gone.is_empty(),
+        "{} listed lines no longer prompt (drop their entries):\n{}",
+        gone.len(),
+        gone.join("\n")
+    );
+    assert!(
+        per_mille(prompts.len(), rows.len()) <= MAX_PROMPT_PER_MILLE,
+        "{} of {} agent lines prompt ({:.2}‰), over {MAX_PROMPT_PER_MILLE}‰ \
+         ({} of them known false positives to fix)",
+        prompts.len(),
+        rows.len(),
+        per_mille(prompts.len(), rows.len()),
+        KNOWN_FALSE_POSITIVES.len()
+    );
+}
