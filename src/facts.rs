@@ -505,16 +505,156 @@ fn awk_runs_commands(program: &str) -> bool {
     program.contains("system") || program.contains('|') || program.contains("getline")
 }
 
+/// Does a sed script run anything: the `e` command, or `s///` with the
+/// `e` flag? The script is parsed command by command, as GNU sed reads
+/// it, so the text of `a`, `i` and `c` and the parts of `s` and `y` are
+/// never taken for commands or flags. A script that does not parse is
+/// taken to run something.
 fn sed_runs_commands(script: &str) -> bool {
-    static RE: OnceLock<Option<Regex>> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(
-            r"(?m)(?:^|[;{}\n])\s*(?:[0-9$]+(?:,[0-9$]+)?|/[^/]*/)?\s*e(?:\s|;|$)|s([/|#:,@!_])[^/|#:,@!_]*[/|#:,@!_][^/|#:,@!_]*[/|#:,@!_][gpiImMw0-9]*e",
-        )
-        .ok()
-    })
-    .as_ref()
-    .is_some_and(|re| re.is_match(script))
+    let chars: Vec<char> = script.chars().collect();
+    sed_script(&chars).unwrap_or(true)
+}
+
+/// `Some(true)` if the script runs a command, `None` if it does not parse.
+fn sed_script(c: &[char]) -> Option<bool> {
+    let mut i = 0;
+    let to_eol = |mut i: usize| {
+        while i < c.len() && c[i] != '\n' {
+            i += 1;
+        }
+        i
+    };
+    while i < c.len() {
+        while i < c.len() && (c[i].is_whitespace() || c[i] == ';') {
+            i += 1;
+        }
+        if i >= c.len() {
+            break;
+        }
+        i = sed_address(c, i)?;
+        if c.get(i) == Some(&',') {
+            i = sed_address(c, i + 1)?;
+        }
+        while i < c.len() && (c[i] == ' ' || c[i] == '\t' || c[i] == '!') {
+            i += 1;
+        }
+        let Some(&cmd) = c.get(i) else { break };
+        i += 1;
+        match cmd {
+            '{' | '}' | '=' | 'd' | 'D' | 'g' | 'G' | 'h' | 'H' | 'n' | 'N' | 'p' | 'P' | 'x'
+            | 'z' | 'F' | 'l' | 'q' | 'Q' | 'L' => {
+                // `q`/`Q`/`l`/`L` may take a number.
+                while i < c.len() && c[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+            'e' => return Some(true),
+            '#' | 'r' | 'R' | 'w' | 'W' => i = to_eol(i),
+            // A label ends at a newline or, in GNU sed, a semicolon.
+            ':' | 'b' | 't' | 'T' | 'v' => {
+                while i < c.len() && c[i] != '\n' && c[i] != ';' {
+                    i += 1;
+                }
+            }
+            'a' | 'i' | 'c' => {
+                // Text to the end of the line, and on while lines end in `\`.
+                loop {
+                    let end = to_eol(i);
+                    let continued = end > i && c[end - 1] == '\\';
+                    i = end + 1;
+                    if !continued || i >= c.len() {
+                        break;
+                    }
+                }
+            }
+            's' | 'y' => {
+                let &delim = c.get(i)?;
+                if delim == '\n' || delim == '\\' {
+                    return None;
+                }
+                i = sed_part(c, i + 1, delim, cmd == 's')?;
+                i = sed_part(c, i, delim, false)?;
+                if cmd == 's' {
+                    let flags: String = c[i..]
+                        .iter()
+                        .take_while(|ch| ch.is_ascii_alphanumeric())
+                        .collect();
+                    i += flags.len();
+                    if flags.contains('e') {
+                        return Some(true);
+                    }
+                    if flags.contains('w') {
+                        i = to_eol(i);
+                    }
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(false)
+}
+
+/// Past an optional address at `i`: a line number, `$`, `first~step`,
+/// `/re/` or `\%re%`, with GNU's `I`/`M` modifiers.
+fn sed_address(c: &[char], mut i: usize) -> Option<usize> {
+    match c.get(i) {
+        Some(d) if d.is_ascii_digit() => {
+            while i < c.len() && (c[i].is_ascii_digit() || c[i] == '~') {
+                i += 1;
+            }
+        }
+        Some('$') => i += 1,
+        Some('+') | Some('~') => {
+            i += 1;
+            while i < c.len() && c[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+        Some('/') => i = sed_part(c, i + 1, '/', true)?,
+        Some('\\') => {
+            let &delim = c.get(i + 1)?;
+            i = sed_part(c, i + 2, delim, true)?;
+        }
+        _ => return Some(i),
+    }
+    while i < c.len() && (c[i] == 'I' || c[i] == 'M') {
+        i += 1;
+    }
+    Some(i)
+}
+
+/// The index just past the closing delimiter of a part starting at `from`.
+/// A backslash escapes anything; in a pattern, a bracket expression may
+/// hold the delimiter (`s/[/]/x/`).
+fn sed_part(chars: &[char], from: usize, delim: char, pattern: bool) -> Option<usize> {
+    let mut j = from;
+    while j < chars.len() {
+        let c = chars[j];
+        if c == '\\' {
+            j += 2;
+            continue;
+        }
+        if c == delim {
+            return Some(j + 1);
+        }
+        if pattern && c == '[' {
+            // `[]…]` and `[^]…]` hold a literal `]` first.
+            let mut k = j + 1;
+            if chars.get(k) == Some(&'^') {
+                k += 1;
+            }
+            if chars.get(k) == Some(&']') {
+                k += 1;
+            }
+            while k < chars.len() && chars[k] != ']' {
+                k += 1;
+            }
+            j = k + 1;
+            continue;
+        }
+        j += 1;
+    }
+    None
 }
 
 /// Scan code for what it reaches: programs rules care about, paths (added

@@ -553,6 +553,30 @@ fn interpreter_one_liners() {
             ("ruby -e '`aws s3 ls`'", Flagged),
             (r#"awk 'BEGIN{system("aws s3 ls")}'"#, Flagged),
             ("sed 's/x/aws s3 ls/e' f", Flagged),
+            // Any character but newline and backslash delimits `s`, and a
+            // bracket in the pattern may hold it.
+            ("sed 's|x|aws s3 ls|e' f", Flagged),
+            ("sed 's_x_aws s3 ls_e' f", Flagged),
+            ("sed 'sxaxaws s3 lsxe' f", Flagged),
+            ("sed 's/[/]/aws s3 ls/e' f", Flagged),
+            ("sed 's/a\\/b/aws s3 ls/ge' f", Flagged),
+            ("sed -e 's/a/b/g' -e '5s/x/aws s3 ls/e' f", Flagged),
+            ("sed '/re/s/x/aws s3 ls/e' f", Flagged),
+            ("sed '1e aws s3 ls' f", Flagged),
+            // ...and a `_` or an `e` inside the parts is not a flag.
+            ("sed -i 's/edit_only=False/edit_only=None/' f.py", Allow),
+            ("sed -i 's/a_b/exit/' f", Allow),
+            ("sed -i 's|old_e|new_e|g' f", Allow),
+            // The text of `a`, `i` and `c` is text; a command after it is not.
+            (r"sed -i '347a\        self.x = None  # s_e_e' f.py", Allow),
+            (r"sed -i '/def f/i \    print(f's: {s}')' f.py", Allow),
+            (
+                "sed -e '1a text with s/x/y/e in it' -e '2e aws s3 ls' f",
+                Flagged,
+            ),
+            ("sed '1a\\\ntext\\\nmore\n2e aws s3 ls' f", Flagged),
+            // A script guard cannot read is taken to run something.
+            ("sed '1,5@' f", Flagged),
             ("sed -n '1e aws s3 ls' f", Flagged),
             (
                 r#"python3 -c 'print(open("/home/agent/.aws/credentials").read())'"#,
