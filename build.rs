@@ -1,6 +1,7 @@
 //! Embeds every shipped rule pack (`rules/*.yaml`) in the binary, already
 //! parsed, so a fresh install works with no files on disk and no YAML is
-//! parsed on the hot path of every command.
+//! parsed on the hot path of every command. Also compiles the vendored
+//! gitleaks secret rules (`rules/secrets/gitleaks.toml`) into a Rust table.
 
 #[allow(dead_code)]
 #[path = "src/rules/spec.rs"]
@@ -13,6 +14,16 @@ mod origins;
 #[allow(dead_code)]
 #[path = "src/rules/compiled.rs"]
 mod compiled;
+
+#[allow(dead_code)]
+#[path = "src/detect/ids.rs"]
+mod ids;
+
+#[path = "src/detect/re2.rs"]
+mod re2;
+
+#[path = "src/detect/build_table.rs"]
+mod gitleaks_table;
 
 use std::path::Path;
 
@@ -56,4 +67,19 @@ fn main() {
     let bytes = compiled::compile(packed).unwrap_or_else(|e| panic!("{e}"));
     let dest = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("embedded_rules.bin");
     std::fs::write(dest, bytes).expect("write embedded_rules.bin");
+    gitleaks_rules();
+}
+
+/// rules/secrets/gitleaks.toml → `$OUT_DIR/gitleaks_rules.rs`.
+fn gitleaks_rules() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/secrets/gitleaks.toml");
+    println!("cargo:rerun-if-changed={}", src.display());
+    for f in ["ids.rs", "re2.rs", "build_table.rs"] {
+        println!("cargo:rerun-if-changed=src/detect/{f}");
+    }
+    let text = std::fs::read_to_string(&src).expect("read rules/secrets/gitleaks.toml");
+    let table = gitleaks_table::generate(&text, &ids::GUARD_IDS)
+        .unwrap_or_else(|e| panic!("rules/secrets/gitleaks.toml: {e}"));
+    let dest = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("gitleaks_rules.rs");
+    std::fs::write(dest, table).expect("write gitleaks_rules.rs");
 }

@@ -1,13 +1,24 @@
 //! Secret detectors and redaction.
 //!
-//! Each detector is a regex with one capture group that is the secret
-//! itself; that group is what redaction replaces with `***`. Regexes are
-//! compiled on first use and only after a cheap literal prefilter passes,
-//! so a command with no candidate text pays nothing.
+//! Two sets run side by side. guard's own detectors (below) each are a
+//! regex with one capture group that is the secret itself, and include
+//! secrets only context reveals (`user:pass@`, `--password=`, headers).
+//! gitleaks' maintained rule set ([`gitleaks`], ~200 providers) adds the
+//! breadth. For both, the secret is what redaction replaces with `***`;
+//! regexes are compiled on first use and only after a cheap literal
+//! prefilter passes, so a command with no candidate text pays nothing.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use regex::Regex;
+
+pub mod gitleaks;
+mod ids;
+#[cfg(test)]
+mod re2;
+
+pub use ids::GUARD_IDS;
 
 pub struct Detector {
     pub id: &'static str,
@@ -22,8 +33,15 @@ pub struct Detector {
     placeholder_regex: OnceLock<Option<Regex>>,
 }
 
-const PLACEHOLDER: &str =
-    r"(?i)(example|placeholder|your[_-]|<[^>]*>|xxxx|\*\*\*|^\$|\.\.\.|changeme|dummy|redacted)";
+const PLACEHOLDER: &str = r"(?i)(example|placeholder|your[_-]|<[^>]*>|xxxx|\*\*\*|####|^\$|\.\.\.|changeme|dummy|redacted|(?:token|key|secret|string|password|value)_?here)";
+
+/// A value of 8 or more characters this uniform (bits per character) is
+/// a filler such as `aaaaaaaa` or `AKIAXXXXXXXXXXXXXXXX`, not a secret.
+const FILLER_ENTROPY: f64 = 1.5;
+
+fn is_filler(secret: &str) -> bool {
+    secret.len() >= 8 && gitleaks::shannon_entropy(secret) < FILLER_ENTROPY
+}
 
 macro_rules! detector {
     ($id:literal, [$($pre:literal),*], $pattern:literal, $placeholder:expr) => {
@@ -43,7 +61,7 @@ pub static DETECTORS: [Detector; 10] = [
         "aws-access-key",
         ["akia", "asia", "abia", "acca"],
         r"\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})\b",
-        Some(r"EXAMPLE$")
+        Some(r"EXAMPLE$|XXXX")
     ),
     detector!(
         "aws-secret-key",
@@ -123,11 +141,14 @@ impl Detector {
             .get_or_init(|| Regex::new(self.pattern).unwrap_or_else(|_| unreachable_regex()))
     }
 
+    /// Detectors with a placeholder pattern also drop fillers; the two
+    /// without (jwt, private-key) match structure, not a free value.
     fn is_placeholder(&self, secret: &str) -> bool {
         let re = self
             .placeholder_regex
             .get_or_init(|| self.placeholder.and_then(|p| Regex::new(p).ok()));
-        re.as_ref().is_some_and(|r| r.is_match(secret))
+        re.as_ref()
+            .is_some_and(|r| r.is_match(secret) || is_filler(secret))
     }
 
     fn candidate(&self, lower: &str) -> bool {
@@ -135,9 +156,13 @@ impl Detector {
     }
 
     /// Byte ranges of real (non-placeholder) secrets in `text`.
-    pub fn find(&self, text: &str) -> Vec<std::ops::Range<usize>> {
-        let lower = text.to_ascii_lowercase();
-        if !self.candidate(&lower) {
+    pub fn find(&self, text: &str) -> Vec<Range<usize>> {
+        self.find_lower(text, &text.to_ascii_lowercase())
+    }
+
+    /// `find`, given `text` already lowercased (once for all detectors).
+    fn find_lower(&self, text: &str, lower: &str) -> Vec<Range<usize>> {
+        if !self.candidate(lower) {
             return Vec::new();
         }
         self.regex()
@@ -158,13 +183,32 @@ fn unreachable_regex() -> Regex {
         .clone()
 }
 
-/// Which detectors fire on a word.
+/// guard's placeholder filter, which gitleaks' findings pass too: a
+/// documented placeholder is never a secret.
+pub(crate) fn is_placeholder(secret: &str) -> bool {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    is_filler(secret)
+        || RE
+            .get_or_init(|| Regex::new(PLACEHOLDER).ok())
+            .as_ref()
+            .is_some_and(|r| r.is_match(secret))
+}
+
+/// Which detectors fire on a word: guard's ids, then gitleaks' rule ids
+/// (a gitleaks rule named like one of guard's reports guard's id).
 pub fn scan(text: &str) -> Vec<&'static str> {
-    DETECTORS
+    let lower = text.to_ascii_lowercase();
+    let mut ids: Vec<&'static str> = DETECTORS
         .iter()
-        .filter(|d| !d.find(text).is_empty())
+        .filter(|d| !d.find_lower(text, &lower).is_empty())
         .map(|d| d.id)
-        .collect()
+        .collect();
+    for f in gitleaks::find(text) {
+        if !ids.contains(&f.id) {
+            ids.push(f.id);
+        }
+    }
+    ids
 }
 
 /// `mysql -psecret`: attached password of a mysql-like program.
@@ -180,8 +224,12 @@ pub fn mysql_password<'a>(program: &str, word: &'a str) -> Option<&'a str> {
 
 /// Replace every secret in free text with `***`.
 pub fn redact(text: &str) -> String {
-    let mut ranges: Vec<std::ops::Range<usize>> =
-        DETECTORS.iter().flat_map(|d| d.find(text)).collect();
+    let lower = text.to_ascii_lowercase();
+    let mut ranges: Vec<Range<usize>> = DETECTORS
+        .iter()
+        .flat_map(|d| d.find_lower(text, &lower))
+        .collect();
+    ranges.extend(gitleaks::find(text).into_iter().map(|f| f.range));
     ranges.extend(contextual_ranges(text));
     if ranges.is_empty() {
         return text.to_string();
@@ -237,7 +285,7 @@ pub fn redact_argv(argv: &[String]) -> Vec<String> {
 }
 
 /// Secrets that are only secrets in context: `PGPASSWORD=x`, `mysql -px`.
-fn contextual_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+fn contextual_ranges(text: &str) -> Vec<Range<usize>> {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
     let lower = text.to_ascii_lowercase();
     let hints = ["pass", "pwd", "auth", "mysql", "maria", "-u", "user"];
@@ -260,18 +308,50 @@ fn contextual_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
-/// Every id a rule's `secrets:` may name.
-pub const KNOWN_IDS: &[&str] = &[
-    "aws-access-key",
-    "aws-secret-key",
-    "github-token",
-    "slack-token",
-    "stripe-key",
-    "jwt",
-    "private-key",
-    "auth-header",
-    "url-credentials",
-    "password-flag",
-    "mysql-password",
-    "password-env",
-];
+/// Every id a rule's `secrets:` may name: guard's own, then gitleaks'.
+pub const KNOWN_IDS: &[&str] = &concat_ids::<{ GUARD_IDS.len() + gitleaks::GITLEAKS_IDS.len() }>(
+    &GUARD_IDS,
+    &gitleaks::GITLEAKS_IDS,
+);
+
+const fn concat_ids<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[i + j] = b[j];
+        j += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_ids_are_unique_and_complete() {
+        let mut ids = KNOWN_IDS.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), KNOWN_IDS.len());
+        for id in gitleaks::rule_ids() {
+            assert!(KNOWN_IDS.contains(&id), "{id}");
+        }
+        for d in &DETECTORS {
+            assert!(GUARD_IDS.contains(&d.id), "{}", d.id);
+        }
+    }
+
+    #[test]
+    fn gitleaks_findings_are_scanned_and_redacted() {
+        let key = "glpat-".to_string() + "Zx9Kq2Lm7Np4Rs6Tv8Wy";
+        let line = format!("curl --header PRIVATE_TOKEN={key} https://gitlab.example.com");
+        assert!(scan(&line).contains(&"gitlab-pat"), "{:?}", scan(&line));
+        assert!(!redact(&line).contains(&key), "{}", redact(&line));
+    }
+}
