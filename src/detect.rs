@@ -203,7 +203,7 @@ pub fn scan(text: &str) -> Vec<&'static str> {
         .filter(|d| !d.find_lower(text, &lower).is_empty())
         .map(|d| d.id)
         .collect();
-    for f in gitleaks::find(text) {
+    for f in gitleaks::find_lower(text, &lower) {
         if !ids.contains(&f.id) {
             ids.push(f.id);
         }
@@ -229,7 +229,11 @@ pub fn redact(text: &str) -> String {
         .iter()
         .flat_map(|d| d.find_lower(text, &lower))
         .collect();
-    ranges.extend(gitleaks::find(text).into_iter().map(|f| f.range));
+    ranges.extend(
+        gitleaks::find_lower(text, &lower)
+            .into_iter()
+            .map(|f| f.range),
+    );
     ranges.extend(contextual_ranges(text));
     if ranges.is_empty() {
         return text.to_string();

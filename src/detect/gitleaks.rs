@@ -1,8 +1,9 @@
 //! gitleaks' rule set (rules/secrets/gitleaks.toml, MIT), run the way
 //! gitleaks' `detect.go` runs it on one fragment of text:
 //!
-//! 1. one Aho-Corasick pass (ASCII case-insensitive) finds the rules'
-//!    keywords; only rules with a keyword present are candidates;
+//! 1. one Aho-Corasick pass over the lowercased text finds the rules'
+//!    (lowercase) keywords; only rules with a keyword present are
+//!    candidates;
 //! 2. a candidate's regex is compiled on first use, once per process;
 //! 3. each match, trimmed of newlines, is matched again on its own to
 //!    take the secret: `secretGroup`, else the first non-empty group,
@@ -23,7 +24,7 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 
 /// One gitleaks rule, as build.rs wrote it.
@@ -122,28 +123,32 @@ impl Allow {
 }
 
 /// Keywords → the rules they make candidates, one automaton per process.
+/// Built on the first word scanned, so its cost is start-up cost: a
+/// case-sensitive contiguous NFA over text the caller already lowercased
+/// builds in a fifth of the time of a DFA or a case-folding automaton
+/// (about 0.15 ms against 1 ms) and searches a word in about 60 ns.
 fn keywords() -> Option<&'static AhoCorasick> {
     static AC: OnceLock<Option<AhoCorasick>> = OnceLock::new();
     AC.get_or_init(|| {
         AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(KEYWORDS.iter().map(|(k, _)| k))
             .ok()
     })
     .as_ref()
 }
 
-/// Rules whose keywords occur in `text` (and those without keywords, in
-/// ALWAYS), in table order.
-fn candidates(text: &str) -> Vec<usize> {
+/// Rules whose keywords occur in `lower` (the text, ASCII-lowercased),
+/// and those without keywords (ALWAYS), in table order.
+fn candidates(lower: &str) -> Vec<usize> {
     let mut hit = [false; RULE_COUNT];
     let mut any = !ALWAYS.is_empty();
     for &r in ALWAYS {
         hit[r] = true;
     }
     if let Some(ac) = keywords() {
-        for m in ac.find_overlapping_iter(text) {
+        for m in ac.find_overlapping_iter(lower) {
             for &r in KEYWORDS[m.pattern().as_usize()].1 {
                 hit[r] = true;
                 any = true;
@@ -158,8 +163,13 @@ fn candidates(text: &str) -> Vec<usize> {
 
 /// Every secret gitleaks' rules find in `text`.
 pub fn find(text: &str) -> Vec<Finding> {
+    find_lower(text, &text.to_ascii_lowercase())
+}
+
+/// `find`, given `text` already ASCII-lowercased.
+pub(super) fn find_lower(text: &str, lower: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    for i in candidates(text) {
+    for i in candidates(lower) {
         find_rule(&RULES[i], text, &mut out);
     }
     drop_generic_duplicates(text, out)
@@ -378,7 +388,7 @@ mod tests {
     #[test]
     fn keywords_select_candidates() {
         assert!(candidates("ls -la /tmp").is_empty());
-        let c = candidates("export OPENAI_KEY=sk-proj-abcT3BlbkFJ");
+        let c = candidates("export openai_key=sk-proj-abct3blbkfj");
         assert!(c.iter().any(|&i| RULES[i].id == "openai-api-key"));
     }
 
