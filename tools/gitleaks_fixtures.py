@@ -606,6 +606,7 @@ def main():
             if kind != "var":
                 continue
             p = Parser(toks, s + 1)
+            name = punct(p.peek())
             try:
                 name = p.take()[1]
                 if p.pv() != "=":
@@ -636,7 +637,7 @@ def main():
             if rule_id is None:
                 continue
             if toks[s + 1][1] == "JWTBase64":
-                env["tps"] = jwt_base64_samples(ev, toks, s, e)
+                env["tps"] = jwt_base64_samples(ev, toks)
             for label in ("tps", "fps"):
                 val = env.get(label)
                 if val is None:
@@ -679,17 +680,16 @@ def main():
     print(f"{len(seen)} fixtures, {len(skipped)} skipped", file=sys.stderr)
 
 
-def jwt_base64_samples(ev, toks, s, e):
-    """gitleaks' generateTestValues() for jwt-base64, which loops over a map."""
-    src_toks = toks
-    # Find the headers map and jwtSuffix in generateTestValues.
-    for kind, ds, de in split_top_level(src_toks):
-        if src_toks[ds + 1][1] != "generateTestValues":
+def jwt_base64_samples(ev, toks):
+    """gitleaks' generateTestValues() for jwt-base64, which loops over a map:
+    the loop is redone here over the map and suffix the evaluator reads."""
+    for _, ds, de in split_top_level(toks):
+        if toks[ds + 1][1] != "generateTestValues":
             continue
         env = {}
-        for name, at in statements(src_toks, ds, de):
+        for name, at in statements(toks, ds, de):
             if name in ("jwtSuffix", "headers"):
-                env[name] = ev.eval(Parser(src_toks, at).expr(), env)
+                env[name] = ev.eval(Parser(toks, at).expr(), env)
         out = []
         for key, values in env["headers"].items():
             for value in values:
