@@ -30,6 +30,9 @@ pub fn track(commands: &[Command], base: &str, home: &str) -> Candidates {
         .filter(|c| moves(c))
         .map(|c| c.via.as_slice())
         .collect();
+    // The line's bash never inherits CDPATH (exec.rs drops it); a line
+    // that sets its own sends relative `cd`s where guard cannot follow.
+    let cdpath = commands.iter().any(sets_cdpath);
     let mut levels: HashMap<&[String], Vec<Option<String>>> = HashMap::new();
     let mut out = Vec::with_capacity(commands.len());
     for cmd in commands {
@@ -46,7 +49,7 @@ pub fn track(commands: &[Command], base: &str, home: &str) -> Candidates {
         if moves(cmd) {
             let next: Vec<Option<String>> = here
                 .iter()
-                .map(|from| destination(cmd, from.as_deref(), home))
+                .map(|from| destination(cmd, from.as_deref(), home, cdpath))
                 .collect();
             for d in next {
                 if !here.contains(&d) {
@@ -66,7 +69,16 @@ fn moves(cmd: &Command) -> bool {
 }
 
 /// Where `cd ARG` from `from` lands, when guard can know.
-fn destination(cmd: &Command, from: Option<&str>, home: &str) -> Option<String> {
+fn sets_cdpath(cmd: &Command) -> bool {
+    let assigned = cmd.assignments.iter().any(|a| a.name == "CDPATH");
+    let declared = matches!(
+        cmd.program(),
+        "export" | "declare" | "typeset" | "local" | "readonly"
+    ) && cmd.args().iter().any(|w| w.text.starts_with("CDPATH"));
+    assigned || declared || cmd.program() == "read"
+}
+
+fn destination(cmd: &Command, from: Option<&str>, home: &str, cdpath: bool) -> Option<String> {
     if cmd.program() == "popd" {
         return None;
     }
@@ -90,8 +102,7 @@ fn destination(cmd: &Command, from: Option<&str>, home: &str) -> Option<String> 
     if text.starts_with('/') {
         return Some(crate::facts::normalize(&text));
     }
-    // CDPATH could send a relative `cd` elsewhere.
-    if std::env::var_os("CDPATH").is_some() {
+    if cdpath {
         return None;
     }
     from.map(|f| crate::facts::normalize(&format!("{f}/{text}")))
@@ -138,6 +149,15 @@ mod tests {
             (
                 vec![cmd(&["(…)"], &["cd", "/tmp"]), cmd(&[], &["cat", "x"])],
                 vec![vec![some("/w")], vec![some("/w")]],
+            ),
+            // A CDPATH the line sets sends a relative cd where it says.
+            (
+                vec![
+                    cmd(&[], &["export", "CDPATH=/h"]),
+                    cmd(&[], &["cd", "sub"]),
+                    cmd(&[], &["cat", "x"]),
+                ],
+                vec![vec![some("/w")], vec![some("/w")], vec![some("/w"), None]],
             ),
         ];
         for (commands, want) in cases {

@@ -3,9 +3,11 @@
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 
-/// Variables that make bash run code guard never saw.
+/// Variables that make bash run code guard never saw, or resolve the line
+/// other than guard did (`CDPATH` sends a relative `cd` elsewhere).
 const DROPPED: &[&str] = &[
     "BASH_ENV",
+    "CDPATH",
     "ENV",
     "SHELLOPTS",
     "BASHOPTS",

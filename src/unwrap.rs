@@ -120,72 +120,6 @@ const DATA_BUILTINS: &[&str] = &[
     "caller", "disown", "enable", "history", "fg", "bg", "logout", "suspend", "shopt",
 ];
 
-/// Every bash builtin and keyword that is a command name.
-const BUILTINS: &[&str] = &[
-    ".",
-    ":",
-    "[",
-    "[[",
-    "alias",
-    "bg",
-    "bind",
-    "break",
-    "builtin",
-    "caller",
-    "cd",
-    "command",
-    "compgen",
-    "complete",
-    "compopt",
-    "continue",
-    "declare",
-    "dirs",
-    "disown",
-    "echo",
-    "enable",
-    "eval",
-    "exec",
-    "exit",
-    "export",
-    "false",
-    "fc",
-    "fg",
-    "getopts",
-    "hash",
-    "help",
-    "history",
-    "jobs",
-    "kill",
-    "let",
-    "local",
-    "logout",
-    "mapfile",
-    "popd",
-    "printf",
-    "pushd",
-    "pwd",
-    "read",
-    "readarray",
-    "readonly",
-    "return",
-    "set",
-    "shift",
-    "shopt",
-    "source",
-    "suspend",
-    "test",
-    "times",
-    "trap",
-    "true",
-    "type",
-    "typeset",
-    "ulimit",
-    "umask",
-    "unalias",
-    "unset",
-    "wait",
-];
-
 /// Whether bash itself may evaluate this command's arguments as code. An
 /// external program cannot make bash do so: what it does with its argv
 /// is its own, and programs that run their arguments as shell (`ssh`,
@@ -201,7 +135,7 @@ fn args_may_be_code(cmd: &Command) -> bool {
     if program.contains('/') {
         return false;
     }
-    if !BUILTINS.contains(&program) {
+    if !crate::parse::direct::SHELL_NAMES.contains(&program) {
         return false;
     }
     if !DATA_BUILTINS.contains(&program) {

@@ -155,6 +155,26 @@ fn dangerous_environment_is_dropped_before_exec() {
     );
 }
 
+/// guard follows the line's own `cd`; an inherited CDPATH would send a
+/// relative one elsewhere, so the line's bash never gets it.
+#[test]
+fn an_inherited_cdpath_does_not_move_a_relative_cd() {
+    let g = Guard::new();
+    let elsewhere = g.path().join("elsewhere");
+    std::fs::create_dir_all(elsewhere.join("sub")).unwrap();
+    std::fs::create_dir_all(g.path().join("sub")).unwrap();
+    let cwd = g.path().to_path_buf();
+    let line = format!("cd '{}' && cd sub >/dev/null && pwd -P", cwd.display());
+    let run = g.env("CDPATH", elsewhere.to_str().unwrap()).c(&line).run();
+    let want = std::fs::canonicalize(cwd.join("sub")).unwrap();
+    assert_eq!(
+        run.stdout().trim(),
+        want.display().to_string(),
+        "{}",
+        run.stderr()
+    );
+}
+
 #[test]
 fn a_script_on_stdin_is_decided_as_a_whole() {
     let run = Guard::new().stdin(b"echo one\necho two\n").run();

@@ -8,7 +8,7 @@
 use brush_parser::ast;
 
 /// Names bash runs itself instead of exec'ing: builtins and keywords.
-const SHELL_NAMES: &[&str] = &[
+pub(crate) const SHELL_NAMES: &[&str] = &[
     ".",
     ":",
     "[",

@@ -30,6 +30,20 @@ pub struct ExecArgs {
     pub env: Vec<(u64, String)>,
 }
 
+/// Write `blob` at `addr` in the tracee, whole or not at all.
+fn write(pid: Pid, addr: u64, blob: &[u8], what: &str) -> Result<(), String> {
+    let local = [std::io::IoSlice::new(blob)];
+    let remote = [RemoteIoVec {
+        base: usize::try_from(addr).map_err(err)?,
+        len: blob.len(),
+    }];
+    let n = process_vm_writev(pid, &local, &remote).map_err(|e| format!("write {pid}: {e}"))?;
+    if n != blob.len() {
+        return Err(format!("short write of the {what}"));
+    }
+    Ok(())
+}
+
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -255,15 +269,7 @@ pub fn set_env(
     table.extend_from_slice(&0u64.to_ne_bytes());
     let mut blob = table;
     blob.extend_from_slice(&strings);
-    let local = [std::io::IoSlice::new(&blob)];
-    let remote = [RemoteIoVec {
-        base: usize::try_from(base).map_err(err)?,
-        len: blob.len(),
-    }];
-    let n = process_vm_writev(pid, &local, &remote).map_err(|e| format!("write {pid}: {e}"))?;
-    if n != blob.len() {
-        return Err("short write of the environment".to_string());
-    }
+    write(pid, base, &blob, "environment")?;
     if args.execveat {
         r.r10 = base;
     } else {
@@ -356,15 +362,7 @@ pub fn install_filters(pid: Pid, programs: &[seccompiler::BpfProgram]) -> Result
             blob.extend_from_slice(&i.k.to_ne_bytes());
         }
     }
-    let local = [std::io::IoSlice::new(&blob)];
-    let remote = [RemoteIoVec {
-        base: usize::try_from(base).map_err(err)?,
-        len: blob.len(),
-    }];
-    let n = process_vm_writev(pid, &local, &remote).map_err(|e| format!("write {pid}: {e}"))?;
-    if n != blob.len() {
-        return Err("short write of the filter".to_string());
-    }
+    write(pid, base, &blob, "filter")?;
     // One stop, not one per call: prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     // and seccomp(SET_MODE_FILTER, TSYNC, &fprog) for each filter, run
     // from text written over the tracee's own and ended by int3; what
@@ -662,15 +660,7 @@ fn push_env(
     let mut blob: Vec<u8> = table.iter().flat_map(|w| w.to_ne_bytes()).collect();
     blob.resize((strings_at - rsp) as usize, 0);
     blob.extend_from_slice(&strings);
-    let local = [std::io::IoSlice::new(&blob)];
-    let remote = [RemoteIoVec {
-        base: usize::try_from(rsp).map_err(err)?,
-        len: blob.len(),
-    }];
-    let n = process_vm_writev(pid, &local, &remote).map_err(|e| format!("write {pid}: {e}"))?;
-    if n != blob.len() {
-        return Err("short write of the environment".to_string());
-    }
+    write(pid, rsp, &blob, "environment")?;
     r.rsp = rsp;
     nix::sys::ptrace::setregs(pid, r).map_err(|e| format!("setregs {pid}: {e}"))
 }
