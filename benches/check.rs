@@ -39,6 +39,7 @@ fn bench(c: &mut Criterion) {
     let env = Env {
         home: "/home/agent".to_string(),
         cwd: "/home/agent/project".to_string(),
+        path: guard::parse::DEFAULT_PATH.to_string(),
     };
     let cfg = load::load_with(&[], &env.home, true).expect("shipped packs load");
     let lines = lines();

@@ -146,6 +146,7 @@ fn expand(
                     assignments,
                     label,
                 } => {
+                    let execd = execs(&label);
                     let mut via = cmd.via.clone();
                     via.push(label);
                     let mut next = Command::new(argv, via);
@@ -154,6 +155,11 @@ fn expand(
                     next.stdin_text = cmd.stdin_text.clone();
                     next.env_refs = cmd.env_refs.clone();
                     next.dynamic = dynamic_name(&next.argv);
+                    if execd && next.dynamic.is_none() && missing_builtin(&next, env) {
+                        // Nothing is unwrapped from an exec that fails.
+                        out.push(next);
+                        continue;
+                    }
                     queue.push_back(next);
                 }
                 Inner::Script { text, label } => {
@@ -308,6 +314,39 @@ fn writes(cmd: &Command, env: &Env) -> Vec<std::path::PathBuf> {
         _ => {}
     }
     out
+}
+
+/// Does the wrapper labelled `label` start its argv with execvp, where
+/// no shell builtin exists? `xargs`, `env`, `sudo`, `find -exec` and
+/// bash's own `exec` do; `command` and `builtin` run builtins in bash.
+fn execs(label: &str) -> bool {
+    label == "exec" || !crate::parse::direct::SHELL_NAMES.contains(&label)
+}
+
+/// `xargs command …`, `env eval …`: exec'd, a shell builtin's name is
+/// only whatever file of that name is on PATH (Fedora ships
+/// `/usr/bin/command` as a script that runs the builtin; Debian ships
+/// none). With no such file the exec fails and the name runs nothing.
+fn missing_builtin(cmd: &Command, env: &Env) -> bool {
+    let Some(first) = cmd.argv.first() else {
+        return false;
+    };
+    let name = first.text.as_str();
+    if !crate::parse::direct::SHELL_NAMES.contains(&cmd.program()) {
+        return false;
+    }
+    let runnable = |p: std::path::PathBuf| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if name.contains('/') {
+        return !runnable(at(env, name));
+    }
+    !env.path.split(':').any(|dir| {
+        // An empty PATH entry is the current directory.
+        let dir = if dir.is_empty() { "." } else { dir };
+        runnable(at(env, dir).join(name))
+    })
 }
 
 fn via_has(via: &[String], label: &str) -> bool {

@@ -540,7 +540,7 @@ fn unwrap_one(spec: &WrapperSpec, cmd: &Command, out: &mut Vec<Inner>) {
             .via
             .last()
             .is_some_and(|v| matches!(v.as_str(), "xargs" | "parallel" | "sem"));
-        if fed && spec.inner == InnerKind::Argv {
+        if fed && matches!(spec.inner, InnerKind::Argv | InnerKind::Script) {
             out.push(Inner::Dynamic {
                 reason: format!("{program} runs a command named by its input"),
             });

@@ -51,6 +51,7 @@ fn patterns_are_reads_of_what_they_expand_to() {
     let env = Env {
         home: home.clone(),
         cwd: project.clone(),
+        path: guard::parse::DEFAULT_PATH.to_string(),
     };
     use Want::{Allow, Read};
     let rows: &[(&str, Want)] = &[
@@ -110,4 +111,58 @@ fn patterns_are_reads_of_what_they_expand_to() {
         rows.len(),
         failures.join("\n")
     );
+}
+
+/// A shell builtin's name exec'd by a program (`xargs command`, `env
+/// eval`) is whatever file of that name PATH holds: with none the exec
+/// fails and nothing runs; with one (Fedora's `/usr/bin/command`, or a
+/// script the agent wrote) it is the wrapper it names.
+#[test]
+fn an_exec_of_a_builtin_name_is_what_path_holds() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bare = dir.path().join("bare");
+    let fedora = dir.path().join("fedora");
+    std::fs::create_dir_all(&bare).expect("mkdir");
+    std::fs::create_dir_all(&fedora).expect("mkdir");
+    for name in ["command", "eval"] {
+        let p = fedora.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\nbuiltin {name} \"$@\"\n")).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let (cfg, base) = common::shipped();
+    // (line, decision with no such file on PATH, decision with one)
+    let rows: &[(&str, Action, Action)] = &[
+        ("echo aws s3 ls | xargs command", Action::Allow, Action::Review),
+        ("xargs -a list -n 1 command", Action::Allow, Action::Review),
+        ("echo 'aws s3 ls' | xargs eval", Action::Allow, Action::Review),
+        ("env command aws s3 ls", Action::Allow, Action::Review),
+        ("find . -name x -exec command aws s3 ls \\;", Action::Allow, Action::Review),
+        // bash's own `command` and `exec` are builtins wherever PATH points
+        ("command aws s3 ls", Action::Review, Action::Review),
+        ("exec command aws s3 ls", Action::Allow, Action::Review),
+        // a real program keeps its meaning with no file found
+        ("echo aws s3 ls | xargs env", Action::Review, Action::Review),
+        ("echo x | xargs sh -c 'aws s3 ls'", Action::Review, Action::Review),
+    ];
+    let mut failures = Vec::new();
+    for &(line, without, with) in rows {
+        for (path, want) in [(&bare, without), (&fedora, with)] {
+            let env = guard::parse::Env {
+                path: path.display().to_string(),
+                ..base.clone()
+            };
+            let v = common::decide(&cfg, &env, line);
+            if v.action != want {
+                failures.push(format!(
+                    "  {line:?} with PATH={}: want {}, got {} ({})",
+                    path.display(),
+                    want.as_str(),
+                    v.action.as_str(),
+                    v.reason
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -260,6 +260,10 @@ fn decide(
     let env = Env {
         home: home.clone(),
         cwd: crate::actor::current().cwd(),
+        path: values
+            .get("PATH")
+            .cloned()
+            .unwrap_or_else(|| crate::parse::DEFAULT_PATH.to_string()),
     };
     let settings = session::settings::of(cfg);
     let (lineage, harness) = session::owner::lineage(peer.pid);

@@ -17,7 +17,7 @@ use super::flags::ShellArgs;
 use super::shell::{gate, shell_of, Ctx, REFUSED};
 use crate::analyze::Scope;
 use crate::exec;
-use crate::parse::Env;
+use crate::parse::{Env, DEFAULT_PATH};
 use crate::policy::{self, Input};
 use crate::snapshot::Snapshot;
 use crate::supervise::Ended;
@@ -290,6 +290,7 @@ pub(super) fn run(backend: &mut dyn Backend, flags: &ShellArgs, home: &str) -> i
         let env = Env {
             home: home.to_string(),
             cwd: cwd.clone(),
+            path: std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_string()),
         };
         let mut run_with = backend.line(&line, &env, &snapshot.text());
         if matches!(run_with, Err(SNAPSHOT_BROKEN)) {

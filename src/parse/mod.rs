@@ -46,7 +46,12 @@ impl ParseError {
 pub struct Env {
     pub home: String,
     pub cwd: String,
+    /// The PATH the line's programs are looked up on.
+    pub path: String,
 }
+
+/// The PATH assumed where the line's own is not known: Debian's default.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl Env {
     pub fn from_process() -> Env {
@@ -58,7 +63,8 @@ impl Env {
         let cwd = std::env::current_dir()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Env { home, cwd }
+        let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_string());
+        Env { home, cwd, path }
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use super::{Call, Identity, Judge, Judgement};
 use crate::actor::Actor;
 use crate::approve::tty::Answer;
-use crate::parse::Env;
+use crate::parse::{Env, DEFAULT_PATH};
 use crate::policy::{self, Input, Verdict};
 use crate::rules::load::{Config, ConfigError};
 use crate::rules::spec::Action;
@@ -574,6 +574,7 @@ impl<'a> LineJudge<'a> {
         let env = Env {
             home: self.home.clone(),
             cwd: call.cwd.clone(),
+            path: call.env("PATH").unwrap_or(DEFAULT_PATH).to_string(),
         };
         let words = self.words(call);
         let key = (words.clone(), call.cwd.clone(), line.seq);
