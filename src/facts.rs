@@ -73,15 +73,25 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
         args,
         ..Facts::default()
     };
+    let declares = matches!(
+        facts.program.as_str(),
+        "export" | "declare" | "typeset" | "local" | "readonly"
+    );
     for w in cmd.args() {
-        path_operands(w, ctx, &mut facts.paths);
+        match declared_value(w).filter(|_| declares) {
+            Some(value) => push_value_path(&value, ctx, &mut facts.paths),
+            None => path_operands(w, ctx, &mut facts.paths),
+        }
     }
     for r in &cmd.redirects {
         push_word_path(&r.target, ctx, &mut facts.paths);
     }
     // Values that later become arguments: `f=~/.aws/credentials; cat "$f"`,
     // `for f in …`, `${x:-…}` defaults, here-strings fed to xargs.
-    for w in cmd.assignments.iter().map(|a| &a.value).chain(&cmd.data) {
+    for a in &cmd.assignments {
+        push_value_path(&a.value, ctx, &mut facts.paths);
+    }
+    for w in &cmd.data {
         push_word_path(w, ctx, &mut facts.paths);
     }
     if let Some(text) = &cmd.stdin_text {
@@ -145,6 +155,68 @@ fn push_word_path(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
             }
         }
         _ => push_path(&w.text, w.glob, ctx, out),
+    }
+}
+
+/// The VALUE of a declaration's `NAME=VALUE` argument (`export
+/// PATH=$PATH:/x`), as a word of its own.
+fn declared_value(w: &Word) -> Option<Word> {
+    let (name, value) = w.text.split_once('=')?;
+    let valid = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return None;
+    }
+    let pattern = match &w.pattern {
+        Some(p) => Some(p.strip_prefix(&format!("{name}="))?.to_string()),
+        None => None,
+    };
+    Some(Word {
+        text: value.to_string(),
+        pattern,
+        ..w.clone()
+    })
+}
+
+/// An assigned value names files as each of its colon-separated parts
+/// too: a search list (`PATH=$PATH:/usr/local/go/bin`, `KUBECONFIG=a:b`)
+/// names each entry, and a part that is all run-time (`$PATH`) is only
+/// what some variable already held. Judged whole, the unknown part could
+/// be any path, so every search list being extended would look like a
+/// read under `~/.ssh`.
+fn push_value_path(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
+    let dynamic = w.dynamic && w.pattern.is_some();
+    if !dynamic {
+        push_word_path(w, ctx, out);
+    }
+    let text = w.pattern.as_deref().filter(|_| dynamic).unwrap_or(&w.text);
+    if !text.contains(':') {
+        if dynamic {
+            push_word_path(w, ctx, out);
+        }
+        return;
+    }
+    for part in text.split(':').filter(|p| !p.is_empty()) {
+        let word = if dynamic {
+            Word {
+                text: part.to_string(),
+                dynamic: part.contains(crate::parse::ANYTHING),
+                glob: true,
+                pattern: Some(part.to_string()),
+            }
+        } else {
+            Word {
+                text: part.to_string(),
+                ..w.clone()
+            }
+        };
+        match word.dynamic {
+            true => push_word_path(&word, ctx, out),
+            // A static part of a pattern is escaped pattern text.
+            false if dynamic => push_path(part, true, ctx, out),
+            false => push_word_path(&word, ctx, out),
+        }
     }
 }
 

@@ -166,3 +166,41 @@ fn an_exec_of_a_builtin_name_is_what_path_holds() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// An assigned value names files as each colon-separated part: extending a
+/// search list is not a read, while a credential path anywhere in the
+/// value still is.
+#[test]
+fn search_lists_are_judged_part_by_part() {
+    let (cfg, env) = common::shipped();
+    let rows: &[(&str, Action)] = &[
+        ("export PATH=$PATH:/usr/local/go/bin", Action::Allow),
+        ("export PATH=/usr/local/go/bin:$PATH && go version", Action::Allow),
+        ("PKG_CONFIG_PATH=/usr/lib/pkgconfig:$PKG_CONFIG_PATH cmake ..", Action::Allow),
+        ("export GOPATH=$HOME/go && export PATH=$PATH:$GOPATH/bin", Action::Allow),
+        ("export PATH=\"$HOME/.local/bin:$PATH\"", Action::Allow),
+        // still reads, wherever in the value the path is
+        ("export F=$HOME/.ssh/id_rsa", Action::Review),
+        ("f=$X:$HOME/.aws/credentials; cat \"$f\"", Action::Review),
+        ("export KUBECONFIG=/tmp/a:$HOME/.kube/config", Action::Review),
+        ("KUBECONFIG=$K:~/.kube/config helm ls", Action::Review),
+        ("F=/tmp/a:/home/agent/.ssh/id_rsa", Action::Review),
+        ("export X=$D/.aws/credentials", Action::Review),
+        ("declare -x P=$PATH:/home/agent/.ssh/id_ed25519", Action::Review),
+    ];
+    let failures: Vec<String> = rows
+        .iter()
+        .filter_map(|&(line, want)| {
+            let v = common::decide(&cfg, &env, line);
+            (v.action != want).then(|| {
+                format!(
+                    "  {line:?}: want {}, got {} ({})",
+                    want.as_str(),
+                    v.action.as_str(),
+                    v.reason
+                )
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
