@@ -74,6 +74,12 @@ pub struct Command {
     pub stdin: Stdin,
     /// The text of a here-document or here-string fed to the command.
     pub stdin_text: Option<String>,
+    /// `stdin_text` is exactly what the command reads: a here-document
+    /// with nothing for bash to expand, or a here-string of static words.
+    pub stdin_literal: bool,
+    /// Standard output goes to a file (`> FILE`, `&> FILE`), so no other
+    /// command of the line reads what this one prints.
+    pub stdout_to_file: bool,
     /// Names of variables expanded in this command's words.
     pub env_refs: Vec<String>,
     /// Words that are values rather than arguments, such as the defaults
@@ -92,6 +98,8 @@ impl Command {
             via,
             stdin: Stdin::Inherited,
             stdin_text: None,
+            stdin_literal: false,
+            stdout_to_file: false,
             env_refs: Vec::new(),
             data: Vec::new(),
             dynamic: None,

@@ -94,7 +94,10 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
     for w in &cmd.data {
         push_word_path(w, ctx, &mut facts.paths);
     }
-    if let Some(text) = &cmd.stdin_text {
+    // What `cat > FILE <<'EOF'` copies into a file is data no command of
+    // the line reads as names.
+    let copies_to_file = cmd.stdout_to_file && facts.program == "cat" && cmd.args().is_empty();
+    if let Some(text) = cmd.stdin_text.as_ref().filter(|_| !copies_to_file) {
         for token in text.split_whitespace() {
             let token = token
                 .strip_prefix("$HOME")
@@ -442,7 +445,9 @@ fn inline_code(program: &str, args: &[Word], stdin_text: Option<&str>) -> Option
         }
         Interp::Flag(flags) => {
             let script_operand = texts.iter().any(|t| !t.starts_with('-'));
-            let stdin_dash = texts.contains(&"-");
+            let stdin_dash = texts
+                .iter()
+                .any(|t| matches!(*t, "-" | "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"));
             if let Some(text) = stdin_text.filter(|_| stdin_dash || !script_operand) {
                 if !texts.iter().any(|t| code_flag(t, flags).is_some()) {
                     return Some(text.to_string());
@@ -518,6 +523,20 @@ enum Interp {
     Awk,
     /// Only the `e` command and `s///e` run anything.
     Sed,
+}
+
+/// A string with no shell syntax in it: no operator, substitution or
+/// option word, so nothing marks it as a command line.
+fn reads_as_prose(text: &str) -> bool {
+    !text.contains([';', '|', '&', '$', '`', '>', '<'])
+        && !text
+            .split_whitespace()
+            .any(|w| w.starts_with('-') && w.len() > 1)
+}
+
+fn is_python(program: &str) -> bool {
+    let base = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    matches!(base, "python" | "pypy" | "ipython")
 }
 
 fn interpreter(program: &str) -> Option<Interp> {
@@ -752,27 +771,51 @@ fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
             }
         }
     }
-    for token in code.split(|c: char| !(c.is_ascii_alphanumeric() || "_-./~$".contains(c))) {
-        if token.is_empty() {
-            continue;
-        }
-        // `s/x/aws s3 ls/e` and paths hide program names behind slashes.
-        for part in token.split('/') {
-            if (ctx.known_program)(part) {
-                facts.code.push(format!("program {part}"));
+    // Python's own syntax says which words are only code: keywords and
+    // upper-case names outside strings are its own (`pass`, a
+    // `SECRET_KEY = …` setting), and comments run nothing.
+    let python = is_python(&facts.program).then(|| crate::python::split(code));
+    let (plain, quoted): (&str, Vec<&str>) = match &python {
+        Some(p) => (&p.code, p.strings.iter().map(String::as_str).collect()),
+        None => (code, Vec::new()),
+    };
+    let texts = std::iter::once((plain, python.is_none())).chain(quoted.iter().map(|q| (*q, true)));
+    for (text, quoted) in texts {
+        let prose = python.is_some() && quoted && reads_as_prose(text);
+        let mut previous = "";
+        for token in text.split(|c: char| !(c.is_ascii_alphanumeric() || "_-./~$".contains(c))) {
+            if token.is_empty() {
+                continue;
             }
-        }
-        if token.contains('/') || token.starts_with(".env") {
-            push_path(token, glob::has_meta(token), ctx, &mut facts.paths);
-        }
-        let name = token.trim_start_matches('$');
-        if name.len() > 2
-            && name
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-            && name.contains('_')
-        {
-            facts.env_refs.push(name.to_string());
+            let keyword = !quoted && crate::python::KEYWORDS.contains(&token);
+            // In a sentence (`'all tests pass'`, `'starts at line'`) a word
+            // after an ordinary word is English, not a command.
+            let in_sentence = prose
+                && previous.len() >= 3
+                && previous.chars().all(|c| c.is_ascii_lowercase())
+                && !(ctx.known_program)(previous);
+            previous = token;
+            // `s/x/aws s3 ls/e` and paths hide program names behind
+            // slashes; Python's `sh` library runs `sh.kubectl(…)`.
+            let token = token.strip_prefix("sh.").unwrap_or(token);
+            for part in token.split('/') {
+                if !keyword && !in_sentence && (ctx.known_program)(part) {
+                    facts.code.push(format!("program {part}"));
+                }
+            }
+            if token.contains('/') || token.starts_with(".env") {
+                push_path(token, glob::has_meta(token), ctx, &mut facts.paths);
+            }
+            let name = token.trim_start_matches('$');
+            if quoted
+                && name.len() > 2
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && name.contains('_')
+            {
+                facts.env_refs.push(name.to_string());
+            }
         }
     }
     // Code that starts processes can assemble the command at run time
@@ -785,7 +828,12 @@ fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
         })
         .as_ref()
     {
-        if re.is_match(code) {
+        // In Python a backtick is no shell, in its code or its strings.
+        let spawns = match &python {
+            Some(p) => re.find_iter(&p.code).any(|m| !m.as_str().starts_with('`')),
+            None => re.is_match(code),
+        };
+        if spawns {
             facts.code.push("starts processes".to_string());
         }
     }

@@ -30,6 +30,7 @@ pub mod inventory;
 pub mod panic_note;
 pub mod parse;
 pub mod policy;
+pub mod python;
 pub mod report;
 pub mod rules;
 pub mod session;

@@ -617,6 +617,8 @@ fn interpreter(
             });
         }
         Some(file) if !is_stdin_path(&file.text) => {}
+        // A literal here-document is the program, scanned as inline code.
+        _ if cmd.stdin_literal && cmd.stdin_text.is_some() => {}
         _ if cmd.stdin != Stdin::Inherited => {
             out.push(Inner::Dynamic {
                 reason: format!("{program} runs a program read from its stdin"),

@@ -583,6 +583,116 @@ fn interpreter_one_liners() {
                 Flagged,
             ),
             (r#"php -r 'system("psql db");'"#, Flagged),
+            // Python's own syntax: a keyword is no program, a comment runs
+            // nothing, and a sentence in a string is English...
+            ("python -c 'class A: pass'", Allow),
+            ("python3 -X importtime -c 'pass'", Allow),
+            (
+                "python3 -c 'import sys  # look at the path\nprint(sys.path)'",
+                Allow,
+            ),
+            ("python3 -c \"print('all tests pass')\"", Allow),
+            ("python3 -c \"print('starts at line 3')\"", Allow),
+            ("python3 -c \"SECRET_KEY = 'x'; print(SECRET_KEY)\"", Allow),
+            (
+                "python3 -c '# `aws s3 ls` in a comment
+print(1)'",
+                Allow,
+            ),
+            // ...while a command in a string, an identifier that runs a
+            // program, and an environment read by name are not.
+            ("python3 -c \"import os; os.system('aws s3 ls')\"", Flagged),
+            (
+                "python3 -c \"import os; os.system('cd /x && aws s3 ls')\"",
+                Flagged,
+            ),
+            (
+                "python3 -c \"import os; os.system('nohup aws s3 ls')\"",
+                Flagged,
+            ),
+            (
+                "python3 -c \"import os; os.system('timeout 9 kubectl get pods')\"",
+                Flagged,
+            ),
+            (
+                "python3 -c \"import os; os.system('env -i aws s3 ls')\"",
+                Flagged,
+            ),
+            (
+                "python3 -c \"import subprocess; subprocess.run(['pass', 'show', 'x'])\"",
+                Flagged,
+            ),
+            ("python3 -c 'from sh import aws; aws.s3.ls()'", Flagged),
+            (
+                "python3 -c 'import sh; sh.kubectl(\"get\", \"pods\")'",
+                Flagged,
+            ),
+            (
+                "python3 -c \"import os; print(os.environ['AWS_SECRET_ACCESS_KEY'])\"",
+                Flagged,
+            ),
+            (
+                "python3 -c \"s = '''\nall good'''; import os; os.system('aws s3 ls')\"",
+                Flagged,
+            ),
+            ("python3 -c 'exec(open(\"job.py\").read())'", Flagged),
+        ],
+    );
+}
+
+/// A here-document with nothing to expand is a program guard reads, and
+/// one copied into a file is data; input guard cannot read stays unknown.
+#[test]
+fn here_documents_to_interpreters() {
+    check(
+        "here-documents",
+        &[
+            ("python3 <<'EOF'\nprint(1)\nEOF", Allow),
+            (
+                "python3 <<EOF\nfrom enum import Enum\nprint(Enum)\nEOF",
+                Allow,
+            ),
+            ("python3 - <<'EOF'\nprint(1)\nEOF", Allow),
+            (
+                "python3 <<'EOF'\nimport os\nos.system('aws s3 ls')\nEOF",
+                Flagged,
+            ),
+            ("python3 <<EOF\n$CODE\nEOF", Flagged),
+            ("python3 <<EOF\nprint(1)\n`cat job.py`\nEOF", Flagged),
+            (
+                "perl <<'EOF'\nmy $x = 1;\nsystem(\"aws s3 ls\");\nEOF",
+                Flagged,
+            ),
+            ("python3 <<< 'print(1)'", Allow),
+            ("python3 <<< \"$CODE\"", Flagged),
+            ("echo 'print(1)' | python3", Flagged),
+            // data copied into a file names no file it reads...
+            (
+                "cat > notes.py <<'EOF'\nopen('/home/agent/.pgpass')\nEOF",
+                Allow,
+            ),
+            ("cat >> t.py <<'EOF'\nkey = 'component.key'\nEOF", Allow),
+            // ...but text another command reads as names does
+            (
+                "cat <<'EOF' | xargs cat\n/home/agent/.aws/credentials\nEOF",
+                Flagged,
+            ),
+            (
+                "cat 2>err <<'EOF' | xargs cat\n/home/agent/.aws/credentials\nEOF",
+                Flagged,
+            ),
+            (
+                "cat > /dev/stdout <<'EOF' | xargs cat\n/home/agent/.aws/credentials\nEOF",
+                Flagged,
+            ),
+            (
+                "xargs cat <<'EOF'\n/home/agent/.aws/credentials\nEOF",
+                Flagged,
+            ),
+            (
+                "cat - > x <<'EOF'\n/home/agent/.aws/credentials\nEOF",
+                Flagged,
+            ),
         ],
     );
 }

@@ -133,17 +133,33 @@ fn an_exec_of_a_builtin_name_is_what_path_holds() {
     let (cfg, base) = common::shipped();
     // (line, decision with no such file on PATH, decision with one)
     let rows: &[(&str, Action, Action)] = &[
-        ("echo aws s3 ls | xargs command", Action::Allow, Action::Review),
+        (
+            "echo aws s3 ls | xargs command",
+            Action::Allow,
+            Action::Review,
+        ),
         ("xargs -a list -n 1 command", Action::Allow, Action::Review),
-        ("echo 'aws s3 ls' | xargs eval", Action::Allow, Action::Review),
+        (
+            "echo 'aws s3 ls' | xargs eval",
+            Action::Allow,
+            Action::Review,
+        ),
         ("env command aws s3 ls", Action::Allow, Action::Review),
-        ("find . -name x -exec command aws s3 ls \\;", Action::Allow, Action::Review),
+        (
+            "find . -name x -exec command aws s3 ls \\;",
+            Action::Allow,
+            Action::Review,
+        ),
         // bash's own `command` and `exec` are builtins wherever PATH points
         ("command aws s3 ls", Action::Review, Action::Review),
         ("exec command aws s3 ls", Action::Allow, Action::Review),
         // a real program keeps its meaning with no file found
         ("echo aws s3 ls | xargs env", Action::Review, Action::Review),
-        ("echo x | xargs sh -c 'aws s3 ls'", Action::Review, Action::Review),
+        (
+            "echo x | xargs sh -c 'aws s3 ls'",
+            Action::Review,
+            Action::Review,
+        ),
     ];
     let mut failures = Vec::new();
     for &(line, without, with) in rows {
@@ -175,18 +191,33 @@ fn search_lists_are_judged_part_by_part() {
     let (cfg, env) = common::shipped();
     let rows: &[(&str, Action)] = &[
         ("export PATH=$PATH:/usr/local/go/bin", Action::Allow),
-        ("export PATH=/usr/local/go/bin:$PATH && go version", Action::Allow),
-        ("PKG_CONFIG_PATH=/usr/lib/pkgconfig:$PKG_CONFIG_PATH cmake ..", Action::Allow),
-        ("export GOPATH=$HOME/go && export PATH=$PATH:$GOPATH/bin", Action::Allow),
+        (
+            "export PATH=/usr/local/go/bin:$PATH && go version",
+            Action::Allow,
+        ),
+        (
+            "PKG_CONFIG_PATH=/usr/lib/pkgconfig:$PKG_CONFIG_PATH cmake ..",
+            Action::Allow,
+        ),
+        (
+            "export GOPATH=$HOME/go && export PATH=$PATH:$GOPATH/bin",
+            Action::Allow,
+        ),
         ("export PATH=\"$HOME/.local/bin:$PATH\"", Action::Allow),
         // still reads, wherever in the value the path is
         ("export F=$HOME/.ssh/id_rsa", Action::Review),
         ("f=$X:$HOME/.aws/credentials; cat \"$f\"", Action::Review),
-        ("export KUBECONFIG=/tmp/a:$HOME/.kube/config", Action::Review),
+        (
+            "export KUBECONFIG=/tmp/a:$HOME/.kube/config",
+            Action::Review,
+        ),
         ("KUBECONFIG=$K:~/.kube/config helm ls", Action::Review),
         ("F=/tmp/a:/home/agent/.ssh/id_rsa", Action::Review),
         ("export X=$D/.aws/credentials", Action::Review),
-        ("declare -x P=$PATH:/home/agent/.ssh/id_ed25519", Action::Review),
+        (
+            "declare -x P=$PATH:/home/agent/.ssh/id_ed25519",
+            Action::Review,
+        ),
     ];
     let failures: Vec<String> = rows
         .iter()

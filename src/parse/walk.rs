@@ -332,7 +332,9 @@ impl<'a> Walker<'a> {
         use ast::IoFileRedirectKind as K;
         use ast::IoFileRedirectTarget as T;
         match r {
-            ast::IoRedirect::File(_, kind, target) => {
+            ast::IoRedirect::File(fd, kind, target) => {
+                let to_file = matches!(kind, K::Write | K::Append | K::Clobber | K::ReadAndWrite)
+                    && matches!(fd, None | Some(1));
                 let kind = match kind {
                     K::Read | K::DuplicateInput => RedirectKind::Read,
                     _ => RedirectKind::Write,
@@ -340,6 +342,9 @@ impl<'a> Walker<'a> {
                 match target {
                     T::Filename(w) | T::Duplicate(w) => {
                         for target in self.words(&w.value, via, refs)? {
+                            if to_file && matches!(target_kind(&target), Sink::File) {
+                                cmd.stdout_to_file = true;
+                            }
                             cmd.redirects.push(Redirect { kind, target });
                         }
                     }
@@ -350,6 +355,8 @@ impl<'a> Walker<'a> {
             ast::IoRedirect::HereDocument(_, doc) => {
                 cmd.stdin = Stdin::HereDoc;
                 cmd.stdin_text = Some(doc.doc.value.clone());
+                cmd.stdin_literal =
+                    !doc.requires_expansion || !doc.doc.value.contains(['$', '`', '\\']);
                 if doc.requires_expansion {
                     self.heredoc(&doc.doc.value, via, refs)?;
                 }
@@ -359,9 +366,13 @@ impl<'a> Walker<'a> {
                 let words = self.words(&w.value, via, refs)?;
                 let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
                 cmd.stdin_text = Some(text.join(" "));
+                cmd.stdin_literal = words.iter().all(|w| !w.dynamic && !w.glob);
             }
             ast::IoRedirect::OutputAndError(w, _) => {
                 for target in self.words(&w.value, via, refs)? {
+                    if matches!(target_kind(&target), Sink::File) {
+                        cmd.stdout_to_file = true;
+                    }
                     cmd.redirects.push(Redirect {
                         kind: RedirectKind::Write,
                         target,
@@ -533,5 +544,27 @@ impl<'a> Walker<'a> {
         refs: &mut WordRefs,
     ) -> Result<(), ParseError> {
         word::heredoc(self, body, via, refs)
+    }
+}
+
+enum Sink {
+    File,
+    /// A descriptor or device another command may read: `/dev/stdout`,
+    /// `/dev/fd/N`, `&1`, a name only known at run time.
+    Shared,
+}
+
+/// Where a redirection of standard output sends it.
+fn target_kind(target: &Word) -> Sink {
+    let t = target.text.as_str();
+    let shared = target.dynamic
+        || t.is_empty()
+        || t.chars().all(|c| c.is_ascii_digit() || c == '-')
+        || t.starts_with("/dev/")
+        || t.starts_with("/proc/");
+    if shared {
+        Sink::Shared
+    } else {
+        Sink::File
     }
 }
