@@ -44,8 +44,7 @@ pub fn split(src: &str) -> Split {
                 let quote = if triple { 3 } else { 1 };
                 i += quote;
                 let mut text = String::new();
-                loop {
-                    let Some(&d) = chars.get(i) else { break };
+                while let Some(&d) = chars.get(i) {
                     if d == '\\' {
                         // Even a raw string's backslash keeps the quote open.
                         if raw {
