@@ -77,7 +77,21 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
         facts.program.as_str(),
         "export" | "declare" | "typeset" | "local" | "readonly"
     );
+    let fetches = URL_CLIENTS.contains(&facts.program.as_str());
+    let mut after: Option<&str> = None;
     for w in cmd.args() {
+        let names_file = after.is_some_and(|o| FILE_OPTIONS.contains(&o));
+        after = Some(w.text.as_str());
+        if fetches && !names_file {
+            match url_operand(&w.text) {
+                Some(Url::Remote) => continue,
+                Some(Url::Local(path)) => {
+                    push_path(&path, w.glob, ctx, &mut facts.paths);
+                    continue;
+                }
+                None => {}
+            }
+        }
         match declared_value(w).filter(|_| declares) {
             Some(value) => push_value_path(&value, ctx, &mut facts.paths),
             None => path_operands(w, ctx, &mut facts.paths),
@@ -159,6 +173,60 @@ fn push_word_path(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
         }
         _ => push_path(&w.text, w.glob, ctx, out),
     }
+}
+
+/// Programs whose `scheme://` operands are URLs by their own syntax,
+/// never names in the current directory: `curl https://x/k.key` fetches
+/// a key, it reads no file `https:/x/k.key`.
+const URL_CLIENTS: &[&str] = &[
+    "curl", "wget", "aria2c", "http", "https", "xh", "apt-key", "git", "pip", "pip3", "npm",
+    "pnpm", "yarn", "helm",
+];
+
+/// Their options whose value is a local file, whatever it looks like.
+const FILE_OPTIONS: &[&str] = &[
+    "-o",
+    "--output",
+    "-O",
+    "--output-document",
+    "-P",
+    "--directory-prefix",
+    "-T",
+    "--upload-file",
+    "-K",
+    "--config",
+    "-a",
+    "--append-output",
+    "-i",
+    "--input-file",
+];
+
+enum Url {
+    Remote,
+    /// `file:///home/u/.ssh/id_rsa`: a URL that names a local file.
+    Local(String),
+}
+
+/// An operand or `--opt=VALUE` that is a URL.
+fn url_operand(word: &str) -> Option<Url> {
+    let text = match word.split_once('=') {
+        Some((opt, _)) if FILE_OPTIONS.contains(&opt) => return None,
+        Some((opt, value)) if opt.starts_with('-') => value,
+        _ => word,
+    };
+    let (scheme, rest) = text.split_once("://")?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    if !valid {
+        return None;
+    }
+    if scheme.eq_ignore_ascii_case("file") {
+        // `file://HOST/PATH`: the host part (often empty) is not the path.
+        let path = rest.find('/').map_or("/", |i| &rest[i..]);
+        return Some(Url::Local(path.to_string()));
+    }
+    Some(Url::Remote)
 }
 
 /// The VALUE of a declaration's `NAME=VALUE` argument (`export
@@ -588,8 +656,9 @@ fn code_flag<'a>(word: &'a str, flags: &[&str]) -> Option<Option<&'a str>> {
 }
 
 /// Does a sed command line (`sed [-e] SCRIPT …`) use the `e` command?
-pub fn sed_runs_any(args: &[Word]) -> bool {
-    inline_code("sed", args, None).is_some()
+/// The scripts of a sed command line that run anything.
+pub fn sed_scripts(args: &[Word]) -> Option<String> {
+    inline_code("sed", args, None)
 }
 
 fn awk_runs_commands(program: &str) -> bool {
@@ -602,12 +671,22 @@ fn awk_runs_commands(program: &str) -> bool {
 /// never taken for commands or flags. A script that does not parse is
 /// taken to run something.
 fn sed_runs_commands(script: &str) -> bool {
-    let chars: Vec<char> = script.chars().collect();
-    sed_script(&chars).unwrap_or(true)
+    sed_commands(script).is_none_or(|c| !c.is_empty())
 }
 
-/// `Some(true)` if the script runs a command, `None` if it does not parse.
-fn sed_script(c: &[char]) -> Option<bool> {
+/// The command lines a sed script runs: those of its `e COMMAND`s, or
+/// `None` when what runs comes from the input (a bare `e`, `s///e`) or the
+/// script does not parse.
+pub fn sed_commands(script: &str) -> Option<Vec<String>> {
+    let chars: Vec<char> = script.chars().collect();
+    let mut commands = Vec::new();
+    sed_script(&chars, &mut commands)?.then_some(())?;
+    Some(commands)
+}
+
+/// `Some(false)` if what the script runs comes from its input, `None` if
+/// it does not parse; the text of each `e COMMAND` goes to `commands`.
+fn sed_script(c: &[char], commands: &mut Vec<String>) -> Option<bool> {
     let mut i = 0;
     let to_eol = |mut i: usize| {
         while i < c.len() && c[i] != '\n' {
@@ -639,7 +718,19 @@ fn sed_script(c: &[char]) -> Option<bool> {
                     i += 1;
                 }
             }
-            'e' => return Some(true),
+            'e' => {
+                while i < c.len() && (c[i] == ' ' || c[i] == '\t') {
+                    i += 1;
+                }
+                let end = to_eol(i);
+                let text: String = c[i..end].iter().collect();
+                if text.trim().is_empty() {
+                    // A bare `e` runs the pattern space: a line of input.
+                    return Some(false);
+                }
+                commands.push(text);
+                i = end;
+            }
             '#' | 'r' | 'R' | 'w' | 'W' => i = to_eol(i),
             // A label ends at a newline or, in GNU sed, a semicolon.
             ':' | 'b' | 't' | 'T' | 'v' => {
@@ -672,7 +763,7 @@ fn sed_script(c: &[char]) -> Option<bool> {
                         .collect();
                     i += flags.len();
                     if flags.contains('e') {
-                        return Some(true);
+                        return Some(false);
                     }
                     if flags.contains('w') {
                         i = to_eol(i);
@@ -682,7 +773,7 @@ fn sed_script(c: &[char]) -> Option<bool> {
             _ => return None,
         }
     }
-    Some(false)
+    Some(true)
 }
 
 /// Past an optional address at `i`: a line number, `$`, `first~step`,

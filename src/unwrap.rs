@@ -365,10 +365,21 @@ fn unwrap_one(spec: &WrapperSpec, cmd: &Command, out: &mut Vec<Inner>) {
         }
     }
     setting_commands(spec, program, &args, out);
-    if matches!(program, "sed" | "gsed") && crate::facts::sed_runs_any(&args) {
-        out.push(Inner::Dynamic {
-            reason: format!("{program} runs lines of its input as commands"),
-        });
+    if matches!(program, "sed" | "gsed") {
+        if let Some(script) = crate::facts::sed_scripts(&args) {
+            // `e COMMAND` runs a line guard can read; `s///e` and a bare
+            // `e` run lines of the input.
+            match crate::facts::sed_commands(&script) {
+                Some(lines) => {
+                    for line in lines {
+                        push_script(out, &line, false, &format!("{program} e"));
+                    }
+                }
+                None => out.push(Inner::Dynamic {
+                    reason: format!("{program} runs lines of its input as commands"),
+                }),
+            }
+        }
     }
     if program == "git" {
         // `--config-env=KEY=VAR`: the value comes from the environment.

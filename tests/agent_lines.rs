@@ -55,7 +55,6 @@ const FP_TEMPLATE_LITERAL: &str = "to fix: the inline code only 'starts processe
 const FP_OWN_ASSIGNMENT: &str = "to fix: the variable is assigned a literal earlier on the same line (`export NVM_DIR=\"$HOME/.nvm\"`, `export LLVM_CONFIG=/usr/bin/...`), so the sourced file or program is known; guard does not carry the line's own assignments into later words (`. ~/.nvm/nvm.sh` alone is allowed)";
 const FP_NESTED_SUBSTITUTION: &str = "to fix: the exported name JAVA_HOME is literal; guard.tamper-indirect's args_regex (rules/credentials.yaml) runs on the joined arguments, where the nested substitution in the value (`$(dirname $(which java))`) puts \" $\" inside the word";
 const FP_URL_AS_PATH: &str = "to fix: a URL argument is taken as a relative path (cwd + `https:/...`) and its `.key` (or unknown) tail matched against `**/*.key`; a URL names no local file";
-const FP_SED_EXECUTE_FLAG: &str = "to fix: a plain substitution reads as sed's `e` (execute) flag: facts.rs sed_runs_commands lets each of the three `s` delimiters be any of /|#:,@!_ (no back-reference), so in `s/edit_only=False/edit_only=None/` or `s/except X:/except (X, Y):/` a `_`, `:` or `,` in the text closes the command early and the next `e` is taken for the flag";
 const FP_IMPORT_ONLY: &str = "to fix: the code imports the MySQL driver only to print its version or whether it is installed; an import opens no connection and uses no credential (facts.rs scan_code counts any import of a database driver)";
 const FP_LISTING: &str =
     "to fix: ls -la and find -name only list names and metadata; they read no credential";
@@ -349,22 +348,11 @@ const KNOWN_FALSE_POSITIVES: &[(&str, &str, &str)] = &[
     ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm use 20.10.0", "guard.dynamic", FP_OWN_ASSIGNMENT),
     ("export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm use lts/hydrogen", "guard.dynamic", FP_OWN_ASSIGNMENT),
     ("wget -O kitware.key https://apt.kitware.com/keys/kitware-archive-latest.asc && gpg --dearmor < kitwa… [202 bytes, fnv1a 6d00724dd0c1f445]", "creds.file-read", FP_OWN_DOWNLOAD),
-    ("sed -i '/elif isinstance(node, ast.Constant):/e cat call_handler.py' sphinx/domains/python.py", "guard.dynamic", FP_SED_EXECUTE_FLAG),
     ("uname -r && grep CONFIG_IO_URING /boot/config-$(uname -r)", "creds.file-read", FP_SUBSTITUTION_SUFFIX),
     ("cd /testbed && python -c \"\nimport sys\nimport inspect\n\n# Monkey patch formatargspec for wrapt\nif not … [1337 bytes, fnv1a c648480c92a7f21f]", "creds.inline-code", FP_TEMPLATE_LITERAL),
     ("cd /testbed && python -c \"\nimport sys\nsys.path.insert(0, '.')\nexec(open('pydicom/tests/test_filewrit… [404 bytes, fnv1a 42f2b64fce4620ee]", "creds.inline-code", FP_TEMPLATE_LITERAL),
-    ("apt-get install -y ca-certificates && apt-key adv --fetch-keys https://deb.nodesource.com/gpgkey/nod… [266 bytes, fnv1a 3d68ae936139c561]", "creds.file-read", FP_URL_AS_PATH),
     ("apt-get remove -y cmake && wget -O - https://apt.kitware.com/keys/kitware-archive-latest.asc 2>/dev/… [417 bytes, fnv1a 461f1109dd9c1ebf]", "creds.file-read", FP_URL_AS_PATH),
-    ("apt-get update && apt-get install -y ca-certificates curl gnupg && mkdir -p /etc/apt/keyrings && cur… [420 bytes, fnv1a 72cd674aecc7eb31]", "creds.file-read", FP_URL_AS_PATH),
-    ("apt-get update && apt-get install -y ca-certificates curl gnupg && mkdir -p /etc/apt/keyrings && cur… [420 bytes, fnv1a 75b966c793b6d363]", "creds.file-read", FP_URL_AS_PATH),
-    ("apt-key adv --fetch-keys https://deb.nodesource.com/gpgkey/nodesource.gpg.key && echo 'deb https://d… [228 bytes, fnv1a a855087b87a67123]", "creds.file-read", FP_URL_AS_PATH),
-    ("curl -fsSL https://apt.llvm.org/llvm-snapshot.gpg.key | apt-key add - && echo \"deb http://apt.llvm.o… [164 bytes, fnv1a 93cb9f9f7f293d9a]", "creds.file-read", FP_URL_AS_PATH),
-    ("curl -sSL https://packages.microsoft.com/config/ubuntu/$(lsb_release -rs)/prod.list > /etc/apt/sources.list.d/microsoft-prod.list", "creds.file-read", FP_URL_AS_PATH),
     ("wget -O - https://apt.kitware.com/keys/kitware-archive-latest.asc 2>/dev/null | gpg --dearmor - | te… [390 bytes, fnv1a 5f534c4ee0d7ac02]", "creds.file-read", FP_URL_AS_PATH),
-    ("wget -O - https://apt.llvm.org/llvm-snapshot.gpg.key | apt-key add - && echo \"deb http://apt.llvm.or… [163 bytes, fnv1a ac3aa6453c680ffb]", "creds.file-read", FP_URL_AS_PATH),
-    ("wget -O - https://apt.llvm.org/llvm-snapshot.gpg.key | apt-key add - && echo \"deb http://apt.llvm.or… [181 bytes, fnv1a 04c683f527400fc7]", "creds.file-read", FP_URL_AS_PATH),
-    ("wget -O - https://apt.llvm.org/llvm-snapshot.gpg.key | apt-key add - && echo \"deb http://apt.llvm.or… [220 bytes, fnv1a f8a8e3e9ee7bd393]", "creds.file-read", FP_URL_AS_PATH),
-    ("wget -O - https://apt.llvm.org/llvm-snapshot.gpg.key | gpg --dearmor -o /usr/share/keyrings/llvm-sna… [311 bytes, fnv1a ba274329be9bffc7]", "creds.file-read", FP_URL_AS_PATH),
 ];
 
 /// Lines whose verdict depends on the machine the test runs on (a glob
