@@ -40,6 +40,7 @@ fn bench(c: &mut Criterion) {
         home: "/home/agent".to_string(),
         cwd: "/home/agent/project".to_string(),
         path: guard::parse::DEFAULT_PATH.to_string(),
+        fresh: true,
     };
     let cfg = load::load_with(&[], &env.home, true).expect("shipped packs load");
     let lines = lines();

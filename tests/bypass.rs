@@ -509,7 +509,8 @@ fn variables_in_command_position() {
             ("/usr/bin/a?s s3 ls", Rule(DYNAMIC)),
             ("/usr/bin/aw* s3", Rule(DYNAMIC)),
             ("/usr/bin/[a]ws s3 ls", Rule(DYNAMIC)),
-            ("x=aws; $x s3 ls", Rule(DYNAMIC)),
+            // the line's own literal is followed (the_lines_own_variables)
+            ("x=aws; $x s3 ls", Rule(AWS)),
             ("IFS=,; c=aws,s3,ls; $c", Rule(DYNAMIC)),
             ("sudo $x s3 ls", Rule(DYNAMIC)),
             ("env $x s3 ls", Rule(DYNAMIC)),
@@ -643,6 +644,58 @@ print(1)'",
                 Flagged,
             ),
             ("python3 -c 'exec(open(\"job.py\").read())'", Flagged),
+        ],
+    );
+}
+
+/// A variable the line sets to a literal, on every path, is that literal
+/// where it is expanded later; anything that may set it behind guard's
+/// back leaves it unknown.
+#[test]
+fn the_lines_own_variables() {
+    check(
+        "line variables",
+        &[
+            ("P=aws; $P s3 ls", Rule(AWS)),
+            ("A=/usr/bin; B=$A/aws; $B s3 ls", Rule(AWS)),
+            ("export X=aws && \"$X\" s3 ls", Rule(AWS)),
+            ("X=/usr/bin/true; $X", Allow),
+            ("export LLVM_CONFIG=/usr/bin/llvm-config-12 && $LLVM_CONFIG --version", Allow),
+            (
+                "export NVM_DIR=\"$HOME/.nvm\" && [ -s \"$NVM_DIR/nvm.sh\" ] && \\. \"$NVM_DIR/nvm.sh\" && nvm ls",
+                Allow,
+            ),
+            ("F=$HOME/.aws/credentials; cat \"$F\"", Flagged),
+            // subshells set nothing the line sees
+            ("X=/usr/bin/aws | cat; X=/usr/bin/true; $X", Allow),
+            ("X=/usr/bin/true; (X=/usr/bin/aws); $X", Allow),
+            ("X=/usr/bin/true; X=/usr/bin/aws & $X", Allow),
+            // an assignment that may not run, or may not take
+            ("true && X=/usr/bin/true; $X", Flagged),
+            ("false || X=/usr/bin/true; $X", Flagged),
+            ("readonly X; export X=/usr/bin/true; $X", Flagged),
+            ("if true; then readonly Y; fi; export Y=/usr/bin/true; $Y", Flagged),
+            ("if true; then X=/usr/bin/aws; fi; $X s3 ls", Flagged),
+            ("X=/usr/bin/true; { X=/usr/bin/aws; }; $X s3 ls", Flagged),
+            ("X=/usr/bin/true; X=$Y; $X", Flagged),
+            ("X=/usr/bin/true; X='a b'; $X", Flagged),
+            ("X=/usr/bin/true; X=/usr/bin/aws cat; $X s3 ls", Flagged),
+            // what sets variables behind the line's back
+            ("f() { X=/usr/bin/aws; }; X=/usr/bin/true; f; $X s3 ls", Flagged),
+            ("X=/usr/bin/true; eval 'X=/usr/bin/aws'; $X s3 ls", Flagged),
+            ("X=/usr/bin/true; read X; $X s3 ls", Flagged),
+            ("X=/usr/bin/true; trap 'X=/usr/bin/aws' DEBUG; $X s3 ls", Flagged),
+            ("X=/usr/bin/true; : ${X:=a}; $X", Flagged),
+            ("X=/usr/bin/true; : $((X=2)); $X", Flagged),
+            ("X=/usr/bin/true; (( X=1 )); $X", Flagged),
+            ("X=/usr/bin/true; [[ $((X=1)) ]]; $X", Flagged),
+            ("X=/usr/bin/true; IFS=/; $X", Flagged),
+            ("X=/usr/bin/true; . ./env.sh; $X", Flagged),
+            ("X=/usr/bin/true; declare X=/usr/bin/aws; $X s3 ls", Flagged),
+            ("X=/usr/bin/true; unset X; $X", Flagged),
+            ("X=/usr/bin/true; printf -v X aws; $X", Flagged),
+            ("X=/usr/bin/true; wait -p X; $X", Flagged),
+            ("X=/usr/bin/true; shopt -s expand_aliases; $X", Flagged),
         ],
     );
 }

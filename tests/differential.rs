@@ -234,6 +234,7 @@ fn quote_removal_matches_bash() {
         home: "/home/agent".to_string(),
         cwd: "/home/agent/project".to_string(),
         path: guard::parse::DEFAULT_PATH.to_string(),
+        fresh: true,
     };
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let words: Vec<String> = (0..WORDS).map(|_| word(&mut rng)).collect();

@@ -52,6 +52,7 @@ fn patterns_are_reads_of_what_they_expand_to() {
         home: home.clone(),
         cwd: project.clone(),
         path: guard::parse::DEFAULT_PATH.to_string(),
+        fresh: true,
     };
     use Want::{Allow, Read};
     let rows: &[(&str, Want)] = &[

@@ -264,6 +264,7 @@ fn decide(
             .get("PATH")
             .cloned()
             .unwrap_or_else(|| crate::parse::DEFAULT_PATH.to_string()),
+        fresh: mode != "interactive",
     };
     let settings = session::settings::of(cfg);
     let (lineage, harness) = session::owner::lineage(peer.pid);

@@ -291,6 +291,7 @@ pub(super) fn run(backend: &mut dyn Backend, flags: &ShellArgs, home: &str) -> i
             home: home.to_string(),
             cwd: cwd.clone(),
             path: std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_string()),
+            fresh: false,
         };
         let mut run_with = backend.line(&line, &env, &snapshot.text());
         if matches!(run_with, Err(SNAPSHOT_BROKEN)) {

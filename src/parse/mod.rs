@@ -8,6 +8,7 @@
 
 mod ansi_c;
 pub mod direct;
+mod vars;
 mod walk;
 mod word;
 
@@ -48,6 +49,12 @@ pub struct Env {
     pub cwd: String,
     /// The PATH the line's programs are looked up on.
     pub path: String,
+    /// The line runs in a new bash whose only functions and traps are the
+    /// line's own (guard drops `BASH_FUNC_*` and `BASH_ENV` before exec),
+    /// so a literal assignment earlier in the line is what a later
+    /// `$NAME` expands to. Not so for a line of an interactive session,
+    /// or a script a traced program runs with an environment of its own.
+    pub fresh: bool,
 }
 
 /// The PATH assumed where the line's own is not known: Debian's default.
@@ -64,7 +71,12 @@ impl Env {
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
         let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_string());
-        Env { home, cwd, path }
+        Env {
+            home,
+            cwd,
+            path,
+            fresh: true,
+        }
     }
 }
 

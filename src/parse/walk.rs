@@ -18,6 +18,8 @@ pub(super) struct Walker<'a> {
     pub(super) options: &'a brush_parser::ParserOptions,
     commands: Vec<Command>,
     definitions: Definitions,
+    /// Variables the line has set to a literal on every path to here.
+    known: super::vars::Known,
 }
 
 /// Side effects of evaluating words for one command.
@@ -40,7 +42,13 @@ impl<'a> Walker<'a> {
             options,
             commands: Vec::new(),
             definitions: Definitions::default(),
+            known: super::vars::Known::new(env.fresh && depth == 0),
         }
+    }
+
+    /// The literal value of `$name`, where the line set it.
+    pub(super) fn known(&self, name: &str) -> Option<&str> {
+        self.known.get(name)
     }
 
     pub(super) fn finish(self) -> Parsed {
@@ -75,7 +83,64 @@ impl<'a> Walker<'a> {
 
     pub(super) fn program(&mut self, p: &ast::Program, via: &[String]) -> Result<(), ParseError> {
         for list in &p.complete_commands {
-            self.compound_list(list, via)?;
+            self.sequence(list, via)?;
+        }
+        Ok(())
+    }
+
+    /// The line's own list, in the order bash runs it: a literal
+    /// assignment that runs on every path is followed into later words.
+    fn sequence(&mut self, l: &ast::CompoundList, via: &[String]) -> Result<(), ParseError> {
+        for ast::CompoundListItem(and_or, sep) in &l.0 {
+            let background = matches!(sep, ast::SeparatorOperator::Async);
+            let rest = and_or.additional.iter().map(|a| match a {
+                ast::AndOr::And(p) | ast::AndOr::Or(p) => p,
+            });
+            for (i, p) in std::iter::once(&and_or.first).chain(rest).enumerate() {
+                let s = match p.seq.as_slice() {
+                    [ast::Command::Simple(s)] if !background => s,
+                    // A background job, the commands of a pipeline, a
+                    // `( … )` and a function's definition set nothing here.
+                    [_] if background => {
+                        self.pipeline(p, via)?;
+                        continue;
+                    }
+                    [ast::Command::Compound(ast::CompoundCommand::Subshell(_), _)]
+                    | [ast::Command::Function(_)] => {
+                        self.pipeline(p, via)?;
+                        continue;
+                    }
+                    [_, _, ..] => {
+                        self.pipeline(p, via)?;
+                        continue;
+                    }
+                    // Any other compound command may set anything, and its
+                    // body is walked as bash may or may not run it.
+                    _ => {
+                        self.known.stop();
+                        self.pipeline(p, via)?;
+                        continue;
+                    }
+                };
+                let functions: Vec<String> = self
+                    .definitions
+                    .functions
+                    .iter()
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                if super::vars::may_change_variables(s, &functions) {
+                    self.known.stop();
+                }
+                self.pipeline(p, via)?;
+                if let Some(cmd) = self.commands.last() {
+                    // A program only known now, or a function of the line's.
+                    if cmd.dynamic.is_some() || functions.iter().any(|f| f == cmd.program()) {
+                        self.known.stop();
+                    }
+                    // Only the first pipeline of an `&&`/`||` list surely runs.
+                    self.known.learn(cmd, i == 0);
+                }
+            }
         }
         Ok(())
     }

@@ -258,6 +258,8 @@ fn pieces_into(
             WordPiece::ParameterExpansion(expr) => {
                 if is_plain_home(expr) {
                     push_static(out, &w.env.home.clone());
+                } else if let Some(value) = plain_name(expr).and_then(|n| w.known(n)) {
+                    push_static(out, value);
                 } else {
                     push_dynamic(out, source);
                     parameter(w, expr, via, refs)?;
@@ -291,6 +293,17 @@ fn pieces_into(
         }
     }
     Ok(())
+}
+
+/// `$NAME` or `${NAME}`, nothing more.
+fn plain_name(expr: &ParameterExpr) -> Option<&str> {
+    match expr {
+        ParameterExpr::Parameter {
+            parameter: Parameter::Named(name),
+            indirect: false,
+        } => Some(name),
+        _ => None,
+    }
 }
 
 fn is_plain_home(expr: &ParameterExpr) -> bool {

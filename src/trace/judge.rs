@@ -575,6 +575,7 @@ impl<'a> LineJudge<'a> {
             home: self.home.clone(),
             cwd: call.cwd.clone(),
             path: call.env("PATH").unwrap_or(DEFAULT_PATH).to_string(),
+            fresh: false,
         };
         let words = self.words(call);
         let key = (words.clone(), call.cwd.clone(), line.seq);

@@ -22,6 +22,7 @@ pub fn shipped() -> (Config, Env) {
         home: HOME.to_string(),
         cwd: "/home/agent/project".to_string(),
         path: guard::parse::DEFAULT_PATH.to_string(),
+        fresh: true,
     };
     let cfg = load::load_with(&[], &env.home, true).expect("shipped packs load");
     (cfg, env)

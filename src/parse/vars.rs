@@ -1,0 +1,196 @@
+//! The line's own variables: `export NVM_DIR="$HOME/.nvm" && .
+//! "$NVM_DIR/nvm.sh"` sources a file guard can name, because the line set
+//! the variable to a literal first. Followed only where bash's order is
+//! certain: a top-level run of simple commands, the first pipeline of
+//! each `&&`/`||` list, no background jobs. Anything that may set
+//! variables behind guard's back (a function, `eval`, `read`, `trap`,
+//! `readonly`, a sourced file, `${x:=…}`, arithmetic, `IFS`, a compound
+//! command whose body may or may not run) ends the following for the
+//! rest of the line. Subshells (pipelines, `( … )`, `&`) set nothing the
+//! line sees.
+
+use std::collections::HashMap;
+
+use brush_parser::ast;
+
+use crate::command::Command;
+
+/// Variables set to a literal on every path so far.
+#[derive(Debug, Default)]
+pub(super) struct Known {
+    on: bool,
+    values: HashMap<String, String>,
+}
+
+impl Known {
+    pub(super) fn new(on: bool) -> Known {
+        Known {
+            on,
+            values: HashMap::new(),
+        }
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// From here on, no value is certain.
+    pub(super) fn stop(&mut self) {
+        self.on = false;
+        self.values.clear();
+    }
+
+    /// What the simple command `cmd`, just walked, leaves set. `certain`:
+    /// it surely ran.
+    pub(super) fn learn(&mut self, cmd: &Command, certain: bool) {
+        if !self.on {
+            return;
+        }
+        if matches!(cmd.program(), "." | "source") && !sources_nothing(cmd) {
+            return self.stop();
+        }
+        let mut set: Vec<(String, Option<String>)> = Vec::new();
+        if cmd.argv.is_empty() {
+            for a in &cmd.assignments {
+                let value = (!a.value.dynamic && !a.value.glob).then(|| a.value.text.clone());
+                set.push((a.name.clone(), value));
+            }
+        } else {
+            // `X=v cmd`: a prefix assignment is for that command only,
+            // but a special builtin in POSIX mode keeps it.
+            set.extend(cmd.assignments.iter().map(|a| (a.name.clone(), None)));
+            if cmd.argv[0].text == "export" && !cmd.argv[0].dynamic {
+                for w in cmd.args() {
+                    if let Some((name, value)) = w.text.split_once('=') {
+                        let value = (!w.dynamic && !w.glob).then(|| value.to_string());
+                        set.push((name.to_string(), value));
+                    }
+                }
+            }
+        }
+        for (name, value) in set {
+            let name = name.split('[').next().unwrap_or_default().to_string();
+            if name == "IFS" {
+                return self.stop();
+            }
+            match value.filter(|v| certain && learnable(&name) && plain_value(v)) {
+                Some(v) => {
+                    self.values.insert(name, v);
+                }
+                None => {
+                    self.values.remove(&name);
+                }
+            }
+        }
+    }
+}
+
+/// Variables bash sets itself, or whose value is not what was assigned.
+fn learnable(name: &str) -> bool {
+    const SPECIAL: &[&str] = &[
+        "HOME",
+        "PWD",
+        "OLDPWD",
+        "RANDOM",
+        "SRANDOM",
+        "SECONDS",
+        "LINENO",
+        "EPOCHSECONDS",
+        "EPOCHREALTIME",
+        "HISTCMD",
+        "OPTIND",
+        "OPTARG",
+        "REPLY",
+        "GROUPS",
+        "UID",
+        "EUID",
+        "PPID",
+        "SHELLOPTS",
+        "FUNCNAME",
+        "CDPATH",
+        "PS4",
+        "PROMPT_COMMAND",
+        "ENV",
+        "DIRSTACK",
+        "PIPESTATUS",
+    ];
+    !name.is_empty() && !SPECIAL.contains(&name) && !name.starts_with("BASH")
+}
+
+/// A value that word splitting, pathname expansion and tilde expansion
+/// leave as it is wherever it is expanded, quoted or not.
+fn plain_value(v: &str) -> bool {
+    !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c))
+}
+
+/// `. FILE` where FILE is a literal absolute path that does not exist:
+/// the source fails and sets nothing.
+fn sources_nothing(cmd: &Command) -> bool {
+    match cmd.args().first() {
+        Some(f) if !f.dynamic && !f.glob && f.text.starts_with('/') => {
+            std::fs::symlink_metadata(&f.text).is_err()
+        }
+        _ => false,
+    }
+}
+
+/// Might this simple command set variables in ways not followed? Decided
+/// on its source text, before its words are expanded.
+pub(super) fn may_change_variables(s: &ast::SimpleCommand, functions: &[String]) -> bool {
+    const SETS: &[&str] = &[
+        "eval",
+        "read",
+        "mapfile",
+        "readarray",
+        "getopts",
+        "unset",
+        "declare",
+        "typeset",
+        "local",
+        "readonly",
+        "let",
+        "trap",
+        "builtin",
+        "command",
+        "exec",
+        "enable",
+        "set",
+        "shopt",
+        "alias",
+        "select",
+        "wait",
+    ];
+    let raw_words = s
+        .prefix
+        .iter()
+        .flat_map(|p| p.0.iter())
+        .chain(s.suffix.iter().flat_map(|p| p.0.iter()))
+        .filter_map(|i| match i {
+            ast::CommandPrefixOrSuffixItem::Word(w) => Some(w.value.as_str()),
+            ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) => Some(w.value.as_str()),
+            _ => None,
+        });
+    let name_raw = s.word_or_name.as_ref().map(|w| w.value.as_str());
+    let assigns_in_word = |raw: &str| {
+        raw.contains("$((")
+            || raw.contains("$[")
+            || raw.contains("((")
+            || raw.split("${").skip(1).any(|rest| rest.contains('='))
+    };
+    if name_raw.into_iter().chain(raw_words).any(assigns_in_word) {
+        return true;
+    }
+    let Some(raw) = name_raw else {
+        return false;
+    };
+    let name: String = raw.chars().filter(|c| !"\\'\"".contains(*c)).collect();
+    let options =
+        s.suffix.iter().flat_map(|p| p.0.iter()).any(
+            |i| matches!(i, ast::CommandPrefixOrSuffixItem::Word(w) if w.value.starts_with('-')),
+        );
+    SETS.contains(&name.as_str())
+        || functions.contains(&name)
+        || (matches!(name.as_str(), "export" | "printf") && options)
+}
