@@ -155,6 +155,7 @@ fn expand(
                     next.stdin_text = cmd.stdin_text.clone();
                     next.stdin_literal = cmd.stdin_literal;
                     next.stdout_to_file = cmd.stdout_to_file;
+                    next.output_read = cmd.output_read;
                     next.env_refs = cmd.env_refs.clone();
                     next.dynamic = dynamic_name(&next.argv);
                     if execd && next.dynamic.is_none() && missing_builtin(&next, env) {

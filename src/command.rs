@@ -80,6 +80,9 @@ pub struct Command {
     /// Standard output goes to a file (`> FILE`, `&> FILE`), so no other
     /// command of the line reads what this one prints.
     pub stdout_to_file: bool,
+    /// What it prints may be read by another command of the line: it
+    /// feeds a pipe, or sits in a group whose output is redirected.
+    pub output_read: bool,
     /// Names of variables expanded in this command's words.
     pub env_refs: Vec<String>,
     /// Words that are values rather than arguments, such as the defaults
@@ -100,6 +103,7 @@ impl Command {
             stdin_text: None,
             stdin_literal: false,
             stdout_to_file: false,
+            output_read: false,
             env_refs: Vec::new(),
             data: Vec::new(),
             dynamic: None,

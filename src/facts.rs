@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::command::{Command, Word};
+use crate::command::{Command, RedirectKind, Word};
 use crate::detect;
 use crate::glob;
 
@@ -78,10 +78,26 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
         "export" | "declare" | "typeset" | "local" | "readonly"
     );
     let fetches = URL_CLIENTS.contains(&facts.program.as_str());
+    // ls, stat and du print names and metadata, never what a file holds,
+    // so where only the agent sees what they print they read nothing. A
+    // name they print into a pipe, a file or a substitution may be read
+    // next (`ls ~/.ssh/id_* | xargs cat`).
+    let lists = matches!(facts.program.as_str(), "ls" | "stat" | "du")
+        && cmd.via.is_empty()
+        && !cmd.output_read
+        && cmd.redirects.iter().all(|r| {
+            let t = r.target.text.as_str();
+            r.kind == RedirectKind::Read
+                || (!r.target.dynamic
+                    && (t == "/dev/null" || t.chars().all(|c| c.is_ascii_digit() || c == '-')))
+        });
     let mut after: Option<&str> = None;
     for w in cmd.args() {
         let names_file = after.is_some_and(|o| FILE_OPTIONS.contains(&o));
         after = Some(w.text.as_str());
+        if lists {
+            continue;
+        }
         if fetches && !names_file {
             match url_operand(&w.text) {
                 Some(Url::Remote) => continue,

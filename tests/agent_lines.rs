@@ -56,7 +56,7 @@ const FP_NESTED_SUBSTITUTION: &str = "to fix: the exported name JAVA_HOME is lit
 const FP_URL_AS_PATH: &str = "to fix: a URL argument is taken as a relative path (cwd + `https:/...`) and its `.key` (or unknown) tail matched against `**/*.key`; a URL names no local file";
 const FP_IMPORT_ONLY: &str = "to fix: the code imports the MySQL driver only to print its version or whether it is installed; an import opens no connection and uses no credential (facts.rs scan_code counts any import of a database driver)";
 const FP_LISTING: &str =
-    "to fix: ls -la and find -name only list names and metadata; they read no credential";
+    "to fix: find -name only lists names; guard takes the pattern for the files it names, since what find prints into a pipe may be read next (`find . -name '*.env' | xargs cat`), and does not know that head only prints them";
 const FP_SUBSTITUTION_SUFFIX: &str = "to fix: the unknown output of `$(uname -r)` is taken as able to end in `.key`/`.pem`; the line greps a kernel config";
 const FP_KNOWN_HOSTS: &str = "to fix: ~/.ssh/known_hosts holds public host keys and the line only appends to it (and creates and chmods ~/.ssh); `~/.ssh` and `~/.ssh/**[!b]` catch every file there but *.pub";
 const FP_OWN_DOWNLOAD: &str = "to fix: the `.key` file is the public apt signing key this very line downloads (`wget -O kitware.key ...`)";
@@ -305,8 +305,6 @@ const KNOWN_FALSE_POSITIVES: &[(&str, &str, &str)] = &[
     ("mkdir -p ~/.ssh && chmod 700 ~/.ssh && ssh-keyscan -t rsa,ecdsa,ed25519 github.com >> ~/.ssh/known_hosts", "creds.file-read", FP_KNOWN_HOSTS),
     ("ssh-keyscan -t rsa,ecdsa,ed25519 github.com >> ~/.ssh/known_hosts", "creds.file-read", FP_KNOWN_HOSTS),
     ("find . -name \"*.toml\" -o -name \"*.env\" -o -name \"*.config\" | head -10", "creds.file-read", FP_LISTING),
-    ("ls -la .env", "creds.file-read", FP_LISTING),
-    ("ls -la .env.example", "creds.file-read", FP_LISTING),
     ("export JAVA_HOME=$(dirname $(dirname $(readlink -f $(which java)))) && echo $JAVA_HOME", "guard.tamper-indirect", FP_NESTED_SUBSTITUTION),
     ("wget -O kitware.key https://apt.kitware.com/keys/kitware-archive-latest.asc && gpg --dearmor < kitwa… [202 bytes, fnv1a 6d00724dd0c1f445]", "creds.file-read", FP_OWN_DOWNLOAD),
     ("uname -r && grep CONFIG_IO_URING /boot/config-$(uname -r)", "creds.file-read", FP_SUBSTITUTION_SUFFIX),

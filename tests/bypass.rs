@@ -700,6 +700,36 @@ fn the_lines_own_variables() {
     );
 }
 
+/// Listing names and metadata reads no credential; reading, copying and
+/// writing over one still does.
+#[test]
+fn listings_are_not_reads() {
+    check(
+        "listings",
+        &[
+            ("ls -la .env", Allow),
+            ("ls -la ~/.ssh", Allow),
+            ("stat ~/.aws/credentials", Allow),
+            ("du -sh ~/.aws", Allow),
+            ("ls -la .env 2>&1", Allow),
+            // a name printed where the line can read it may be read next;
+            // find's -name patterns name the files it prints
+            ("ls ~/.ssh/id_* | xargs cat", Flagged),
+            ("{ ls ~/.ssh/id_*; } | xargs cat", Flagged),
+            ("cat $(ls ~/.ssh/id_*)", Flagged),
+            ("ls ~/.ssh/id_* > list; xargs cat < list", Flagged),
+            ("{ ls ~/.ssh/id_*; } > list", Flagged),
+            ("sudo ls /root/.ssh/id_rsa", Flagged),
+            ("find . -name '*.env' | xargs cat", Flagged),
+            ("ls > ~/.ssh/authorized_keys", Flagged),
+            ("find ~/.aws -name credentials -exec cat {} +", Flagged),
+            ("find . -name '*.pem' -exec cat {} +", Flagged),
+            ("cat .env", Flagged),
+            ("lsof ~/.aws/credentials", Flagged),
+        ],
+    );
+}
+
 /// A `scheme://` operand of a program that fetches URLs is a URL, not a
 /// name in the current directory; `file://` names a local file.
 #[test]

@@ -164,9 +164,19 @@ impl<'a> Walker<'a> {
             } else {
                 Stdin::Pipe
             };
+            let start = self.commands.len();
             self.command(cmd, via, stdin)?;
+            if i + 1 < p.seq.len() {
+                self.output_read_from(start);
+            }
         }
         Ok(())
+    }
+
+    fn output_read_from(&mut self, start: usize) {
+        for c in &mut self.commands[start..] {
+            c.output_read = true;
+        }
     }
 
     fn command(
@@ -178,7 +188,11 @@ impl<'a> Walker<'a> {
         match c {
             ast::Command::Simple(s) => self.simple(s, via, stdin),
             ast::Command::Compound(cc, redirects) => {
+                let start = self.commands.len();
                 self.compound(cc, via, stdin)?;
+                if redirects.is_some() {
+                    self.output_read_from(start);
+                }
                 self.redirect_list(redirects.as_ref(), via)
             }
             ast::Command::Function(f) => {
