@@ -124,8 +124,14 @@ const TABLE: &[(&str, &str)] = &[
         "kubectl --context $(echo prod-eu) delete ns payments",
         "an unknown boundary (kube context only known at run time)",
     ),
+    // The line's own literal is followed (src/parse/vars.rs); one it may
+    // not have set is not.
     (
         "C=prod-eu; kubectl --context \"$C\" get pods",
+        "prod (kube context prod-eu)",
+    ),
+    (
+        "true && C=prod-eu; kubectl --context \"$C\" get pods",
         "an unknown boundary (kube context only known at run time)",
     ),
     (
@@ -134,6 +140,10 @@ const TABLE: &[(&str, &str)] = &[
     ),
     (
         "P=prod; aws --profile \"$P\" s3 ls",
+        "prod (aws profile prod)",
+    ),
+    (
+        "P=staging; read P; aws --profile \"$P\" s3 ls",
         "an unknown boundary (aws profile only known at run time)",
     ),
     (
