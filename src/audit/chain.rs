@@ -63,8 +63,20 @@ pub fn append<T: Serialize>(
 /// The log with records written but not yet fdatasynced (interval flush).
 static PENDING: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
 
+/// Signalled when a record becomes pending, so an idle flusher sleeps
+/// instead of waking every `FLUSH_EVERY` for nothing.
+static WAKE: std::sync::Condvar = std::sync::Condvar::new();
+
+/// Block until some interval-flushed record waits to be synced.
+pub fn wait_pending() {
+    let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+    while pending.is_none() {
+        pending = WAKE.wait(pending).unwrap_or_else(|p| p.into_inner());
+    }
+}
+
 /// Sync whatever interval-flushed records are pending; the broker's
-/// flusher calls this every `FLUSH_EVERY`. A failure is reported, and the
+/// flusher calls this within `FLUSH_EVERY` of a record. A failure is reported, and the
 /// records stay pending.
 pub fn flush_pending() -> Result<(), AuditError> {
     let path = match PENDING.lock() {
@@ -197,6 +209,7 @@ pub fn append_in<T: Serialize>(
             }
             if let Ok(mut pending) = PENDING.lock() {
                 *pending = Some(path.clone());
+                WAKE.notify_one();
             }
         }
         super::Flush::None => {}

@@ -350,6 +350,8 @@ fn spawn_flusher() {
     std::thread::spawn(|| {
         let mut failing = false;
         loop {
+            // Records that arrive within one interval share one sync.
+            crate::audit::chain::wait_pending();
             std::thread::sleep(crate::audit::FLUSH_EVERY);
             match crate::audit::chain::flush_pending() {
                 Ok(()) => failing = false,
