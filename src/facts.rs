@@ -609,6 +609,15 @@ enum Interp {
     Sed,
 }
 
+/// Commands that run the words after them as a command line: in
+/// `'nohup aws s3 ls'` the word after them is a program, not English.
+const PREFIX_COMMANDS: &[&str] = &[
+    "nohup", "env", "nice", "ionice", "timeout", "stdbuf", "setsid", "taskset", "chrt", "exec",
+    "command", "builtin", "time", "xargs", "sudo", "doas", "run0", "pkexec", "watch", "flock",
+    "unbuffer", "script", "strace", "ltrace", "chroot", "nsenter", "unshare", "firejail", "sh",
+    "bash", "dash", "zsh", "ksh", "busybox", "then", "else", "do",
+];
+
 /// A string with no shell syntax in it: no operator, substitution or
 /// option word, so nothing marks it as a command line.
 fn reads_as_prose(text: &str) -> bool {
@@ -900,7 +909,8 @@ fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
             let in_sentence = prose
                 && previous.len() >= 3
                 && previous.chars().all(|c| c.is_ascii_lowercase())
-                && !(ctx.known_program)(previous);
+                && !(ctx.known_program)(previous)
+                && !PREFIX_COMMANDS.contains(&previous);
             previous = token;
             // `s/x/aws s3 ls/e` and paths hide program names behind
             // slashes; Python's `sh` library runs `sh.kubectl(…)`.
@@ -930,7 +940,7 @@ fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
     static SPAWN: OnceLock<Option<Regex>> = OnceLock::new();
     if let Some(re) = SPAWN
         .get_or_init(|| {
-            Regex::new(r"\b(system|exec[lv]?p?e?|popen|spawn(Sync)?|execSync|execFile(Sync)?|subprocess|child_process|shell_exec|proc_open|passthru|Open3|getRuntime)\s*[\(\.]|`[^`]+`|\bqx[\(\{/]")
+            Regex::new(r"\b(system|exec[lv]?p?e?|popen|spawn(Sync)?|execSync|execFile(Sync)?|subprocess|child_process|shell_exec|proc_open|passthru|Open3|getRuntime)\s*[\(\.]|(create_subprocess_(exec|shell)|posix_spawnp?|spawn[lv]p?e?)\s*\(|`[^`]+`|\bqx[\(\{/]")
                 .ok()
         })
         .as_ref()

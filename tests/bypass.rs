@@ -644,6 +644,13 @@ print(1)'",
                 Flagged,
             ),
             ("python3 -c 'exec(open(\"job.py\").read())'", Flagged),
+            (
+                "python3 -c 'import asyncio as a; a.run(a.create_subprocess_shell(\"nohup aws s3 ls\"))'",
+                Flagged,
+            ),
+            ("python3 -c 'import os; os.posix_spawnp(\"x\", [\"x\"], {})'", Flagged),
+            ("python3 -c 'import os; os.spawnlp(0, \"x\", \"x\")'", Flagged),
+            ("python3 -c 'f = \"please run env kubectl get pods\"'", Flagged),
         ],
     );
 }
