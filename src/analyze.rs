@@ -116,6 +116,13 @@ fn expand(
 ) -> Result<Vec<Command>, ParseError> {
     let mut out = Vec::new();
     let mut written: Vec<std::path::PathBuf> = queue.iter().flat_map(|c| writes(c, env)).collect();
+    // A line that sets PATH looks programs up where guard does not.
+    let sets_path = queue.iter().any(|c| {
+        c.assignments.iter().any(|a| a.name == "PATH")
+            || c.args()
+                .iter()
+                .any(|w| w.text.starts_with("PATH=") || w.text.starts_with("PATH+="))
+    });
     while let Some(mut cmd) = queue.pop_front() {
         written.extend(writes(&cmd, env));
         if cmd.via.len() > MAX_DEPTH {
@@ -158,7 +165,11 @@ fn expand(
                     next.output_read = cmd.output_read;
                     next.env_refs = cmd.env_refs.clone();
                     next.dynamic = dynamic_name(&next.argv);
-                    if execd && next.dynamic.is_none() && missing_builtin(&next, env) {
+                    if execd
+                        && !sets_path
+                        && next.dynamic.is_none()
+                        && missing_builtin(&next, env, &written)
+                    {
                         // Nothing is unwrapped from an exec that fails.
                         out.push(next);
                         continue;
@@ -323,28 +334,38 @@ fn writes(cmd: &Command, env: &Env) -> Vec<std::path::PathBuf> {
 /// no shell builtin exists? `xargs`, `env`, `sudo`, `find -exec` and
 /// bash's own `exec` do; `command` and `builtin` run builtins in bash.
 fn execs(label: &str) -> bool {
-    label == "exec" || !crate::parse::direct::SHELL_NAMES.contains(&label)
+    // GNU parallel and sem hand their command line to a shell.
+    label == "exec"
+        || !(crate::parse::direct::SHELL_NAMES.contains(&label)
+            || matches!(label, "parallel" | "sem"))
 }
 
 /// `xargs command …`, `env eval …`: exec'd, a shell builtin's name is
 /// only whatever file of that name is on PATH (Fedora ships
 /// `/usr/bin/command` as a script that runs the builtin; Debian ships
 /// none). With no such file the exec fails and the name runs nothing.
-fn missing_builtin(cmd: &Command, env: &Env) -> bool {
+fn missing_builtin(cmd: &Command, env: &Env, written: &[std::path::PathBuf]) -> bool {
     let Some(first) = cmd.argv.first() else {
         return false;
     };
     let name = first.text.as_str();
-    if !crate::parse::direct::SHELL_NAMES.contains(&cmd.program()) {
+    // A name with a slash may be a file the line makes before it runs; a
+    // PATH the line sets, or a file of that name it writes, is not the
+    // PATH guard looks at.
+    if name.contains('/')
+        || !crate::parse::direct::SHELL_NAMES.contains(&cmd.program())
+        || cmd.assignments.iter().any(|a| a.name == "PATH")
+        || written.iter().any(|w| {
+            w.file_name()
+                .is_some_and(|f| f == std::ffi::OsStr::new(name))
+        })
+    {
         return false;
     }
     let runnable = |p: std::path::PathBuf| {
         use std::os::unix::fs::PermissionsExt;
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
-    if name.contains('/') {
-        return !runnable(at(env, name));
-    }
     !env.path.split(':').any(|dir| {
         // An empty PATH entry is the current directory.
         let dir = if dir.is_empty() { "." } else { dir };

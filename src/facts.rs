@@ -84,6 +84,11 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
     // next (`ls ~/.ssh/id_* | xargs cat`).
     let lists = matches!(facts.program.as_str(), "ls" | "stat" | "du")
         && cmd.via.is_empty()
+        // `du --files0-from=F` and `-X F` read F, and print it in errors.
+        && !cmd
+            .args()
+            .iter()
+            .any(|w| w.dynamic || w.text.contains("from") || w.text.starts_with("-X"))
         && !cmd.output_read
         && cmd.redirects.iter().all(|r| {
             let t = r.target.text.as_str();
@@ -127,8 +132,16 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
     // What `cat > FILE <<'EOF'` copies into a file is data no command of
     // the line reads as names.
     let copies_to_file = cmd.stdout_to_file && facts.program == "cat" && cmd.args().is_empty();
-    if let Some(text) = cmd.stdin_text.as_ref().filter(|_| !copies_to_file) {
-        for token in text.split_whitespace() {
+    if let Some(text) = &cmd.stdin_text {
+        // Code copied into a file is mostly not names (`self.env`,
+        // `'component.key'`); a path in it may still be fed to a reader
+        // later (`xargs cat < FILE`), so what looks like one is judged.
+        let looks_like_path =
+            |t: &str| t.contains('/') || t.starts_with(['~', '$']) || t.starts_with(".env");
+        for token in text
+            .split_whitespace()
+            .filter(|t| !copies_to_file || looks_like_path(t))
+        {
             let token = token
                 .strip_prefix("$HOME")
                 .or_else(|| token.strip_prefix("${HOME}"))
@@ -194,9 +207,12 @@ fn push_word_path(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
 /// Programs whose `scheme://` operands are URLs by their own syntax,
 /// never names in the current directory: `curl https://x/k.key` fetches
 /// a key, it reads no file `https:/x/k.key`.
-const URL_CLIENTS: &[&str] = &[
-    "curl", "wget", "aria2c", "http", "https", "xh", "apt-key", "git", "pip", "pip3", "npm",
-    "pnpm", "yarn", "helm",
+const URL_CLIENTS: &[&str] = &["curl", "wget", "aria2c", "http", "https", "xh", "apt-key"];
+
+/// Network schemes those programs fetch. Any other `x://…` is a path to
+/// them through a directory named `x:`.
+const URL_SCHEMES: &[&str] = &[
+    "http", "https", "ftp", "ftps", "sftp", "scp", "tftp", "hkp", "hkps", "ws", "wss",
 ];
 
 /// Their options whose value is a local file, whatever it looks like.
@@ -215,6 +231,53 @@ const FILE_OPTIONS: &[&str] = &[
     "--append-output",
     "-i",
     "--input-file",
+    "--post-file",
+    "--body-file",
+    "--load-cookies",
+    "--save-cookies",
+    "--certificate",
+    "--private-key",
+    "--ca-certificate",
+    "--ca-directory",
+    "--crl-file",
+    "--cacert",
+    "--capath",
+    "--cert",
+    "-E",
+    "--key",
+    "-b",
+    "--cookie",
+    "-c",
+    "--cookie-jar",
+    "-D",
+    "--dump-header",
+    "--netrc-file",
+    "--trace",
+    "--trace-ascii",
+    "--stderr",
+    "-w",
+    "--write-out",
+    "--keyring",
+    "--secret-keyring",
+    "--homedir",
+    "--input",
+    "-f",
+    "--data-binary",
+    "-d",
+    "--data",
+    "--data-raw",
+    "--data-urlencode",
+    "-F",
+    "--form",
+    "--json",
+    "--url-query",
+    "-r",
+    "--rc-file",
+    "--referer",
+    "-e",
+    "--proxy-cacert",
+    "--proxy-cert",
+    "--proxy-key",
 ];
 
 enum Url {
@@ -238,11 +301,39 @@ fn url_operand(word: &str) -> Option<Url> {
         return None;
     }
     if scheme.eq_ignore_ascii_case("file") {
-        // `file://HOST/PATH`: the host part (often empty) is not the path.
+        // `file://HOST/PATH`: the host part (often empty) is not the path,
+        // and `%2e` is a `.` to curl.
         let path = rest.find('/').map_or("/", |i| &rest[i..]);
-        return Some(Url::Local(path.to_string()));
+        return Some(Url::Local(percent_decoded(path)));
     }
-    Some(Url::Remote)
+    URL_SCHEMES
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
+        .then_some(Url::Remote)
+}
+
+/// `%XX` escapes decoded, as curl decodes a `file://` path.
+fn percent_decoded(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The VALUE of a declaration's `NAME=VALUE` argument (`export
@@ -627,6 +718,47 @@ fn reads_as_prose(text: &str) -> bool {
             .any(|w| w.starts_with('-') && w.len() > 1)
 }
 
+/// Python's process-starting functions and modules, as a string would
+/// name them to `getattr` or `__import__`.
+const SPAWN_NAMES: &[&str] = &[
+    "system",
+    "popen",
+    "Popen",
+    "subprocess",
+    "run",
+    "call",
+    "check_call",
+    "check_output",
+    "getoutput",
+    "getstatusoutput",
+    "spawnl",
+    "spawnlp",
+    "spawnv",
+    "spawnvp",
+    "spawnve",
+    "spawnvpe",
+    "spawnle",
+    "spawnlpe",
+    "execl",
+    "execlp",
+    "execv",
+    "execvp",
+    "execve",
+    "execvpe",
+    "execle",
+    "execlpe",
+    "posix_spawn",
+    "posix_spawnp",
+    "pty",
+    "os",
+    "commands",
+    "sh",
+    "plumbum",
+    "pexpect",
+    "create_subprocess_exec",
+    "create_subprocess_shell",
+];
+
 fn is_python(program: &str) -> bool {
     let base = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
     matches!(base, "python" | "pypy" | "ipython")
@@ -749,8 +881,10 @@ fn sed_script(c: &[char], commands: &mut Vec<String>) -> Option<bool> {
                 }
                 let end = to_eol(i);
                 let text: String = c[i..end].iter().collect();
-                if text.trim().is_empty() {
-                    // A bare `e` runs the pattern space: a line of input.
+                // A bare `e` runs the pattern space, a line of input; GNU
+                // sed decodes `\xHH`, `\dNNN` and `\cX` in the command
+                // text, so one with a backslash is not what it reads as.
+                if text.trim().is_empty() || text.contains('\\') {
                     return Some(false);
                 }
                 commands.push(text);
@@ -945,9 +1079,14 @@ fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
         })
         .as_ref()
     {
-        // In Python a backtick is no shell, in its code or its strings.
+        // In Python a backtick is no shell, in its code or its strings;
+        // a string naming a spawning function (`getattr(os, "system")`,
+        // `__import__("subprocess")`) is a call by name.
         let spawns = match &python {
-            Some(p) => re.find_iter(&p.code).any(|m| !m.as_str().starts_with('`')),
+            Some(p) => {
+                re.find_iter(&p.code).any(|m| !m.as_str().starts_with('`'))
+                    || p.strings.iter().any(|t| SPAWN_NAMES.contains(&t.trim()))
+            }
             None => re.is_match(code),
         };
         if spawns {

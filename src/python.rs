@@ -39,7 +39,9 @@ pub fn split(src: &str) -> Split {
                 }
             }
             '\'' | '"' => {
-                let raw = prefix_is_raw(&out.code);
+                let prefix = string_prefix(&out.code);
+                let raw = prefix.contains(['r', 'R']);
+                let formatted = prefix.contains(['f', 'F']);
                 let triple = chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c);
                 let quote = if triple { 3 } else { 1 };
                 i += quote;
@@ -65,6 +67,29 @@ pub fn split(src: &str) -> Split {
                         // rejects the source, and the rest is read as code.
                         break;
                     }
+                    if formatted && (d == '{' || d == '}') {
+                        if chars.get(i + 1) == Some(&d) {
+                            text.push(d);
+                            i += 2;
+                            continue;
+                        }
+                        if d == '{' {
+                            // A replacement field is code, with strings of
+                            // its own (Python 3.12 lets them reuse the quote).
+                            let end = field_end(&chars, i + 1, triple);
+                            let field: String = chars[i + 1..end.saturating_sub(1).max(i + 1)]
+                                .iter()
+                                .collect();
+                            let inner = split(&field);
+                            out.code.push(' ');
+                            out.code.push_str(&inner.code);
+                            out.code.push(' ');
+                            out.strings.extend(inner.strings);
+                            text.push(' ');
+                            i = end;
+                            continue;
+                        }
+                    }
                     text.push(d);
                     i += 1;
                 }
@@ -80,17 +105,61 @@ pub fn split(src: &str) -> Split {
     out
 }
 
-/// Is the string starting here raw (`r"…"`, `rb'…'`, `Rf"…"`)? The
-/// prefix is the identifier run that ends the code so far.
-fn prefix_is_raw(code: &str) -> bool {
+/// The prefix letters of a string starting here (`r`, `rb`, `f`, `Rf`):
+/// the identifier run that ends the code so far, when it is one.
+fn string_prefix(code: &str) -> String {
     let prefix: String = code
         .chars()
         .rev()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
-    prefix.len() <= 2
-        && prefix.chars().all(|c| "rRbBfFuU".contains(c))
-        && prefix.contains(['r', 'R'])
+    let valid = prefix.len() <= 2 && prefix.chars().all(|c| "rRbBfFuU".contains(c));
+    if valid {
+        prefix
+    } else {
+        String::new()
+    }
+}
+
+/// Past the `}` that closes a replacement field whose text starts at
+/// `from`: braces nest, and strings inside are skipped whole.
+fn field_end(chars: &[char], from: usize, triple: bool) -> usize {
+    let mut depth = 1;
+    let mut j = from;
+    while j < chars.len() {
+        match chars[j] {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return j + 1;
+                }
+            }
+            q @ ('\'' | '"') => {
+                let quote = if chars.get(j + 1) == Some(&q) && chars.get(j + 2) == Some(&q) {
+                    3
+                } else {
+                    1
+                };
+                j += quote;
+                while j < chars.len() {
+                    if chars[j] == '\\' {
+                        j += 2;
+                        continue;
+                    }
+                    if chars[j] == q && (0..quote).all(|k| chars.get(j + k) == Some(&q)) {
+                        j += quote - 1;
+                        break;
+                    }
+                    j += 1;
+                }
+            }
+            '\n' if !triple => return j,
+            _ => {}
+        }
+        j += 1;
+    }
+    j
 }
 
 #[cfg(test)]
@@ -119,8 +188,18 @@ mod tests {
             ),
             (
                 "f\"{os.environ['AWS_KEY']}\"",
-                "f ",
-                &["{os.environ['AWS_KEY']}"],
+                "f os.environ[ ]  ",
+                &["AWS_KEY", " "],
+            ),
+            (
+                "f'{os.system(\"aws s3 ls\")} at {x}'",
+                "f os.system( )  x  ",
+                &["aws s3 ls", "  at  "],
+            ),
+            (
+                "f\"{d[\"k\"]}\" + f'{{x}}'",
+                "f d[ ]   + f ",
+                &["k", " ", "{x}"],
             ),
             ("open('x", "open( ", &["x"]),
             ("a = 'x\nb = 1", "a =  \nb = 1", &["x"]),

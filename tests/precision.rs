@@ -161,6 +161,33 @@ fn an_exec_of_a_builtin_name_is_what_path_holds() {
             Action::Review,
             Action::Review,
         ),
+        // found in review: parallel runs a shell; a PATH the line sets, a
+        // name with a slash, or a file the line writes may be the builtin
+        (
+            "parallel command aws ::: s3",
+            Action::Review,
+            Action::Review,
+        ),
+        (
+            "env PATH=/tmp/e:/usr/bin command aws s3 ls",
+            Action::Review,
+            Action::Review,
+        ),
+        (
+            "export PATH=/tmp/e:$PATH; echo aws | xargs command",
+            Action::Review,
+            Action::Review,
+        ),
+        (
+            "ln -s /usr/bin/env ./eval && env ./eval aws s3 ls",
+            Action::Review,
+            Action::Review,
+        ),
+        (
+            "cp /usr/bin/env ~/bin/command; echo aws | xargs command",
+            Action::Review,
+            Action::Review,
+        ),
     ];
     let mut failures = Vec::new();
     for &(line, without, with) in rows {

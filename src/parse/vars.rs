@@ -34,6 +34,17 @@ impl Known {
         self.values.get(name).map(String::as_str)
     }
 
+    /// Assume nothing until `resume`.
+    pub(super) fn suspend(&mut self) -> HashMap<String, String> {
+        std::mem::take(&mut self.values)
+    }
+
+    pub(super) fn resume(&mut self, saved: HashMap<String, String>) {
+        if self.on {
+            self.values = saved;
+        }
+    }
+
     /// From here on, no value is certain.
     pub(super) fn stop(&mut self) {
         self.on = false;
@@ -69,8 +80,12 @@ impl Known {
             }
         }
         for (name, value) in set {
-            let name = name.split('[').next().unwrap_or_default().to_string();
-            if name == "IFS" {
+            // `X+=…` appends and `X[1]=…` sets an element: neither is
+            // followed, and neither leaves `$X` known.
+            let identifier = !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !identifier || name == "IFS" {
                 return self.stop();
             }
             match value.filter(|v| certain && learnable(&name) && plain_value(v)) {
@@ -113,6 +128,11 @@ fn learnable(name: &str) -> bool {
         "ENV",
         "DIRSTACK",
         "PIPESTATUS",
+        "_",
+        "COLUMNS",
+        "LINES",
+        "MAPFILE",
+        "COPROC",
     ];
     !name.is_empty() && !SPECIAL.contains(&name) && !name.starts_with("BASH")
 }
@@ -136,32 +156,80 @@ fn sources_nothing(cmd: &Command) -> bool {
     }
 }
 
-/// Might this simple command set variables in ways not followed? Decided
-/// on its source text, before its words are expanded.
+/// Builtins that set variables, run code in this shell, or change how
+/// later words expand.
+const SETS: &[&str] = &[
+    "eval",
+    "read",
+    "mapfile",
+    "readarray",
+    "getopts",
+    "unset",
+    "declare",
+    "typeset",
+    "local",
+    "readonly",
+    "let",
+    "trap",
+    "builtin",
+    "command",
+    "exec",
+    "enable",
+    "set",
+    "shopt",
+    "alias",
+    "select",
+    "wait",
+    "jobs",
+    "fc",
+    "caller",
+    "export",
+    "printf",
+    "coproc",
+];
+
+/// Does the simple command, as it will run (its words expanded), set
+/// variables in ways not followed? `export NAME=VALUE` is followed and
+/// `printf` without `-v` sets nothing; any option to either, or any other
+/// builtin of `SETS`, ends the following. A `.` is judged in `learn`.
+pub(super) fn sets_variables(cmd: &Command) -> bool {
+    let Some(first) = cmd.argv.first() else {
+        return false;
+    };
+    let name = first.text.as_str();
+    if !SETS.contains(&name) {
+        return false;
+    }
+    let options = cmd
+        .args()
+        .iter()
+        .any(|w| w.dynamic || w.text.starts_with('-'));
+    match name {
+        "export" | "printf" => options,
+        _ => true,
+    }
+}
+
+/// Might this simple command set variables while its own words expand,
+/// by an append or an array assignment, or by calling a function of the
+/// line? Decided on its source text, before its words are expanded.
 pub(super) fn may_change_variables(s: &ast::SimpleCommand, functions: &[String]) -> bool {
-    const SETS: &[&str] = &[
-        "eval",
-        "read",
-        "mapfile",
-        "readarray",
-        "getopts",
-        "unset",
-        "declare",
-        "typeset",
-        "local",
-        "readonly",
-        "let",
-        "trap",
-        "builtin",
-        "command",
-        "exec",
-        "enable",
-        "set",
-        "shopt",
-        "alias",
-        "select",
-        "wait",
-    ];
+    let appends = s
+        .prefix
+        .iter()
+        .flat_map(|p| p.0.iter())
+        .chain(s.suffix.iter().flat_map(|p| p.0.iter()))
+        .any(|i| match i {
+            ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => {
+                a.append
+                    || matches!(a.name, ast::AssignmentName::ArrayElementName(..))
+                    || matches!(a.value, ast::AssignmentValue::Array(_))
+            }
+            _ => false,
+        });
+    if appends {
+        return true;
+    }
     let raw_words = s
         .prefix
         .iter()
@@ -186,11 +254,5 @@ pub(super) fn may_change_variables(s: &ast::SimpleCommand, functions: &[String])
         return false;
     };
     let name: String = raw.chars().filter(|c| !"\\'\"".contains(*c)).collect();
-    let options =
-        s.suffix.iter().flat_map(|p| p.0.iter()).any(
-            |i| matches!(i, ast::CommandPrefixOrSuffixItem::Word(w) if w.value.starts_with('-')),
-        );
-    SETS.contains(&name.as_str())
-        || functions.contains(&name)
-        || (matches!(name.as_str(), "export" | "printf") && options)
+    functions.contains(&name)
 }

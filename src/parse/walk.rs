@@ -100,18 +100,20 @@ impl<'a> Walker<'a> {
                 let s = match p.seq.as_slice() {
                     [ast::Command::Simple(s)] if !background => s,
                     // A background job, the commands of a pipeline, a
-                    // `( … )` and a function's definition set nothing here.
+                    // `( … )` and a function's definition set nothing here;
+                    // inside them, what they set themselves is not followed,
+                    // so nothing is assumed there.
                     [_] if background => {
-                        self.pipeline(p, via)?;
+                        self.unfollowed(p, via)?;
                         continue;
                     }
                     [ast::Command::Compound(ast::CompoundCommand::Subshell(_), _)]
                     | [ast::Command::Function(_)] => {
-                        self.pipeline(p, via)?;
+                        self.unfollowed(p, via)?;
                         continue;
                     }
                     [_, _, ..] => {
-                        self.pipeline(p, via)?;
+                        self.unfollowed(p, via)?;
                         continue;
                     }
                     // Any other compound command may set anything, and its
@@ -133,8 +135,12 @@ impl<'a> Walker<'a> {
                 }
                 self.pipeline(p, via)?;
                 if let Some(cmd) = self.commands.last() {
-                    // A program only known now, or a function of the line's.
-                    if cmd.dynamic.is_some() || functions.iter().any(|f| f == cmd.program()) {
+                    // A program only known now, a function of the line's,
+                    // or a builtin that sets variables, as it will run.
+                    if cmd.dynamic.is_some()
+                        || functions.iter().any(|f| f == cmd.program())
+                        || super::vars::sets_variables(cmd)
+                    {
                         self.known.stop();
                     }
                     // Only the first pipeline of an `&&`/`||` list surely runs.
@@ -155,6 +161,14 @@ impl<'a> Walker<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Walk `p` with no variable of the line's assumed.
+    fn unfollowed(&mut self, p: &ast::Pipeline, via: &[String]) -> Result<(), ParseError> {
+        let saved = self.known.suspend();
+        let walked = self.pipeline(p, via);
+        self.known.resume(saved);
+        walked
     }
 
     fn pipeline(&mut self, p: &ast::Pipeline, via: &[String]) -> Result<(), ParseError> {
@@ -414,6 +428,13 @@ impl<'a> Walker<'a> {
             ast::IoRedirect::File(fd, kind, target) => {
                 let to_file = matches!(kind, K::Write | K::Append | K::Clobber | K::ReadAndWrite)
                     && matches!(fd, None | Some(1));
+                // The last redirection of stdin wins: a here-document
+                // before `< FILE` is not what the command reads.
+                if matches!(kind, K::Read | K::ReadAndWrite | K::DuplicateInput)
+                    && matches!(fd, None | Some(0))
+                {
+                    cmd.stdin_literal = false;
+                }
                 let kind = match kind {
                     K::Read | K::DuplicateInput => RedirectKind::Read,
                     _ => RedirectKind::Write,
@@ -431,21 +452,27 @@ impl<'a> Walker<'a> {
                     T::Fd(_) => {}
                 }
             }
-            ast::IoRedirect::HereDocument(_, doc) => {
-                cmd.stdin = Stdin::HereDoc;
+            ast::IoRedirect::HereDocument(fd, doc) => {
+                // A document on another descriptor (`3<<EOF`) is still
+                // text the command may read as names, but not its stdin.
                 cmd.stdin_text = Some(doc.doc.value.clone());
-                cmd.stdin_literal =
-                    !doc.requires_expansion || !doc.doc.value.contains(['$', '`', '\\']);
+                if matches!(fd, None | Some(0)) {
+                    cmd.stdin = Stdin::HereDoc;
+                    cmd.stdin_literal =
+                        !doc.requires_expansion || !doc.doc.value.contains(['$', '`', '\\']);
+                }
                 if doc.requires_expansion {
                     self.heredoc(&doc.doc.value, via, refs)?;
                 }
             }
-            ast::IoRedirect::HereString(_, w) => {
-                cmd.stdin = Stdin::HereString;
+            ast::IoRedirect::HereString(fd, w) => {
                 let words = self.words(&w.value, via, refs)?;
                 let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
                 cmd.stdin_text = Some(text.join(" "));
-                cmd.stdin_literal = words.iter().all(|w| !w.dynamic && !w.glob);
+                if matches!(fd, None | Some(0)) {
+                    cmd.stdin = Stdin::HereString;
+                    cmd.stdin_literal = words.iter().all(|w| !w.dynamic && !w.glob);
+                }
             }
             ast::IoRedirect::OutputAndError(w, _) => {
                 for target in self.words(&w.value, via, refs)? {
