@@ -116,15 +116,12 @@ fn expand(
 ) -> Result<Vec<Command>, ParseError> {
     let mut out = Vec::new();
     let mut written: Vec<std::path::PathBuf> = queue.iter().flat_map(|c| writes(c, env)).collect();
-    // A line that sets PATH looks programs up where guard does not.
-    let sets_path = queue.iter().any(|c| {
-        c.assignments.iter().any(|a| a.name == "PATH")
-            || c.args()
-                .iter()
-                .any(|w| w.text.starts_with("PATH=") || w.text.starts_with("PATH+="))
-    });
+    // A line that sets PATH, anywhere, looks programs up where guard does
+    // not: the commands seen so far and those still queued are asked.
+    let mut set_path = false;
     while let Some(mut cmd) = queue.pop_front() {
         written.extend(writes(&cmd, env));
+        set_path |= sets_path(&cmd);
         if cmd.via.len() > MAX_DEPTH {
             return Err(ParseError {
                 line: 0,
@@ -166,8 +163,9 @@ fn expand(
                     next.env_refs = cmd.env_refs.clone();
                     next.dynamic = dynamic_name(&next.argv);
                     if execd
-                        && !sets_path
                         && next.dynamic.is_none()
+                        && !set_path
+                        && !queue.iter().any(sets_path)
                         && missing_builtin(&next, env, &written)
                     {
                         // Nothing is unwrapped from an exec that fails.
@@ -328,6 +326,13 @@ fn writes(cmd: &Command, env: &Env) -> Vec<std::path::PathBuf> {
         _ => {}
     }
     out
+}
+
+fn sets_path(c: &Command) -> bool {
+    c.assignments.iter().any(|a| a.name == "PATH")
+        || c.args()
+            .iter()
+            .any(|w| w.text.starts_with("PATH=") || w.text.starts_with("PATH+="))
 }
 
 /// Does the wrapper labelled `label` start its argv with execvp, where

@@ -174,6 +174,16 @@ fn an_exec_of_a_builtin_name_is_what_path_holds() {
             Action::Review,
         ),
         (
+            "bash -c 'echo aws | xargs command; PATH=/tmp/e'",
+            Action::Review,
+            Action::Review,
+        ),
+        (
+            "while true; do echo aws | xargs command; PATH=/tmp/e; done",
+            Action::Review,
+            Action::Review,
+        ),
+        (
             "export PATH=/tmp/e:$PATH; echo aws | xargs command",
             Action::Review,
             Action::Review,
