@@ -71,10 +71,8 @@ fn moves(cmd: &Command) -> bool {
 /// Where `cd ARG` from `from` lands, when guard can know.
 fn sets_cdpath(cmd: &Command) -> bool {
     let assigned = cmd.assignments.iter().any(|a| a.name == "CDPATH");
-    let declared = matches!(
-        cmd.program(),
-        "export" | "declare" | "typeset" | "local" | "readonly"
-    ) && cmd.args().iter().any(|w| w.text.starts_with("CDPATH"));
+    let declared = crate::unwrap::DECLARATIONS.contains(&cmd.program())
+        && cmd.args().iter().any(|w| w.text.starts_with("CDPATH"));
     assigned || declared || cmd.program() == "read"
 }
 

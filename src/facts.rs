@@ -73,10 +73,7 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
         args,
         ..Facts::default()
     };
-    let declares = matches!(
-        facts.program.as_str(),
-        "export" | "declare" | "typeset" | "local" | "readonly"
-    );
+    let declares = crate::unwrap::DECLARATIONS.contains(&facts.program.as_str());
     let fetches = URL_CLIENTS.contains(&facts.program.as_str());
     // ls, stat and du print names and metadata, never what a file holds,
     // so where only the agent sees what they print they read nothing. A
@@ -340,10 +337,7 @@ fn percent_decoded(path: &str) -> String {
 /// PATH=$PATH:/x`), as a word of its own.
 fn declared_value(w: &Word) -> Option<Word> {
     let (name, value) = w.text.split_once('=')?;
-    let valid = !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
+    if !crate::unwrap::is_name(name) {
         return None;
     }
     let pattern = match &w.pattern {
@@ -364,36 +358,34 @@ fn declared_value(w: &Word) -> Option<Word> {
 /// be any path, so every search list being extended would look like a
 /// read under `~/.ssh`.
 fn push_value_path(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
-    let dynamic = w.dynamic && w.pattern.is_some();
-    if !dynamic {
-        push_word_path(w, ctx, out);
-    }
-    let text = w.pattern.as_deref().filter(|_| dynamic).unwrap_or(&w.text);
-    if !text.contains(':') {
-        if dynamic {
+    match w.pattern.as_deref().filter(|_| w.dynamic) {
+        None => {
             push_word_path(w, ctx, out);
+            if w.text.contains(':') {
+                for part in w.text.split(':').filter(|p| !p.is_empty()) {
+                    let part = Word {
+                        text: part.to_string(),
+                        ..w.clone()
+                    };
+                    push_word_path(&part, ctx, out);
+                }
+            }
         }
-        return;
-    }
-    for part in text.split(':').filter(|p| !p.is_empty()) {
-        let word = if dynamic {
-            Word {
-                text: part.to_string(),
-                dynamic: part.contains(crate::parse::ANYTHING),
-                glob: true,
-                pattern: Some(part.to_string()),
+        Some(pattern) => {
+            for part in pattern.split(':').filter(|p| !p.is_empty()) {
+                if part.contains(crate::parse::ANYTHING) {
+                    let part = Word {
+                        text: part.to_string(),
+                        dynamic: true,
+                        glob: true,
+                        pattern: Some(part.to_string()),
+                    };
+                    push_word_path(&part, ctx, out);
+                } else {
+                    // A static part of a pattern is escaped pattern text.
+                    push_path(part, true, ctx, out);
+                }
             }
-        } else {
-            Word {
-                text: part.to_string(),
-                ..w.clone()
-            }
-        };
-        match word.dynamic {
-            true => push_word_path(&word, ctx, out),
-            // A static part of a pattern is escaped pattern text.
-            false if dynamic => push_path(part, true, ctx, out),
-            false => push_word_path(&word, ctx, out),
         }
     }
 }

@@ -146,7 +146,7 @@ fn args_may_be_code(cmd: &Command) -> bool {
 }
 
 /// Declaration builtins whose `NAME=VALUE` arguments set variables.
-const DECLARATIONS: &[&str] = &["export", "declare", "typeset", "local", "readonly"];
+pub(crate) const DECLARATIONS: &[&str] = &["export", "declare", "typeset", "local", "readonly"];
 
 impl Wrappers {
     pub fn from_layers(layers: Arc<Vec<Layer>>) -> Wrappers {
@@ -728,14 +728,14 @@ fn find_option<'w>(w: &'w str, opts: &[String]) -> Option<Option<&'w str>> {
 }
 
 fn is_assignment(w: &str) -> bool {
-    match w.split_once('=') {
-        Some((name, _)) => {
-            !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }
-        None => false,
-    }
+    w.split_once('=').is_some_and(|(name, _)| is_name(name))
+}
+
+/// A shell variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub(crate) fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `git --upload-pack=CMD`, `git -c core.pager=CMD`.

@@ -346,26 +346,6 @@ impl Row {
     }
 }
 
-/// The TSV's escapes undone: `\\`, `\n`, `\t`, `\r`.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('\\') => out.push('\\'),
-            other => panic!("bad escape \\{other:?} in {s:?}"),
-        }
-    }
-    out
-}
-
 /// The TSV's escapes applied, for printing on one row.
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
@@ -411,7 +391,7 @@ fn corpus() -> Vec<Row> {
             Row {
                 source: source.to_string(),
                 language: language.to_string(),
-                line: unescape(line),
+                line: common::unescape(line),
             }
         })
         .collect()

@@ -146,25 +146,6 @@ struct Fixture {
     text: String,
 }
 
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
 fn fixtures() -> Vec<Fixture> {
     let path = common::root().join("tests/data/gitleaks-fixtures.tsv");
     let text = std::fs::read_to_string(&path).expect("read gitleaks fixtures");
@@ -176,8 +157,8 @@ fn fixtures() -> Vec<Fixture> {
             Fixture {
                 rule: f[0].to_string(),
                 tp: f[1] == "tp",
-                secret: unescape(f[2]),
-                text: unescape(f[3]),
+                secret: common::unescape(f[2]),
+                text: common::unescape(f[3]),
             }
         })
         .collect()

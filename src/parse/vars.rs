@@ -82,10 +82,7 @@ impl Known {
         for (name, value) in set {
             // `X+=…` appends and `X[1]=…` sets an element: neither is
             // followed, and neither leaves `$X` known.
-            let identifier = !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !identifier || name == "IFS" {
+            if !crate::unwrap::is_name(&name) || name == "IFS" {
                 return self.stop();
             }
             match value.filter(|v| certain && learnable(&name) && plain_value(v)) {
@@ -210,49 +207,34 @@ pub(super) fn sets_variables(cmd: &Command) -> bool {
     }
 }
 
-/// Might this simple command set variables while its own words expand,
-/// by an append or an array assignment, or by calling a function of the
-/// line? Decided on its source text, before its words are expanded.
-pub(super) fn may_change_variables(s: &ast::SimpleCommand, functions: &[String]) -> bool {
-    let appends = s
-        .prefix
-        .iter()
-        .flat_map(|p| p.0.iter())
-        .chain(s.suffix.iter().flat_map(|p| p.0.iter()))
-        .any(|i| match i {
-            ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => {
-                a.append
-                    || matches!(a.name, ast::AssignmentName::ArrayElementName(..))
-                    || matches!(a.value, ast::AssignmentValue::Array(_))
-            }
-            _ => false,
-        });
-    if appends {
-        return true;
-    }
-    let raw_words = s
-        .prefix
-        .iter()
-        .flat_map(|p| p.0.iter())
-        .chain(s.suffix.iter().flat_map(|p| p.0.iter()))
-        .filter_map(|i| match i {
-            ast::CommandPrefixOrSuffixItem::Word(w) => Some(w.value.as_str()),
-            ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) => Some(w.value.as_str()),
-            _ => None,
-        });
-    let name_raw = s.word_or_name.as_ref().map(|w| w.value.as_str());
+/// Might this simple command set variables while its own words expand
+/// (`${x:=…}`, arithmetic, in a word or a redirection), or by an append
+/// or an array assignment? Decided on its source text, before its words
+/// are expanded.
+pub(super) fn may_change_variables(s: &ast::SimpleCommand) -> bool {
     let assigns_in_word = |raw: &str| {
         raw.contains("$((")
             || raw.contains("$[")
             || raw.contains("((")
             || raw.split("${").skip(1).any(|rest| rest.contains('='))
     };
-    if name_raw.into_iter().chain(raw_words).any(assigns_in_word) {
-        return true;
-    }
-    let Some(raw) = name_raw else {
-        return false;
-    };
-    let name: String = raw.chars().filter(|c| !"\\'\"".contains(*c)).collect();
-    functions.contains(&name)
+    let items = s
+        .prefix
+        .iter()
+        .flat_map(|p| p.0.iter())
+        .chain(s.suffix.iter().flat_map(|p| p.0.iter()));
+    let mut changes = items.map(|i| match i {
+        ast::CommandPrefixOrSuffixItem::AssignmentWord(a, w) => {
+            a.append
+                || matches!(a.name, ast::AssignmentName::ArrayElementName(..))
+                || matches!(a.value, ast::AssignmentValue::Array(_))
+                || assigns_in_word(&w.value)
+        }
+        ast::CommandPrefixOrSuffixItem::Word(w) => assigns_in_word(&w.value),
+        other => assigns_in_word(&other.to_string()),
+    });
+    changes.any(|c| c)
+        || s.word_or_name
+            .as_ref()
+            .is_some_and(|w| assigns_in_word(&w.value))
 }

@@ -124,23 +124,20 @@ impl<'a> Walker<'a> {
                         continue;
                     }
                 };
-                let functions: Vec<String> = self
-                    .definitions
-                    .functions
-                    .iter()
-                    .map(|(n, _)| n.clone())
-                    .collect();
-                if super::vars::may_change_variables(s, &functions) {
+                if super::vars::may_change_variables(s) {
                     self.known.stop();
                 }
                 self.pipeline(p, via)?;
                 if let Some(cmd) = self.commands.last() {
                     // A program only known now, a function of the line's,
                     // or a builtin that sets variables, as it will run.
-                    if cmd.dynamic.is_some()
-                        || functions.iter().any(|f| f == cmd.program())
-                        || super::vars::sets_variables(cmd)
-                    {
+                    let name = cmd.argv.first().map(|w| w.text.as_str());
+                    let function = self
+                        .definitions
+                        .functions
+                        .iter()
+                        .any(|(f, _)| Some(f.as_str()) == name);
+                    if cmd.dynamic.is_some() || function || super::vars::sets_variables(cmd) {
                         self.known.stop();
                     }
                     // Only the first pipeline of an `&&`/`||` list surely runs.

@@ -357,3 +357,24 @@ pub fn start_session(config: &Path, state: &Path, args: &[&str]) -> String {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v["id"].as_str().unwrap().to_string()
 }
+
+/// A field of the test data's TSV files with its escapes undone (`\\`,
+/// `\n`, `\t`, `\r`, as `tools/` writes them).
+pub fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('\\') => out.push('\\'),
+            other => panic!("bad escape \\{other:?} in {s:?}"),
+        }
+    }
+    out
+}
