@@ -367,9 +367,17 @@ fn missing_builtin(cmd: &Command, env: &Env, written: &[std::path::PathBuf]) -> 
     {
         return false;
     }
+    // A file guard cannot look at (a directory it may not search) may be
+    // there: only a clear "no such file" counts as missing.
     let runnable = |p: std::path::PathBuf| {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        match std::fs::metadata(p) {
+            Ok(m) => m.is_file() && m.permissions().mode() & 0o111 != 0,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ),
+        }
     };
     !env.path.split(':').any(|dir| {
         // An empty PATH entry is the current directory.

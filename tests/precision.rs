@@ -218,6 +218,27 @@ fn an_exec_of_a_builtin_name_is_what_path_holds() {
             }
         }
     }
+    // A PATH entry guard cannot look into (here a symlink loop) may hold
+    // the file: it is not taken for missing.
+    let looped = dir.path().join("loop");
+    std::os::unix::fs::symlink(&looped, &looped).expect("symlink");
+    let env = guard::parse::Env {
+        path: looped.display().to_string(),
+        ..base.clone()
+    };
+    let v = common::decide(&cfg, &env, "echo aws s3 ls | xargs command");
+    if v.action != Action::Review {
+        failures.push(format!(
+            "  with an unreadable PATH entry: got {}",
+            v.action.as_str()
+        ));
+    }
+    // Nor is a sourced file guard cannot look at: what it sets is unknown.
+    let line = format!("X=/usr/bin/true; . {}/env.sh; $X", looped.display());
+    let v = common::decide(&cfg, &base, &line);
+    if v.action != Action::Review {
+        failures.push(format!("  {line:?}: got {}", v.action.as_str()));
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -147,7 +147,14 @@ fn plain_value(v: &str) -> bool {
 fn sources_nothing(cmd: &Command) -> bool {
     match cmd.args().first() {
         Some(f) if !f.dynamic && !f.glob && f.text.starts_with('/') => {
-            std::fs::symlink_metadata(&f.text).is_err()
+            // Only a clear "no such file": one guard may not look at may
+            // be there.
+            std::fs::symlink_metadata(&f.text).is_err_and(|e| {
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                )
+            })
         }
         _ => false,
     }
