@@ -98,7 +98,11 @@ impl Request<'_> {
                 "purpose": self.session.and_then(|s| s.purpose.clone()),
                 "boundary": self.session.and_then(|s| s.boundary.clone()),
                 "grants": self.session.map(|s| s.grants.clone()),
+                // Whoever opened the session may not approve its lines.
+                "owner": self.session.map(|s| s.user.clone()),
             },
+            // The inner commands that matched, with how they were reached.
+            "triggers": self.triggers(),
             "targets": self.touches.iter().map(|t| serde_json::json!({
                 "boundary": t.boundary,
                 "signal": t.signal,

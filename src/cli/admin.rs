@@ -63,8 +63,15 @@ enum Admin {
         #[command(subcommand)]
         command: super::audit_cmd::AuditCmd,
     },
-    /// The reference webhook approver.
+    /// The approver service, and its reviewer CLI.
     Approver {
+        /// The approver's address, for the reviewer commands.
+        #[arg(long, value_name = "URL", global = true)]
+        url: Option<String>,
+        /// The reviewer's name; the password comes from
+        /// GUARD_APPROVER_PASSWORD.
+        #[arg(long, value_name = "NAME", global = true)]
+        user: Option<String>,
         #[command(subcommand)]
         command: ApproverCmd,
     },
@@ -159,17 +166,66 @@ enum CredsCmd {
 
 #[derive(Subcommand, Debug)]
 enum ApproverCmd {
-    /// Serve the webhook protocol and take decisions from this terminal.
+    /// Serve the webhook protocol, the reviewers' page and their API.
     Serve {
         /// Address to listen on, e.g. 127.0.0.1:8787.
         #[arg(long, value_name = "ADDR")]
         listen: String,
+        /// `sqlite:PATH` (created on first start) or `postgres://…`.
+        #[arg(long, value_name = "URL")]
+        database: String,
         /// The shared HMAC secret (must not be readable by others).
         #[arg(long, value_name = "FILE")]
         secret_file: PathBuf,
-        /// The approver name recorded in decisions (default: USER@approver).
+        /// approvals_required, notify, trusted_header, agents.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Where reviewer actions are logged (hash-chained; default: an
+        /// `audit` directory beside a SQLite database, else required).
+        #[arg(long, value_name = "DIR")]
+        audit_dir: Option<PathBuf>,
+    },
+    /// Manage reviewer accounts.
+    User {
+        #[command(subcommand)]
+        command: ApproverUserCmd,
+    },
+    /// Requests waiting for review (`--all`: every request).
+    List {
         #[arg(long)]
-        name: Option<String>,
+        json: bool,
+        #[arg(long)]
+        all: bool,
+    },
+    /// One request, as stored.
+    Show { id: String },
+    /// Approve a request.
+    Approve {
+        id: String,
+        #[arg(long, value_parser = ["once", "session"], default_value = "once")]
+        scope: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Deny a request.
+    Deny {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ApproverUserCmd {
+    /// Add a reviewer (or set a new password); the password is read from
+    /// stdin.
+    Add {
+        name: String,
+        #[arg(long, value_name = "URL")]
+        database: String,
+        /// Required: the password is never taken from argv.
+        #[arg(long, required = true)]
+        password_stdin: bool,
     },
 }
 
@@ -235,23 +291,7 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
             }
         },
         Admin::Audit { command, dir } => super::audit_cmd::run(command, dir),
-        Admin::Approver {
-            command:
-                ApproverCmd::Serve {
-                    listen,
-                    secret_file,
-                    name,
-                },
-        } => {
-            let name = name.unwrap_or_else(|| format!("{}@approver", crate::audit::user_name()));
-            match crate::approver::serve(&listen, &secret_file, &name) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("guard: {e}");
-                    2
-                }
-            }
-        }
+        Admin::Approver { url, user, command } => approver(url, user, command),
         Admin::Broker {
             socket,
             config,
@@ -524,6 +564,95 @@ fn rules(env: &Env, cmd: RulesCmd) -> i32 {
                     eprintln!("guard: config error: {e}");
                     2
                 }
+            }
+        }
+    }
+}
+
+fn approver(url: Option<String>, user: Option<String>, command: ApproverCmd) -> i32 {
+    use crate::approver;
+    let fail = |e: String| {
+        eprintln!("guard: {e}");
+        1
+    };
+    let remote = || approver::client::Remote::new(url.clone(), user.clone());
+    let print = |v: serde_json::Value| {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        0
+    };
+    match command {
+        ApproverCmd::Serve {
+            listen,
+            database,
+            secret_file,
+            config,
+            audit_dir,
+        } => {
+            let audit_dir = match audit_dir {
+                Some(d) => d,
+                None => match database.strip_prefix("sqlite:") {
+                    Some(path) => std::path::Path::new(path)
+                        .parent()
+                        .map_or_else(|| PathBuf::from("audit"), |p| p.join("audit")),
+                    None => return fail("a postgres:// database needs --audit-dir".to_string()),
+                },
+            };
+            match approver::serve::main(approver::serve::Options {
+                listen,
+                database,
+                secret_file,
+                config,
+                audit_dir,
+            }) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("guard: {e}");
+                    2
+                }
+            }
+        }
+        ApproverCmd::User {
+            command: ApproverUserCmd::Add { name, database, .. },
+        } => match approver::add_user(&name, &database) {
+            Ok(()) => {
+                println!("reviewer {name} added");
+                0
+            }
+            Err(e) => fail(e),
+        },
+        ApproverCmd::List { json, all } => match remote().and_then(|r| r.list(all)) {
+            Ok(v) if json => print(v),
+            Ok(v) => {
+                print!("{}", approver::client::table(&v));
+                0
+            }
+            Err(e) => fail(e),
+        },
+        ApproverCmd::Show { id } => match remote().and_then(|r| r.show(&id)) {
+            Ok(v) => print(v),
+            Err(e) => fail(e),
+        },
+        ApproverCmd::Approve { id, scope, reason } => {
+            match remote().and_then(|r| r.decide(&id, "allow", &scope, reason.as_deref())) {
+                Ok(v) => {
+                    println!(
+                        "{id}: {} ({}/{} approvals)",
+                        v["state"].as_str().unwrap_or("?"),
+                        v["approvals"],
+                        v["required"]
+                    );
+                    0
+                }
+                Err(e) => fail(e),
+            }
+        }
+        ApproverCmd::Deny { id, reason } => {
+            match remote().and_then(|r| r.decide(&id, "deny", "once", Some(&reason))) {
+                Ok(v) => {
+                    println!("{id}: {}", v["state"].as_str().unwrap_or("?"));
+                    0
+                }
+                Err(e) => fail(e),
             }
         }
     }
