@@ -30,7 +30,7 @@ complete -c guard -n "__fish_guard_needs_command" -f -a "check" -d 'Decide a com
 complete -c guard -n "__fish_guard_needs_command" -f -a "rules" -d 'Inspect and test the rules'
 complete -c guard -n "__fish_guard_needs_command" -f -a "creds" -d 'Inventory the credentials this user can reach'
 complete -c guard -n "__fish_guard_needs_command" -f -a "audit" -d 'Verify, read and anchor the audit log'
-complete -c guard -n "__fish_guard_needs_command" -f -a "approver" -d 'The reference webhook approver'
+complete -c guard -n "__fish_guard_needs_command" -f -a "approver" -d 'The approver service, and its reviewer CLI'
 complete -c guard -n "__fish_guard_needs_command" -f -a "session" -d 'Start, end and inspect sessions'
 complete -c guard -n "__fish_guard_needs_command" -f -a "broker" -d 'Run the broker, the reference monitor, in the foreground as this user'
 complete -c guard -n "__fish_guard_needs_command" -f -a "status" -d 'Say how lines are decided here: by a broker, or in-process (advisory)'
@@ -106,14 +106,53 @@ complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subco
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the records that match every filter given'
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "anchor" -d 'Print the chain head (SHA-256 of the newest record) for an external store'
 complete -c guard -n "__fish_guard_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve help" -s h -l help -d 'Print help'
-complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve help" -f -a "serve" -d 'Serve the webhook protocol and take decisions from this terminal'
-complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve user list show approve deny help" -l url -d 'The approver\'s address, for the reviewer commands' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve user list show approve deny help" -l user -d 'The reviewer\'s name; the password comes from GUARD_APPROVER_PASSWORD' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve user list show approve deny help" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve user list show approve deny help" -f -a "serve" -d 'Serve the webhook protocol, the reviewers\' page and their API'
+complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve user list show approve deny help" -f -a "user" -d 'Manage reviewer accounts'
+complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve user list show approve deny help" -f -a "list" -d 'Requests waiting for review (`--all`: every request)'
+complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve user list show approve deny help" -f -a "show" -d 'One request, as stored'
+complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve user list show approve deny help" -f -a "approve" -d 'Approve a request'
+complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve user list show approve deny help" -f -a "deny" -d 'Deny a request'
+complete -c guard -n "__fish_guard_using_subcommand approver; and not __fish_seen_subcommand_from serve user list show approve deny help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from serve" -l listen -d 'Address to listen on, e.g. 127.0.0.1:8787' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from serve" -l database -d '`sqlite:PATH` (created on first start) or `postgres://…`' -r
 complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from serve" -l secret-file -d 'The shared HMAC secret (must not be readable by others)' -r -F
-complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from serve" -l name -d 'The approver name recorded in decisions (default: USER@approver)' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from serve" -l config -d 'approvals_required, notify, trusted_header, agents' -r -F
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from serve" -l audit-dir -d 'Where reviewer actions are logged (hash-chained; default: an `audit` directory beside a SQLite database, else required)' -r -F
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from serve" -l url -d 'The approver\'s address, for the reviewer commands' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from serve" -l user -d 'The reviewer\'s name; the password comes from GUARD_APPROVER_PASSWORD' -r
 complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
-complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve the webhook protocol and take decisions from this terminal'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from user" -l url -d 'The approver\'s address, for the reviewer commands' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from user" -l user -d 'The reviewer\'s name; the password comes from GUARD_APPROVER_PASSWORD' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from user" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from user" -f -a "add" -d 'Add a reviewer (or set a new password); the password is read from stdin'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from user" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from list" -l url -d 'The approver\'s address, for the reviewer commands' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from list" -l user -d 'The reviewer\'s name; the password comes from GUARD_APPROVER_PASSWORD' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from list" -l json
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from list" -l all
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from show" -l url -d 'The approver\'s address, for the reviewer commands' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from show" -l user -d 'The reviewer\'s name; the password comes from GUARD_APPROVER_PASSWORD' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from approve" -l scope -r -f -a "once\t''
+session\t''"
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from approve" -l reason -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from approve" -l url -d 'The approver\'s address, for the reviewer commands' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from approve" -l user -d 'The reviewer\'s name; the password comes from GUARD_APPROVER_PASSWORD' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from approve" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from deny" -l reason -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from deny" -l url -d 'The approver\'s address, for the reviewer commands' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from deny" -l user -d 'The reviewer\'s name; the password comes from GUARD_APPROVER_PASSWORD' -r
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from deny" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve the webhook protocol, the reviewers\' page and their API'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from help" -f -a "user" -d 'Manage reviewer accounts'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from help" -f -a "list" -d 'Requests waiting for review (`--all`: every request)'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from help" -f -a "show" -d 'One request, as stored'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from help" -f -a "approve" -d 'Approve a request'
+complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from help" -f -a "deny" -d 'Deny a request'
 complete -c guard -n "__fish_guard_using_subcommand approver; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c guard -n "__fish_guard_using_subcommand session; and not __fish_seen_subcommand_from start end status list reap help" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand session; and not __fish_seen_subcommand_from start end status list reap help" -f -a "start" -d 'Start a session and print `export GUARD_SESSION=ID` (eval it)'
@@ -153,7 +192,7 @@ complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_su
 complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules creds audit approver session broker status completions man help" -f -a "rules" -d 'Inspect and test the rules'
 complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules creds audit approver session broker status completions man help" -f -a "creds" -d 'Inventory the credentials this user can reach'
 complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules creds audit approver session broker status completions man help" -f -a "audit" -d 'Verify, read and anchor the audit log'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules creds audit approver session broker status completions man help" -f -a "approver" -d 'The reference webhook approver'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules creds audit approver session broker status completions man help" -f -a "approver" -d 'The approver service, and its reviewer CLI'
 complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules creds audit approver session broker status completions man help" -f -a "session" -d 'Start, end and inspect sessions'
 complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules creds audit approver session broker status completions man help" -f -a "broker" -d 'Run the broker, the reference monitor, in the foreground as this user'
 complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from check rules creds audit approver session broker status completions man help" -f -a "status" -d 'Say how lines are decided here: by a broker, or in-process (advisory)'
@@ -171,7 +210,12 @@ complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcom
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "tail" -d 'Print the newest records; with -f keep printing new ones'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print the records that match every filter given'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "anchor" -d 'Print the chain head (SHA-256 of the newest record) for an external store'
-complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from approver" -f -a "serve" -d 'Serve the webhook protocol and take decisions from this terminal'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from approver" -f -a "serve" -d 'Serve the webhook protocol, the reviewers\' page and their API'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from approver" -f -a "user" -d 'Manage reviewer accounts'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from approver" -f -a "list" -d 'Requests waiting for review (`--all`: every request)'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from approver" -f -a "show" -d 'One request, as stored'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from approver" -f -a "approve" -d 'Approve a request'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from approver" -f -a "deny" -d 'Deny a request'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "start" -d 'Start a session and print `export GUARD_SESSION=ID` (eval it)'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "end" -d 'End a session (default: $GUARD_SESSION), revoking its credentials'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "status" -d 'Show one session (default: $GUARD_SESSION)'

@@ -5,7 +5,6 @@
 mod approver_harness;
 mod common;
 
-use std::io::Read as _;
 use std::time::{Duration, Instant};
 
 use approver_harness::{agent, join, request, stderr, Service, PASSWORD};
@@ -48,7 +47,13 @@ fn a_reviewed_command_runs_once_approved(db: &str) {
     assert_eq!(r["user"], agent());
     assert_eq!(r["approvals"], 0);
     assert_eq!(r["required"], 1);
-    for key in ["id", "session", "expires_at"] {
+    // Every row has the keys the shipped schema requires.
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("schemas/approver-api.schema.json")).unwrap(),
+    )
+    .unwrap();
+    for key in schema["$defs"]["Request"]["required"].as_array().unwrap() {
+        let key = key.as_str().unwrap();
         assert!(r.get(key).is_some(), "list --json lacks {key}: {r}");
     }
     assert!(s.aws_runs().is_empty(), "ran before approval");
@@ -572,4 +577,89 @@ fn notifications_name_the_command() {
         .recv_timeout(Duration::from_secs(2))
         .unwrap()
         .is_none());
+}
+
+/// A database that is down denies on guard's side once its timeout
+/// passes, and nothing is stored half-decided.
+#[test]
+fn a_database_that_is_down_denies() {
+    let db = approver_harness::postgres();
+    let name = db.rsplit('/').next().unwrap().to_string();
+    let port = approver_harness::postgres_port();
+    let s = Service::start(&db, "");
+    s.write_guard_config(3);
+    s.add_reviewer("ann");
+    let cut = format!(
+        "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false; \
+         SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{name}'"
+    );
+    approver_harness::psql(port, "postgres", &cut).unwrap();
+    let done = join(s.ask("aws s3 ls"));
+    assert_eq!(done.status.code(), Some(126));
+    let err = stderr(&done);
+    assert!(
+        err.starts_with("guard: ") && err.contains("approver"),
+        "{err}"
+    );
+    assert!(s.aws_runs().is_empty());
+    approver_harness::psql(
+        port,
+        "postgres",
+        &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"),
+    )
+    .unwrap();
+    // Back up: the approver serves again, and holds nothing from the outage.
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = s.cli("ann", &["list", "--json", "--all"]);
+        if out.status.success() {
+            let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(
+                rows.as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|r| r["state"] != "allow"),
+                "{rows}"
+            );
+            break;
+        }
+        assert!(Instant::now() < until, "never recovered: {}", stderr(&out));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Behind an SSO proxy the reviewer's name comes from a header, but only
+/// when the config names that header.
+#[test]
+fn the_proxy_header_counts_only_when_configured() {
+    let http = approver_harness::http();
+    for (config, want) in [("", 401), ("trusted_header: X-Remote-User\n", 200)] {
+        let s = Service::start("sqlite", config);
+        let status = http
+            .get(format!("{}/api/v1/requests", s.url()))
+            .header("X-Remote-User", "carol")
+            .send()
+            .unwrap()
+            .status()
+            .as_u16();
+        assert_eq!(status, want, "config {config:?}");
+    }
+    // And the header's reviewer is still not the agent.
+    let s = Service::start("sqlite", "trusted_header: X-Remote-User\n");
+    assert_eq!(
+        s.post_signed(&request("p1", "aws s3 ls", "cloud.aws", None))
+            .0,
+        202
+    );
+    let vote = |who: &str| {
+        http.post(format!("{}/api/v1/requests/p1/decision", s.url()))
+            .header("X-Remote-User", who)
+            .json(&json!({"decision": "allow"}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(vote("agent7"), 403);
+    assert_eq!(vote("carol"), 200);
 }

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::auth::{self, Limiter};
 use super::config::Config;
-use super::store::{Filter, Inserted, Refusal, Request, Store, VoteError};
+use super::store::{Ballot, Filter, Inserted, Refusal, Request, Store, VoteError};
 use super::wake::Hub;
 use super::{notify, policy, web};
 use crate::approve::webhook::{self, SIGNATURE_HEADER};
@@ -59,6 +59,12 @@ pub fn main(opts: Options) -> Result<(), String> {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
+    // Every held poll is an open socket: take all the descriptors the
+    // hard limit allows.
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -629,11 +635,13 @@ pub async fn decide(
                     "reason": reason, "outcome": outcome}),
         )
     };
-    match app
-        .store
-        .vote(id, reviewer, allow, scope, reason, &may, &audit)
-        .await
-    {
+    let ballot = Ballot {
+        reviewer,
+        allow,
+        scope,
+        reason,
+    };
+    match app.store.vote(id, &ballot, &may, &audit).await {
         Ok(r) => {
             if r.state != "pending" {
                 app.hub.decided(id);

@@ -110,6 +110,16 @@ impl Request {
     }
 }
 
+/// One reviewer's vote on one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Ballot<'a> {
+    pub reviewer: &'a str,
+    pub allow: bool,
+    /// `once` or `session`.
+    pub scope: &'a str,
+    pub reason: Option<&'a str>,
+}
+
 /// History filters; each one that is set must hold.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 pub struct Filter {
@@ -432,13 +442,16 @@ impl Store {
     pub async fn vote(
         &self,
         id: &str,
-        reviewer: &str,
-        allow: bool,
-        scope: &str,
-        reason: Option<&str>,
+        ballot: &Ballot<'_>,
         may_approve: &(dyn Fn(&Request) -> Option<String> + Sync),
         audit: &(dyn Fn(&Request, &str) -> Result<(), String> + Sync),
     ) -> Result<Request, VoteError> {
+        let Ballot {
+            reviewer,
+            allow,
+            scope,
+            reason,
+        } = *ballot;
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         // Take the row's lock first (PostgreSQL: a row lock; SQLite: the
@@ -545,10 +558,9 @@ impl Store {
         };
         audit(&req, &what).map_err(VoteError::Audit)?;
         tx.commit().await?;
-        Ok(self
-            .get(id)
+        self.get(id)
             .await?
-            .ok_or(VoteError::Refused(Refusal::Unknown))?)
+            .ok_or(VoteError::Refused(Refusal::Unknown))
     }
 
     /// Deny every pending request whose time is up. Returns their ids.

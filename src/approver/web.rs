@@ -208,6 +208,7 @@ fn card(r: &Request, who: &Reviewer, detail: bool) -> Markup {
 
 fn pending_list(rows: &[Request], who: &Reviewer) -> Markup {
     html! {
+        h1 { "Waiting for review (" (rows.len()) ")" }
         @if rows.is_empty() { p.meta { "Nothing is waiting." } }
         @for r in rows { (card(r, who, false)) }
     }
@@ -229,7 +230,7 @@ pub async fn pending_page(
         Ok(rows) => page(
             "Pending",
             Some(&who),
-            html! { h1 { "Waiting for review (" (rows.len()) ")" } div id="pending" { (pending_list(&rows, &who)) } },
+            html! { div id="pending" { (pending_list(&rows, &who)) } },
         )
         .into_response(),
         Err(_) => unavailable(),

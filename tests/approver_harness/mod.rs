@@ -465,11 +465,9 @@ fn pg() -> &'static Pg {
                         .map_err(std::io::Error::from)
                 });
             }
-            let child = c.spawn().expect("start postgres");
+            let mut child = c.spawn().expect("start postgres");
             tx.send(child.id()).unwrap();
-            loop {
-                std::thread::park();
-            }
+            let _ = child.wait();
         });
         rx.recv().unwrap();
         let until = Instant::now() + Duration::from_secs(60);
@@ -481,7 +479,7 @@ fn pg() -> &'static Pg {
     })
 }
 
-fn psql(port: u16, db: &str, sql: &str) -> Result<String, String> {
+pub fn psql(port: u16, db: &str, sql: &str) -> Result<String, String> {
     let out = Command::new("psql")
         .args([
             "-h",
@@ -501,6 +499,11 @@ fn psql(port: u16, db: &str, sql: &str) -> Result<String, String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+/// The shared server's port.
+pub fn postgres_port() -> u16 {
+    pg().port
 }
 
 /// A fresh database on the shared server, as a `postgres://` URL.
