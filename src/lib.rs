@@ -26,6 +26,7 @@ pub mod fileview;
 pub mod gate;
 pub mod glob;
 pub mod hex;
+pub mod hook;
 pub mod inventory;
 pub mod panic_note;
 pub mod parse;

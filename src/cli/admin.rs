@@ -63,6 +63,12 @@ enum Admin {
         #[command(subcommand)]
         command: super::audit_cmd::AuditCmd,
     },
+    /// Decide an agent harness's tool call (a pre-tool hook), or install
+    /// guard as one.
+    Hook {
+        #[command(subcommand)]
+        command: HookCmd,
+    },
     /// The approver service, and its reviewer CLI.
     Approver {
         /// The approver's address, for the reviewer commands.
@@ -216,6 +222,40 @@ enum ApproverCmd {
 }
 
 #[derive(Subcommand, Debug)]
+enum HookCmd {
+    /// Claude Code's PreToolUse hook: its JSON on stdin, its
+    /// hookSpecificOutput on stdout.
+    ClaudeCode {
+        /// Leave allowed calls to Claude Code's own permission prompts
+        /// instead of answering `allow`.
+        #[arg(long)]
+        defer_allow: bool,
+    },
+    /// Gemini CLI's BeforeTool hook.
+    Gemini,
+    /// The harness-neutral hook (schemas/hook-json.schema.json).
+    Json,
+    /// Merge guard's hook into a harness's settings file.
+    Install {
+        /// claude-code or gemini.
+        #[arg(value_parser = ["claude-code", "gemini"])]
+        harness: String,
+        /// The project's settings (./.claude/settings.json), the default.
+        #[arg(long, conflicts_with = "user")]
+        project: bool,
+        /// The user's settings (~/.claude/settings.json).
+        #[arg(long)]
+        user: bool,
+        /// Take guard's entry out again.
+        #[arg(long)]
+        uninstall: bool,
+        /// Another settings file (for tests and unusual layouts).
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum ApproverUserCmd {
     /// Add a reviewer (or set a new password); the password is read from
     /// stdin.
@@ -291,6 +331,7 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
             }
         },
         Admin::Audit { command, dir } => super::audit_cmd::run(command, dir),
+        Admin::Hook { command } => hook(command),
         Admin::Approver { url, user, command } => approver(url, user, command),
         Admin::Broker {
             socket,
@@ -656,4 +697,90 @@ fn approver(url: Option<String>, user: Option<String>, command: ApproverCmd) -> 
             }
         }
     }
+}
+
+fn hook(command: HookCmd) -> i32 {
+    use crate::hook;
+    // A hook that cannot decide blocks the call: exit 2 is "block" to
+    // both harnesses, with stderr as the reason.
+    let block = |e: String| {
+        eprintln!("guard: {e}");
+        2
+    };
+    let (harness, defer_allow) = match command {
+        HookCmd::Install {
+            harness,
+            user,
+            uninstall,
+            settings,
+            ..
+        } => {
+            let Some(h) = hook::install::harness(&harness) else {
+                return block(format!("unknown harness {harness}"));
+            };
+            let path = match settings {
+                Some(p) => p,
+                None => {
+                    let cwd = std::env::current_dir().unwrap_or_default();
+                    match hook::install::settings_path(h, user, &cwd) {
+                        Ok(p) => p,
+                        Err(e) => return block(e),
+                    }
+                }
+            };
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("guard"));
+            let command = hook::install::command_for(h, &exe);
+            return match hook::install::run(&path, h, &command, uninstall) {
+                Ok(changed) => {
+                    let what = match (uninstall, changed) {
+                        (false, true) => "installed in",
+                        (false, false) => "already in",
+                        (true, true) => "removed from",
+                        (true, false) => "was not in",
+                    };
+                    println!("guard hook {what} {}", path.display());
+                    0
+                }
+                Err(e) => block(e),
+            };
+        }
+        HookCmd::ClaudeCode { defer_allow } => ("claude-code", defer_allow),
+        HookCmd::Gemini => ("gemini", false),
+        HookCmd::Json => ("json", false),
+    };
+    let text = match hook::read_stdin() {
+        Ok(t) => t,
+        Err(e) => return block(e),
+    };
+    let input: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            return block(format!(
+                "hook input is not JSON: {}:{}: {e}",
+                e.line(),
+                e.column()
+            ))
+        }
+    };
+    let call = match harness {
+        "claude-code" => hook::claude::call(&input),
+        "gemini" => hook::gemini::call(&input),
+        _ => hook::generic::call(&input),
+    };
+    let call = match call {
+        Ok(c) => c,
+        Err(e) => return block(e),
+    };
+    let mode = format!("hook:{harness}");
+    let outcome = match hook::decide(&call, input["cwd"].as_str(), &mode) {
+        Ok(o) => o,
+        Err(e) => return block(e),
+    };
+    let out = match harness {
+        "claude-code" => hook::claude::output(&outcome, defer_allow),
+        "gemini" => hook::gemini::output(&outcome),
+        _ => hook::generic::output(&outcome),
+    };
+    println!("{out}");
+    0
 }
