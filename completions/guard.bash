@@ -37,6 +37,9 @@ _guard() {
             guard,help)
                 cmd="guard__subcmd__help"
                 ;;
+            guard,hook)
+                cmd="guard__subcmd__hook"
+                ;;
             guard,man)
                 cmd="guard__subcmd__man"
                 ;;
@@ -181,6 +184,9 @@ _guard() {
             guard__subcmd__help,help)
                 cmd="guard__subcmd__help__subcmd__help"
                 ;;
+            guard__subcmd__help,hook)
+                cmd="guard__subcmd__help__subcmd__hook"
+                ;;
             guard__subcmd__help,man)
                 cmd="guard__subcmd__help__subcmd__man"
                 ;;
@@ -235,6 +241,18 @@ _guard() {
             guard__subcmd__help__subcmd__creds,scan)
                 cmd="guard__subcmd__help__subcmd__creds__subcmd__scan"
                 ;;
+            guard__subcmd__help__subcmd__hook,claude-code)
+                cmd="guard__subcmd__help__subcmd__hook__subcmd__claude__subcmd__code"
+                ;;
+            guard__subcmd__help__subcmd__hook,gemini)
+                cmd="guard__subcmd__help__subcmd__hook__subcmd__gemini"
+                ;;
+            guard__subcmd__help__subcmd__hook,install)
+                cmd="guard__subcmd__help__subcmd__hook__subcmd__install"
+                ;;
+            guard__subcmd__help__subcmd__hook,json)
+                cmd="guard__subcmd__help__subcmd__hook__subcmd__json"
+                ;;
             guard__subcmd__help__subcmd__rules,lint)
                 cmd="guard__subcmd__help__subcmd__rules__subcmd__lint"
                 ;;
@@ -261,6 +279,36 @@ _guard() {
                 ;;
             guard__subcmd__help__subcmd__session,status)
                 cmd="guard__subcmd__help__subcmd__session__subcmd__status"
+                ;;
+            guard__subcmd__hook,claude-code)
+                cmd="guard__subcmd__hook__subcmd__claude__subcmd__code"
+                ;;
+            guard__subcmd__hook,gemini)
+                cmd="guard__subcmd__hook__subcmd__gemini"
+                ;;
+            guard__subcmd__hook,help)
+                cmd="guard__subcmd__hook__subcmd__help"
+                ;;
+            guard__subcmd__hook,install)
+                cmd="guard__subcmd__hook__subcmd__install"
+                ;;
+            guard__subcmd__hook,json)
+                cmd="guard__subcmd__hook__subcmd__json"
+                ;;
+            guard__subcmd__hook__subcmd__help,claude-code)
+                cmd="guard__subcmd__hook__subcmd__help__subcmd__claude__subcmd__code"
+                ;;
+            guard__subcmd__hook__subcmd__help,gemini)
+                cmd="guard__subcmd__hook__subcmd__help__subcmd__gemini"
+                ;;
+            guard__subcmd__hook__subcmd__help,help)
+                cmd="guard__subcmd__hook__subcmd__help__subcmd__help"
+                ;;
+            guard__subcmd__hook__subcmd__help,install)
+                cmd="guard__subcmd__hook__subcmd__help__subcmd__install"
+                ;;
+            guard__subcmd__hook__subcmd__help,json)
+                cmd="guard__subcmd__hook__subcmd__help__subcmd__json"
                 ;;
             guard__subcmd__rules,help)
                 cmd="guard__subcmd__rules__subcmd__help"
@@ -335,7 +383,7 @@ _guard() {
 
     case "${cmd}" in
         guard)
-            opts="-h -V --help --version check rules creds audit approver session broker status completions man help"
+            opts="-h -V --help --version check rules creds audit hook approver session broker status completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1147,7 +1195,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help)
-            opts="check rules creds audit approver session broker status completions man help"
+            opts="check rules creds audit hook approver session broker status completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1454,6 +1502,76 @@ _guard() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        guard__subcmd__help__subcmd__hook)
+            opts="claude-code gemini json install"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__hook__subcmd__claude__subcmd__code)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__hook__subcmd__gemini)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__hook__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__hook__subcmd__json)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         guard__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1624,6 +1742,164 @@ _guard() {
             ;;
         guard__subcmd__help__subcmd__status)
             opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__hook)
+            opts="-h --help claude-code gemini json install help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__hook__subcmd__claude__subcmd__code)
+            opts="-h --defer-allow --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__hook__subcmd__gemini)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__hook__subcmd__help)
+            opts="claude-code gemini json install help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__hook__subcmd__help__subcmd__claude__subcmd__code)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__hook__subcmd__help__subcmd__gemini)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__hook__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__hook__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__hook__subcmd__help__subcmd__json)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__hook__subcmd__install)
+            opts="-h --project --user --uninstall --settings --help claude-code gemini"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --settings)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__hook__subcmd__json)
+            opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

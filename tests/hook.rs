@@ -227,7 +227,6 @@ fn a_review_goes_to_the_configured_approver() {
     let rec = &run.audit()[0];
     assert_eq!(rec["mode"], "hook:claude-code");
     assert_eq!(rec["approval"]["approver"], "ann");
-    use std::io::Read as _;
 }
 
 #[test]

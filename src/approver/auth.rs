@@ -67,22 +67,51 @@ impl Default for Limiter {
     }
 }
 
+/// Past this many tracked keys, keys with no recent failure are dropped,
+/// so names made up by the million cannot grow the map for ever.
+const MAX_KEYS: usize = 10_000;
+
 impl Limiter {
-    fn recent(&self, key: &str) -> usize {
+    /// Take one attempt for every key, counted as a failure until
+    /// `succeeded` gives it back. Checking and counting happen under one
+    /// lock, so a burst of parallel guesses cannot all pass the check
+    /// before any of them is counted. `None`: over the limit.
+    pub fn attempt(&self, keys: &[String]) -> Option<Instant> {
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let list = f.entry(key.to_string()).or_default();
-        list.retain(|t| t.elapsed() < WINDOW);
-        list.len()
+        if f.len() > MAX_KEYS {
+            f.retain(|_, list| {
+                list.retain(|t| t.elapsed() < WINDOW);
+                !list.is_empty()
+            });
+        }
+        let over = keys.iter().any(|k| {
+            f.get_mut(k).is_some_and(|list| {
+                list.retain(|t| t.elapsed() < WINDOW);
+                list.len() >= LIMIT
+            })
+        });
+        if over {
+            return None;
+        }
+        let now = Instant::now();
+        for k in keys {
+            f.entry(k.clone()).or_default().push(now);
+        }
+        Some(now)
     }
 
-    pub fn blocked(&self, keys: &[String]) -> bool {
-        keys.iter().any(|k| self.recent(k) >= LIMIT)
-    }
-
-    pub fn failed(&self, keys: &[String]) {
+    /// The attempt taken at `at` was the right password: not a failure.
+    pub fn succeeded(&self, keys: &[String], at: Instant) {
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         for k in keys {
-            f.entry(k.clone()).or_default().push(Instant::now());
+            if let Some(list) = f.get_mut(k) {
+                if let Some(i) = list.iter().position(|t| *t == at) {
+                    list.remove(i);
+                }
+                if list.is_empty() {
+                    f.remove(k);
+                }
+            }
         }
     }
 }
@@ -104,11 +133,12 @@ mod tests {
     fn the_limiter_blocks_after_the_limit() {
         let l = Limiter::default();
         let keys = vec!["user:ann".to_string()];
+        let ok = l.attempt(&keys).unwrap();
+        l.succeeded(&keys, ok);
         for _ in 0..LIMIT {
-            assert!(!l.blocked(&keys));
-            l.failed(&keys);
+            assert!(l.attempt(&keys).is_some());
         }
-        assert!(l.blocked(&keys));
-        assert!(!l.blocked(&["user:bob".to_string()]));
+        assert!(l.attempt(&keys).is_none());
+        assert!(l.attempt(&["user:bob".to_string()]).is_some());
     }
 }

@@ -80,19 +80,21 @@ impl Remote {
     }
 }
 
-/// One line per request, for people.
+/// One line per request, for people. Every field is shown with its
+/// control characters escaped: a command cannot repaint the terminal.
 pub fn table(rows: &Value) -> String {
+    let f = |v: &Value| super::shown::shown(v.as_str().unwrap_or("?"), false);
     let mut out = String::new();
     for r in rows.as_array().into_iter().flatten() {
         out.push_str(&format!(
             "{}  {}/{}  {}  {}@{}  {}\n",
-            r["id"].as_str().unwrap_or("?"),
+            f(&r["id"]),
             r["approvals"],
             r["required"],
-            r["expires_at"].as_str().unwrap_or("?"),
-            r["user"].as_str().unwrap_or("?"),
-            r["host"].as_str().unwrap_or("?"),
-            r["command"].as_str().unwrap_or("?"),
+            f(&r["expires_at"]),
+            f(&r["user"]),
+            f(&r["host"]),
+            f(&r["command"]),
         ));
     }
     out

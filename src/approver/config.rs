@@ -21,6 +21,10 @@ pub struct Config {
     /// otherwise claim to be anyone.
     #[serde(default)]
     pub trusted_header: Option<String>,
+    /// The addresses of the proxies `trusted_header` is taken from; it is
+    /// ignored on any other connection. Required with `trusted_header`.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Accounts that may never approve anything (the agents').
     #[serde(default)]
     pub agents: Vec<String>,
@@ -76,6 +80,12 @@ impl Config {
                     path.display()
                 ));
             }
+        }
+        if config.trusted_header.is_some() && config.trusted_proxies.is_empty() {
+            return Err(format!(
+                "{}: trusted_header needs trusted_proxies: the addresses of the proxies that set it",
+                path.display()
+            ));
         }
         for (i, n) in config.notify.iter().enumerate() {
             if !(n.url.starts_with("http://") || n.url.starts_with("https://")) {

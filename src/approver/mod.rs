@@ -10,6 +10,7 @@ pub mod config;
 pub mod notify;
 pub mod policy;
 pub mod serve;
+pub mod shown;
 pub mod store;
 pub mod wake;
 pub mod web;

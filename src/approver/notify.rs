@@ -22,8 +22,11 @@ pub fn payload(target: &Notify, r: &Request, public_url: Option<&str>) -> serde_
         "slack" => {
             // Slack's mrkdwn: escape the three characters it treats as
             // markup, so a command line cannot fake a link or a mention.
+            // Newlines and control characters are made visible too, so a
+            // command cannot add lines of its own to the message.
             let esc = |s: &str| {
-                s.replace('&', "&amp;")
+                super::shown::shown(s, false)
+                    .replace('&', "&amp;")
                     .replace('<', "&lt;")
                     .replace('>', "&gt;")
             };

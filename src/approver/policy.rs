@@ -75,12 +75,28 @@ pub fn summarize(body: &Value) -> Result<Summary, String> {
             boundaries.push(b.to_string());
         }
     }
-    // What "the same commands" means for allow-for-session: the commands
-    // guard found, as it serialized them, never the raw line alone.
+    // What "the same request" means for allow-for-session: the commands
+    // guard found and the line, from the same account, host, session
+    // owner and directory, aimed at the same boundaries. A session grant
+    // for a staging command says nothing about the same words in prod.
     let mut h = Sha256::new();
-    h.update(body["commands"].to_string().as_bytes());
-    h.update([0]);
-    h.update(command.as_bytes());
+    for part in [
+        body["commands"].to_string(),
+        command.clone(),
+        agent.clone(),
+        host.clone(),
+        owner.clone().unwrap_or_default(),
+        body["cwd"].as_str().unwrap_or("").to_string(),
+        {
+            let mut b = boundaries.clone();
+            b.sort();
+            b.dedup();
+            b.join(",")
+        },
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
     let fingerprint = crate::hex::encode(h.finalize());
     Ok(Summary {
         id,
@@ -115,6 +131,12 @@ pub fn required(config: &Config, s: &Summary) -> u32 {
         .max(1)
 }
 
+/// A name as an account: case folded and any `@domain` dropped, so
+/// `Agent7` or `agent7@corp` (an SSO name) is still agent7.
+pub fn account(name: &str) -> String {
+    name.split('@').next().unwrap_or(name).trim().to_lowercase()
+}
+
 /// Why `reviewer` may not approve a request from `agent` in a session
 /// opened by `owner`, if they may not.
 pub fn self_approval(
@@ -123,13 +145,14 @@ pub fn self_approval(
     agent: &str,
     owner: Option<&str>,
 ) -> Option<String> {
-    if reviewer == agent {
+    let me = account(reviewer);
+    if me == account(agent) {
         return Some(format!("{reviewer} asked for this; no self-approval"));
     }
-    if owner == Some(reviewer) {
+    if owner.is_some_and(|o| account(o) == me) {
         return Some(format!("{reviewer} owns this session; no self-approval"));
     }
-    if config.agents.iter().any(|a| a == reviewer) {
+    if config.agents.iter().any(|a| account(a) == me) {
         return Some(format!("{reviewer} is an agent account and cannot approve"));
     }
     None
@@ -204,6 +227,9 @@ mod tests {
             ("agent", "agent", Some("olive"), true),
             ("olive", "agent", Some("olive"), true),
             ("bot", "agent", None, true),
+            ("Agent", "agent", None, true),
+            ("olive@corp.example", "agent", Some("olive"), true),
+            ("BOT", "agent", None, true),
             ("ann", "agent", Some("olive"), false),
         ];
         for (reviewer, agent, owner, refused) in table {

@@ -117,6 +117,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/requests/{id}/decision", post(api_decide))
         .merge(web::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(web::harden))
         .with_state(app)
 }
 
@@ -355,7 +356,7 @@ async fn api_reviewer(
     headers: &HeaderMap,
     peer: SocketAddr,
 ) -> Result<String, Response> {
-    if let Some(name) = web::proxy_user(app, headers) {
+    if let Some(name) = web::proxy_user(app, headers, peer).await {
         return Ok(name);
     }
     let auth = headers
@@ -399,11 +400,24 @@ pub async fn sign_in(
     password: &str,
     peer: SocketAddr,
 ) -> Result<String, (StatusCode, String)> {
-    let keys = [format!("user:{user}"), format!("addr:{}", peer.ip())];
-    if app.limiter.blocked(&keys) {
+    // Names are short (user add takes 64 at most); a longer one is not
+    // an account, and is not worth a key of its own.
+    let name_key = if user.len() <= 64 {
+        format!("user:{user}")
+    } else {
+        "user:(too long)".to_string()
+    };
+    let keys = [name_key, format!("addr:{}", peer.ip())];
+    let Some(attempt) = app.limiter.attempt(&keys) else {
         return Err((
             StatusCode::TOO_MANY_REQUESTS,
             "too many failed sign-ins; try again later".to_string(),
+        ));
+    };
+    if user.len() > 64 {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            "wrong name or password".to_string(),
         ));
     }
     let hash = app.store.reviewer_hash(user).await.map_err(|_| {
@@ -421,9 +435,9 @@ pub async fn sign_in(
         .await
         .unwrap_or(false);
     if ok && hash.is_some() {
+        app.limiter.succeeded(&keys, attempt);
         return Ok(user.to_string());
     }
-    app.limiter.failed(&keys);
     let _ = record(
         app,
         &json!({"ts": now_text(), "event": "login_failed", "reviewer": user, "peer": peer.to_string()}),

@@ -265,6 +265,9 @@ impl Store {
             .transpose()?,
             None => None,
         };
+        // A grant made by fewer reviewers than this request needs does
+        // not answer it.
+        let remembered = remembered.filter(|who| who.split('+').count() >= required as usize);
         let (state, scope, decided_by, decided_at, reason) = match &remembered {
             Some(who) => (
                 "allow",
@@ -452,7 +455,6 @@ impl Store {
             scope,
             reason,
         } = *ballot;
-        let now = now_ms();
         let mut tx = self.pool.begin().await?;
         // Take the row's lock first (PostgreSQL: a row lock; SQLite: the
         // write lock), so two reviewers' votes are counted one at a time.
@@ -460,6 +462,9 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        // The time of the vote is when it holds the lock, not when it
+        // started waiting for it.
+        let now = now_ms();
         if locked.rows_affected() == 0 {
             return Err(Refusal::Unknown.into());
         }

@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -13,13 +14,14 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use futures_util::stream::Stream;
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio_stream::StreamExt as _;
 
 use super::auth;
 use super::serve::{decide, ms_text, record, sign_in, App, DecisionForm, ListQuery, Shared};
+use super::shown::shown;
 use super::store::{now_ms, Request};
 
 const LOGIN_COOKIE: &str = "guard_login";
@@ -35,17 +37,57 @@ pub fn routes() -> Router<Shared> {
         .route("/history", get(history_page))
         .route("/events", get(events))
         .route("/fragment/pending", get(pending_fragment))
+        .route(
+            "/static/app.css",
+            get(|| async { ([(CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], JS) }),
+        )
 }
 
-/// The reviewer a trusted reverse proxy vouches for, when that is on.
-pub fn proxy_user(app: &App, headers: &HeaderMap) -> Option<String> {
+/// Headers on every answer. The page loads only its own script and
+/// style (no inline code, so injected markup could not run even if it got
+/// through), cannot be framed, and is not cached.
+pub async fn harden(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    for (k, v) in [
+        (
+            "content-security-policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+             img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        h.insert(
+            axum::http::HeaderName::from_static(k),
+            axum::http::HeaderValue::from_static(v),
+        );
+    }
+    resp
+}
+
+/// The reviewer a trusted reverse proxy vouches for, when that is on:
+/// the header counts only on a connection from one of the configured
+/// proxies, and only for a name that is a reviewer account.
+pub async fn proxy_user(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Option<String> {
     let name = app.config.trusted_header.as_deref()?;
-    headers
+    if !app.config.trusted_proxies.contains(&peer.ip()) {
+        return None;
+    }
+    let user = headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
+        .filter(|v| !v.is_empty() && v.len() <= 64)?;
+    match app.store.reviewer_hash(user).await {
+        Ok(Some(_)) => Some(user.to_string()),
+        _ => None,
+    }
 }
 
 /// A signed-in reviewer and the token their forms must carry.
@@ -54,8 +96,13 @@ struct Reviewer {
     csrf: String,
 }
 
-async fn reviewer(app: &App, headers: &HeaderMap, jar: &CookieJar) -> Option<Reviewer> {
-    if let Some(name) = proxy_user(app, headers) {
+async fn reviewer(
+    app: &App,
+    headers: &HeaderMap,
+    jar: &CookieJar,
+    peer: SocketAddr,
+) -> Option<Reviewer> {
+    if let Some(name) = proxy_user(app, headers, peer).await {
         // No login row behind a proxy: the token is bound to the name
         // by the secret, which a page on another site cannot know.
         let csrf = crate::approve::webhook::sign(&app.secret, format!("csrf:{name}").as_bytes());
@@ -75,7 +122,7 @@ fn page(title: &str, who: Option<&Reviewer>, body: Markup) -> Html<String> {
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (title) " · guard approver" }
-                    style { (PreEscaped(CSS)) }
+                    link rel="stylesheet" href="/static/app.css";
                 }
                 body {
                     header {
@@ -93,7 +140,7 @@ fn page(title: &str, who: Option<&Reviewer>, body: Markup) -> Html<String> {
                         }
                     }
                     main { (body) }
-                    script { (PreEscaped(JS)) }
+                    script src="/static/app.js" defer {}
                 }
             }
         }
@@ -151,7 +198,7 @@ fn card(r: &Request, who: &Reviewer, detail: bool) -> Markup {
     html! {
         div.card id={"req-" (r.id)} data-id=(r.id) {
             div.meta {
-                (r.user) "@" (r.host) " in " code { (s(&b["cwd"])) }
+                (shown(&r.user, false)) "@" (shown(&r.host, false)) " in " code { (shown(s(&b["cwd"]), false)) }
                 " · "
                 @if r.state == "pending" {
                     span.left data-expires=(r.expires_at) { (((r.expires_at - now_ms()) / 1000).max(0)) "s left" }
@@ -160,22 +207,22 @@ fn card(r: &Request, who: &Reviewer, detail: bool) -> Markup {
                 }
                 " · " a href={"/requests/" (r.id)} { "#" (r.id) }
             }
-            pre.command { "$ " (r.command) }
+            pre.command { "$ " (shown(&r.command, true)) }
             @let triggers: Vec<&str> = b["triggers"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
             @if !triggers.is_empty() {
-                div { "Triggered by: " @for t in &triggers { code { (t) } " " } }
+                div { "Triggered by: " @for t in &triggers { code { (shown(t, false)) } " " } }
             }
             ul.matches {
                 @for m in b["matches"].as_array().into_iter().flatten() {
                     li {
                         code { (s(&m["rule"])) } " "
                         span class={"risk-" (s(&m["risk"]))} { (s(&m["risk"])) }
-                        " " (s(&m["action"])) ": " (s(&m["message"]))
+                        " " (s(&m["action"])) ": " (shown(s(&m["message"]), false))
                     }
                 }
             }
             div {
-                "Purpose: " strong { (session["purpose"].as_str().unwrap_or("(none given)")) }
+                "Purpose: " strong { (shown(session["purpose"].as_str().unwrap_or("(none given)"), false)) }
                 @if let Some(bd) = session["boundary"].as_str() { " · boundary " strong { (bd) } }
                 @if let Some(sid) = &r.session { " · session " a href={"/sessions/" (sid)} { (sid) } }
             }
@@ -220,10 +267,11 @@ fn to_login() -> Response {
 
 pub async fn pending_page(
     State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Response {
-    let Some(who) = reviewer(&app, &headers, &jar).await else {
+    let Some(who) = reviewer(&app, &headers, &jar, peer).await else {
         return to_login();
     };
     match app.store.pending().await {
@@ -239,10 +287,11 @@ pub async fn pending_page(
 
 async fn pending_fragment(
     State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Response {
-    let Some(who) = reviewer(&app, &headers, &jar).await else {
+    let Some(who) = reviewer(&app, &headers, &jar, peer).await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     match app.store.pending().await {
@@ -257,11 +306,12 @@ fn unavailable() -> Response {
 
 async fn request_page(
     State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(who) = reviewer(&app, &headers, &jar).await else {
+    let Some(who) = reviewer(&app, &headers, &jar, peer).await else {
         return to_login();
     };
     match app.store.get(&id).await {
@@ -288,12 +338,13 @@ struct DecideForm {
 
 async fn decide_form(
     State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     Path(id): Path<String>,
     Form(form): Form<DecideForm>,
 ) -> Response {
-    let Some(who) = reviewer(&app, &headers, &jar).await else {
+    let Some(who) = reviewer(&app, &headers, &jar, peer).await else {
         return to_login();
     };
     if !auth::same(&form.csrf, &who.csrf) {
@@ -325,7 +376,7 @@ fn timeline(rows: &[Request]) -> Markup {
             @for r in rows {
                 tr {
                     td { (ms_text(r.received_at)) }
-                    td { a href={"/requests/" (r.id)} { code { (r.command) } } }
+                    td { a href={"/requests/" (r.id)} { code { (shown(&r.command, false)) } } }
                     td { (r.rules.join(", ")) }
                     td class={"state-" (r.state)} { (r.state) @if let Some(sc) = &r.scope { " (" (sc) ")" } }
                     td { (r.decided_by.as_deref().unwrap_or("")) }
@@ -338,11 +389,12 @@ fn timeline(rows: &[Request]) -> Markup {
 
 async fn session_page(
     State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(who) = reviewer(&app, &headers, &jar).await else {
+    let Some(who) = reviewer(&app, &headers, &jar, peer).await else {
         return to_login();
     };
     let Ok(rows) = app.store.timeline(&id).await else {
@@ -358,7 +410,7 @@ async fn session_page(
         Some(&who),
         html! {
             h1 { "Session " (id) }
-            p { "Purpose: " strong { (purpose) } @if let Some(b) = boundary { " · boundary " strong { (b) } } }
+            p { "Purpose: " strong { (shown(purpose, false)) } @if let Some(b) = boundary { " · boundary " strong { (b) } } }
             p.meta { (rows.len()) " reviewed line(s), in order" }
             (timeline(&rows))
         },
@@ -368,11 +420,12 @@ async fn session_page(
 
 async fn history_page(
     State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let Some(who) = reviewer(&app, &headers, &jar).await else {
+    let Some(who) = reviewer(&app, &headers, &jar, peer).await else {
         return to_login();
     };
     let (rows, problem) = match q.filter() {
@@ -410,10 +463,11 @@ async fn history_page(
 
 async fn events(
     State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, StatusCode> {
-    if reviewer(&app, &headers, &jar).await.is_none() {
+    if reviewer(&app, &headers, &jar, peer).await.is_none() {
         return Err(StatusCode::UNAUTHORIZED);
     }
     let rx = tokio_stream::wrappers::BroadcastStream::new(app.hub.events.subscribe());
@@ -421,25 +475,35 @@ async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-fn cookie(name: &'static str, value: String) -> Cookie<'static> {
+/// A cookie only this site's pages send back; `Secure` when the page is
+/// served over https (`public_url`).
+fn cookie(app: &App, name: &'static str, value: String) -> Cookie<'static> {
     let mut c = Cookie::new(name, value);
     c.set_http_only(true);
     c.set_same_site(SameSite::Strict);
     c.set_path("/");
+    if app
+        .config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+    {
+        c.set_secure(true);
+    }
     c
 }
 
-async fn login_page(jar: CookieJar) -> Response {
-    login_form(jar, None)
+async fn login_page(State(app): State<Shared>, jar: CookieJar) -> Response {
+    login_form(&app, jar, None)
 }
 
-fn login_form(jar: CookieJar, problem: Option<&str>) -> Response {
+fn login_form(app: &App, jar: CookieJar, problem: Option<&str>) -> Response {
     // Login CSRF: the form carries the same random value as a cookie
     // only this site can set.
     let Ok(token) = auth::token() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let jar = jar.add(cookie(PRELOGIN_COOKIE, token.clone()));
+    let jar = jar.add(cookie(app, PRELOGIN_COOKIE, token.clone()));
     let status = if problem.is_some() {
         StatusCode::UNAUTHORIZED
     } else {
@@ -489,7 +553,7 @@ async fn login(
     }
     let name = match sign_in(&app, &form.user, &form.password, peer).await {
         Ok(n) => n,
-        Err((_, why)) => return login_form(jar, Some(&why)),
+        Err((_, why)) => return login_form(&app, jar, Some(&why)),
     };
     let (Ok(token), Ok(csrf)) = (auth::token(), auth::token()) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -509,7 +573,7 @@ async fn login(
     );
     let jar = jar
         .remove(Cookie::from(PRELOGIN_COOKIE))
-        .add(cookie(LOGIN_COOKIE, token));
+        .add(cookie(&app, LOGIN_COOKIE, token));
     (jar, Redirect::to("/")).into_response()
 }
 
@@ -521,11 +585,12 @@ struct LogoutForm {
 
 async fn logout(
     State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<LogoutForm>,
 ) -> Response {
-    let Some(who) = reviewer(&app, &headers, &jar).await else {
+    let Some(who) = reviewer(&app, &headers, &jar, peer).await else {
         return to_login();
     };
     if !auth::same(&form.csrf, &who.csrf) {
