@@ -7,6 +7,7 @@
 //! teardown can hand them to the revoke helper even after a crash. They
 //! are never written to the audit log or shown in a prompt.
 
+pub mod aws_actions;
 pub mod import;
 pub mod provider;
 
