@@ -151,6 +151,9 @@ _guard() {
             guard__subcmd__creds,scan)
                 cmd="guard__subcmd__creds__subcmd__scan"
                 ;;
+            guard__subcmd__creds,usage)
+                cmd="guard__subcmd__creds__subcmd__usage"
+                ;;
             guard__subcmd__creds__subcmd__help,help)
                 cmd="guard__subcmd__creds__subcmd__help__subcmd__help"
                 ;;
@@ -162,6 +165,9 @@ _guard() {
                 ;;
             guard__subcmd__creds__subcmd__help,scan)
                 cmd="guard__subcmd__creds__subcmd__help__subcmd__scan"
+                ;;
+            guard__subcmd__creds__subcmd__help,usage)
+                cmd="guard__subcmd__creds__subcmd__help__subcmd__usage"
                 ;;
             guard__subcmd__help,approver)
                 cmd="guard__subcmd__help__subcmd__approver"
@@ -240,6 +246,9 @@ _guard() {
                 ;;
             guard__subcmd__help__subcmd__creds,scan)
                 cmd="guard__subcmd__help__subcmd__creds__subcmd__scan"
+                ;;
+            guard__subcmd__help__subcmd__creds,usage)
+                cmd="guard__subcmd__help__subcmd__creds__subcmd__usage"
                 ;;
             guard__subcmd__help__subcmd__hook,claude-code)
                 cmd="guard__subcmd__help__subcmd__hook__subcmd__claude__subcmd__code"
@@ -1037,7 +1046,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__creds)
-            opts="-h --help scan import mint-aws help"
+            opts="-h --help scan usage import mint-aws help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1051,7 +1060,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__creds__subcmd__help)
-            opts="scan import mint-aws help"
+            opts="scan usage import mint-aws help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1107,6 +1116,20 @@ _guard() {
             return 0
             ;;
         guard__subcmd__creds__subcmd__help__subcmd__scan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__creds__subcmd__help__subcmd__usage)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1183,6 +1206,36 @@ _guard() {
                 return 0
             fi
             case "${prev}" in
+                --depth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__creds__subcmd__usage)
+            opts="-h --since --user --json --dir --depth --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --depth)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1433,7 +1486,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help__subcmd__creds)
-            opts="scan import mint-aws"
+            opts="scan usage import mint-aws"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1475,6 +1528,20 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help__subcmd__creds__subcmd__scan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__creds__subcmd__usage)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

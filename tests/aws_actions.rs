@@ -102,10 +102,14 @@ fn aws_commands_map_to_their_iam_needs() {
 
 #[test]
 fn a_policy_merges_what_was_seen() {
-    let seen: Vec<Needs> = ["aws s3 ls s3://b", "aws s3 cp s3://b/k .", "aws s3 ls s3://b/p"]
-        .iter()
-        .filter_map(|l| needs(&shell_words::split(l).unwrap()))
-        .collect();
+    let seen: Vec<Needs> = [
+        "aws s3 ls s3://b",
+        "aws s3 cp s3://b/k .",
+        "aws s3 ls s3://b/p",
+    ]
+    .iter()
+    .filter_map(|l| needs(&shell_words::split(l).unwrap()))
+    .collect();
     assert_eq!(
         policy(&seen).to_string(),
         r#"{"Statement":[{"Action":["s3:GetObject","s3:ListBucket"],"Effect":"Allow","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/k"]}],"Version":"2012-10-17"}"#
@@ -114,5 +118,8 @@ fn a_policy_merges_what_was_seen() {
         .iter()
         .filter_map(|l| needs(&shell_words::split(l).unwrap()))
         .collect();
-    assert_eq!(policy(&with_star)["Statement"][0]["Resource"], serde_json::json!(["*"]));
+    assert_eq!(
+        policy(&with_star)["Statement"][0]["Resource"],
+        serde_json::json!(["*"])
+    );
 }

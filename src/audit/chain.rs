@@ -360,6 +360,18 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
     all
 }
 
+/// Every file of the log in `dir`, oldest first, as one text (files that
+/// cannot be read are left out).
+pub fn read_all(dir: &Path) -> String {
+    let mut text = String::new();
+    for f in files(dir) {
+        if let Ok(t) = std::fs::read_to_string(f) {
+            text.push_str(&t);
+        }
+    }
+    text
+}
+
 /// The current chain head: the hash of the newest record, if any.
 pub fn head() -> Option<String> {
     head_in(&super::dir()?)

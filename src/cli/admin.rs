@@ -132,6 +132,27 @@ enum CredsCmd {
         #[arg(long, value_name = "N", default_value_t = 3)]
         depth: usize,
     },
+    /// For each credential: who holds it, how it was used, what it
+    /// touched, and whether it was used at all (from the definitions,
+    /// `creds scan` and the audit log).
+    Usage {
+        /// RFC 3339 time, or an age such as 30d or 12h.
+        #[arg(long, value_name = "DUR")]
+        since: Option<String>,
+        /// Only this user's commands.
+        #[arg(long, value_name = "U")]
+        user: Option<String>,
+        /// A list of objects, one per credential.
+        #[arg(long)]
+        json: bool,
+        /// The audit log's directory (default: the state dir; a broker's
+        /// is /var/log/guard).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Directory levels below the cwd searched for .env files.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        depth: usize,
+    },
     /// Move a user's credentials into the broker's store (run as root).
     ///
     /// What `creds scan` finds in the user's home (AWS profiles, kube
@@ -319,6 +340,16 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
                 },
         } => creds_import(&env, user, home, state_dir, &broker_user, depth, dry_run),
         Admin::Creds {
+            command:
+                CredsCmd::Usage {
+                    since,
+                    user,
+                    json,
+                    dir,
+                    depth,
+                },
+        } => creds_usage(&env, since, user, json, dir, depth),
+        Admin::Creds {
             command: CredsCmd::MintAws { store, profile },
         } => match crate::creds::import::mint_aws(&store, &profile) {
             Ok(json) => {
@@ -423,6 +454,52 @@ fn creds_scan(env: &Env, json: bool, depth: usize) -> i32 {
     };
     print!("{out}");
     i32::from(!found.is_empty())
+}
+
+fn creds_usage(
+    env: &Env,
+    since: Option<String>,
+    user: Option<String>,
+    json: bool,
+    dir: Option<PathBuf>,
+    depth: usize,
+) -> i32 {
+    let cfg = match load_or_report(env) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let since = match since.as_deref().map(crate::audit::query::since).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("guard: --since: {e}");
+            return 2;
+        }
+    };
+    let Some(dir) = dir.or_else(crate::state::dir) else {
+        eprintln!("guard: no audit directory (set --dir)");
+        return 2;
+    };
+    let src = crate::inventory::Sources::from_process(env, depth, &cfg.sessions);
+    let found = crate::inventory::scan(&src);
+    let text = crate::audit::chain::read_all(&dir);
+    let rows = crate::creds::usage::report(
+        &cfg.sessions.credentials,
+        &found,
+        crate::audit::query::parse(&text),
+        &crate::creds::usage::Window { since, user },
+    );
+    if json {
+        match serde_json::to_string_pretty(&rows) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("guard: {e}");
+                return 2;
+            }
+        }
+    } else {
+        print!("{}", crate::creds::usage::table(&rows));
+    }
+    0
 }
 
 fn creds_import(

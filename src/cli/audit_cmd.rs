@@ -160,13 +160,7 @@ fn verify_cmd(dir: &Path, files: Vec<PathBuf>, anchor: Option<&str>) -> i32 {
 
 /// Every record of every file of the chain, oldest first.
 fn all_text(dir: &Path) -> String {
-    let mut text = String::new();
-    for f in chain::files(dir) {
-        if let Ok(t) = std::fs::read_to_string(f) {
-            text.push_str(&t);
-        }
-    }
-    text
+    chain::read_all(dir)
 }
 
 /// A closed pipe (`| head`) ends the listing quietly: hence the result.

@@ -17,19 +17,41 @@ pub struct Needs {
 /// Global options that take a value; everything else starting with `--`
 /// before the service is a flag.
 const GLOBAL_WITH_VALUE: &[&str] = &[
-    "--profile", "--region", "--output", "--endpoint-url", "--query", "--color",
-    "--ca-bundle", "--cli-read-timeout", "--cli-connect-timeout", "--cli-binary-format",
+    "--profile",
+    "--region",
+    "--output",
+    "--endpoint-url",
+    "--query",
+    "--color",
+    "--ca-bundle",
+    "--cli-read-timeout",
+    "--cli-connect-timeout",
+    "--cli-binary-format",
 ];
 
 /// Services whose CLI operation names are their API names in kebab-case
 /// (`describe-instances` is `ec2:DescribeInstances`), with their IAM
 /// prefix.
 const API_SERVICES: &[(&str, &str)] = &[
-    ("ec2", "ec2"), ("iam", "iam"), ("sts", "sts"), ("lambda", "lambda"),
-    ("logs", "logs"), ("dynamodb", "dynamodb"), ("ssm", "ssm"), ("s3api", "s3"),
-    ("sqs", "sqs"), ("sns", "sns"), ("kms", "kms"), ("secretsmanager", "secretsmanager"),
-    ("cloudformation", "cloudformation"), ("ecr", "ecr"), ("eks", "eks"), ("ecs", "ecs"),
-    ("rds", "rds"), ("route53", "route53"), ("cloudwatch", "cloudwatch"),
+    ("ec2", "ec2"),
+    ("iam", "iam"),
+    ("sts", "sts"),
+    ("lambda", "lambda"),
+    ("logs", "logs"),
+    ("dynamodb", "dynamodb"),
+    ("ssm", "ssm"),
+    ("s3api", "s3"),
+    ("sqs", "sqs"),
+    ("sns", "sns"),
+    ("kms", "kms"),
+    ("secretsmanager", "secretsmanager"),
+    ("cloudformation", "cloudformation"),
+    ("ecr", "ecr"),
+    ("eks", "eks"),
+    ("ecs", "ecs"),
+    ("rds", "rds"),
+    ("route53", "route53"),
+    ("cloudwatch", "cloudwatch"),
 ];
 
 /// Operations whose IAM action is not their name, by (service, op).
@@ -42,8 +64,16 @@ const RENAMED: &[(&str, &str, &[&str])] = &[
     ("s3api", "list-buckets", &["s3:ListAllMyBuckets"]),
     ("s3api", "get-bucket-policy", &["s3:GetBucketPolicy"]),
     ("lambda", "invoke", &["lambda:InvokeFunction"]),
-    ("lambda", "update-function-code", &["lambda:UpdateFunctionCode"]),
-    ("logs", "tail", &["logs:DescribeLogGroups", "logs:FilterLogEvents"]),
+    (
+        "lambda",
+        "update-function-code",
+        &["lambda:UpdateFunctionCode"],
+    ),
+    (
+        "logs",
+        "tail",
+        &["logs:DescribeLogGroups", "logs:FilterLogEvents"],
+    ),
     ("logs", "filter-log-events", &["logs:FilterLogEvents"]),
     ("ecr", "get-login-password", &["ecr:GetAuthorizationToken"]),
     ("eks", "update-kubeconfig", &["eks:DescribeCluster"]),
@@ -58,12 +88,51 @@ const RENAMED: &[(&str, &str, &[&str])] = &[
 /// Verbs an API operation name starts with. An op outside them (`wait`,
 /// `help`, a CLI-only customization) is not an API call we can name.
 const API_VERBS: &[&str] = &[
-    "describe", "list", "get", "create", "delete", "put", "update", "start", "stop",
-    "run", "terminate", "reboot", "modify", "attach", "detach", "associate",
-    "disassociate", "authorize", "revoke", "tag", "untag", "send", "receive",
-    "publish", "subscribe", "assume", "decrypt", "encrypt", "generate", "batch",
-    "add", "remove", "invoke", "copy", "import", "export", "enable", "disable",
-    "register", "deregister", "set", "upload", "restore", "scan", "query",
+    "describe",
+    "list",
+    "get",
+    "create",
+    "delete",
+    "put",
+    "update",
+    "start",
+    "stop",
+    "run",
+    "terminate",
+    "reboot",
+    "modify",
+    "attach",
+    "detach",
+    "associate",
+    "disassociate",
+    "authorize",
+    "revoke",
+    "tag",
+    "untag",
+    "send",
+    "receive",
+    "publish",
+    "subscribe",
+    "assume",
+    "decrypt",
+    "encrypt",
+    "generate",
+    "batch",
+    "add",
+    "remove",
+    "invoke",
+    "copy",
+    "import",
+    "export",
+    "enable",
+    "disable",
+    "register",
+    "deregister",
+    "set",
+    "upload",
+    "restore",
+    "scan",
+    "query",
 ];
 
 fn pascal(op: &str) -> String {
@@ -203,17 +272,29 @@ fn resource(service: &str, op: &str, args: &[String], all: &[String]) -> String 
                 format!("arn:aws:lambda:{region}:*:function:{f}")
             }
         }),
-        "dynamodb" => option(args, "--table-name").map(|t| format!("arn:aws:dynamodb:{region}:*:table/{t}")),
-        "ssm" if op.contains("parameter") => option(args, "--name")
-            .map(|n| format!("arn:aws:ssm:{region}:*:parameter/{}", n.trim_start_matches('/'))),
+        "dynamodb" => {
+            option(args, "--table-name").map(|t| format!("arn:aws:dynamodb:{region}:*:table/{t}"))
+        }
+        "ssm" if op.contains("parameter") => option(args, "--name").map(|n| {
+            format!(
+                "arn:aws:ssm:{region}:*:parameter/{}",
+                n.trim_start_matches('/')
+            )
+        }),
         "logs" => option(args, "--log-group-name")
-            .or_else(|| args.iter().find(|a| !a.starts_with('-')).map(String::as_str).filter(|_| op == "tail"))
+            .or_else(|| {
+                args.iter()
+                    .find(|a| !a.starts_with('-'))
+                    .map(String::as_str)
+                    .filter(|_| op == "tail")
+            })
             .map(|g| format!("arn:aws:logs:{region}:*:log-group:{g}:*")),
         "s3api" => option(args, "--bucket").map(|b| match option(args, "--key") {
             Some(k) => object_arn(b, k),
             None => bucket_arn(b),
         }),
-        "iam" => option(args, "--user-name").map(|u| format!("arn:aws:iam::*:user/{u}"))
+        "iam" => option(args, "--user-name")
+            .map(|u| format!("arn:aws:iam::*:user/{u}"))
             .or_else(|| option(args, "--role-name").map(|r| format!("arn:aws:iam::*:role/{r}"))),
         "sts" if op == "assume-role" => option(args, "--role-arn").map(str::to_string),
         _ => None,
@@ -254,14 +335,20 @@ pub fn needs(argv: &[String]) -> Option<Needs> {
         let (a, r) = s3(op, &argv[i..])?;
         (a.iter().map(|s| s.to_string()).collect(), r)
     } else if let Some((_, _, acts)) = RENAMED.iter().find(|(s, o, _)| *s == service && *o == op) {
-        (acts.iter().map(|s| s.to_string()).collect(), vec![resource(service, op, &argv[i..], argv)])
+        (
+            acts.iter().map(|s| s.to_string()).collect(),
+            vec![resource(service, op, &argv[i..], argv)],
+        )
     } else {
         let prefix = API_SERVICES.iter().find(|(s, _)| *s == service)?.1;
         let verb = op.split('-').next().unwrap_or("");
         if !API_VERBS.contains(&verb) {
             return None;
         }
-        (vec![format!("{prefix}:{}", pascal(op))], vec![resource(service, op, &argv[i..], argv)])
+        (
+            vec![format!("{prefix}:{}", pascal(op))],
+            vec![resource(service, op, &argv[i..], argv)],
+        )
     };
     actions.sort();
     actions.dedup();

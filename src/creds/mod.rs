@@ -10,6 +10,7 @@
 pub mod aws_actions;
 pub mod import;
 pub mod provider;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::path::Path;
