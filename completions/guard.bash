@@ -148,6 +148,9 @@ _guard() {
             guard__subcmd__creds,mint-aws)
                 cmd="guard__subcmd__creds__subcmd__mint__subcmd__aws"
                 ;;
+            guard__subcmd__creds,reap-command)
+                cmd="guard__subcmd__creds__subcmd__reap__subcmd__command"
+                ;;
             guard__subcmd__creds,scan)
                 cmd="guard__subcmd__creds__subcmd__scan"
                 ;;
@@ -162,6 +165,9 @@ _guard() {
                 ;;
             guard__subcmd__creds__subcmd__help,mint-aws)
                 cmd="guard__subcmd__creds__subcmd__help__subcmd__mint__subcmd__aws"
+                ;;
+            guard__subcmd__creds__subcmd__help,reap-command)
+                cmd="guard__subcmd__creds__subcmd__help__subcmd__reap__subcmd__command"
                 ;;
             guard__subcmd__creds__subcmd__help,scan)
                 cmd="guard__subcmd__creds__subcmd__help__subcmd__scan"
@@ -243,6 +249,9 @@ _guard() {
                 ;;
             guard__subcmd__help__subcmd__creds,mint-aws)
                 cmd="guard__subcmd__help__subcmd__creds__subcmd__mint__subcmd__aws"
+                ;;
+            guard__subcmd__help__subcmd__creds,reap-command)
+                cmd="guard__subcmd__help__subcmd__creds__subcmd__reap__subcmd__command"
                 ;;
             guard__subcmd__help__subcmd__creds,scan)
                 cmd="guard__subcmd__help__subcmd__creds__subcmd__scan"
@@ -1046,7 +1055,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__creds)
-            opts="-h --help scan usage import mint-aws help"
+            opts="-h --help scan usage reap-command import mint-aws help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1060,7 +1069,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__creds__subcmd__help)
-            opts="scan usage import mint-aws help"
+            opts="scan usage reap-command import mint-aws help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1102,6 +1111,20 @@ _guard() {
             return 0
             ;;
         guard__subcmd__creds__subcmd__help__subcmd__mint__subcmd__aws)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__creds__subcmd__help__subcmd__reap__subcmd__command)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1189,6 +1212,28 @@ _guard() {
                     return 0
                     ;;
                 --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__creds__subcmd__reap__subcmd__command)
+            opts="-h --pid --file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1486,7 +1531,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help__subcmd__creds)
-            opts="scan usage import mint-aws"
+            opts="scan usage reap-command import mint-aws"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1514,6 +1559,20 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help__subcmd__creds__subcmd__mint__subcmd__aws)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__creds__subcmd__reap__subcmd__command)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

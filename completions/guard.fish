@@ -56,12 +56,13 @@ complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subco
 complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "test" -d 'Check each rule\'s examples (match / no_match). With FILES, the embedded packs plus those files; otherwise the configured rules'
 complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "lint" -d 'Validate the configuration (or FILES) and compile every regex'
 complete -c guard -n "__fish_guard_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage import mint-aws help" -s h -l help -d 'Print help'
-complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage import mint-aws help" -f -a "scan" -d 'List reachable credentials, never their values. Exit 0 none, 1 some, 2 error'
-complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage import mint-aws help" -f -a "usage" -d 'For each credential: who holds it, how it was used, what it touched, and whether it was used at all (from the definitions, `creds scan` and the audit log)'
-complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage import mint-aws help" -f -a "import" -d 'Move a user\'s credentials into the broker\'s store (run as root)'
-complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage import mint-aws help" -f -a "mint-aws" -d 'The provider of an imported AWS profile: STS session credentials from the stored key, as JSON (run by the broker)'
-complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage import mint-aws help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage reap-command import mint-aws help" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage reap-command import mint-aws help" -f -a "scan" -d 'List reachable credentials, never their values. Exit 0 none, 1 some, 2 error'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage reap-command import mint-aws help" -f -a "usage" -d 'For each credential: who holds it, how it was used, what it touched, and whether it was used at all (from the definitions, `creds scan` and the audit log)'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage reap-command import mint-aws help" -f -a "reap-command" -d 'Revoke a per-command credential once its command has ended (run by guard itself, detached, when it mints one)'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage reap-command import mint-aws help" -f -a "import" -d 'Move a user\'s credentials into the broker\'s store (run as root)'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage reap-command import mint-aws help" -f -a "mint-aws" -d 'The provider of an imported AWS profile: STS session credentials from the stored key, as JSON (run by the broker)'
+complete -c guard -n "__fish_guard_using_subcommand creds; and not __fish_seen_subcommand_from scan usage reap-command import mint-aws help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from scan" -l depth -d 'Directory levels below the cwd searched for .env files' -r
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from scan" -l json -d 'Print one JSON document'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from scan" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -71,6 +72,9 @@ complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subco
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from usage" -l depth -d 'Directory levels below the cwd searched for .env files' -r
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from usage" -l json -d 'A list of objects, one per credential'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from usage" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from reap-command" -l pid -r
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from reap-command" -l file -r -F
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from reap-command" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -l user -d 'Whose credentials' -r
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -l home -d 'Their home (default: from the passwd database)' -r -F
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -l state-dir -d 'The broker\'s state directory' -r -F
@@ -83,6 +87,7 @@ complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subco
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from mint-aws" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "scan" -d 'List reachable credentials, never their values. Exit 0 none, 1 some, 2 error'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "usage" -d 'For each credential: who holds it, how it was used, what it touched, and whether it was used at all (from the definitions, `creds scan` and the audit log)'
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "reap-command" -d 'Revoke a per-command credential once its command has ended (run by guard itself, detached, when it mints one)'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "import" -d 'Move a user\'s credentials into the broker\'s store (run as root)'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "mint-aws" -d 'The provider of an imported AWS profile: STS session credentials from the stored key, as JSON (run by the broker)'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -235,6 +240,7 @@ complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcom
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "lint" -d 'Validate the configuration (or FILES) and compile every regex'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from creds" -f -a "scan" -d 'List reachable credentials, never their values. Exit 0 none, 1 some, 2 error'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from creds" -f -a "usage" -d 'For each credential: who holds it, how it was used, what it touched, and whether it was used at all (from the definitions, `creds scan` and the audit log)'
+complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from creds" -f -a "reap-command" -d 'Revoke a per-command credential once its command has ended (run by guard itself, detached, when it mints one)'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from creds" -f -a "import" -d 'Move a user\'s credentials into the broker\'s store (run as root)'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from creds" -f -a "mint-aws" -d 'The provider of an imported AWS profile: STS session credentials from the stored key, as JSON (run by the broker)'
 complete -c guard -n "__fish_guard_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Re-walk the hash chain. Names the first broken link with its line and reason. Exit 0 only when everything checks out'

@@ -28,6 +28,10 @@ pub struct Context<'a> {
     /// For a program a line started: the line's decision seq and the
     /// program's parent process.
     pub parent: Option<(u64, i32)>,
+    /// The process that becomes the command (or runs it): credentials
+    /// with `scope: command` are revoked when it ends. None: there is no
+    /// command to outlive (a hook), and such a credential is refused.
+    pub holder: Option<i32>,
 }
 
 /// What an allowed line gets beyond the scrubbed environment.
@@ -110,7 +114,32 @@ pub fn gate(ctx: &Context<'_>, mode: &str, line: &str, v: &Verdict) -> Result<Gr
     let mut grant = Grant::default();
     if refusal.is_none() && !plan.grants.is_empty() {
         let minted = match (ctx.cfg, ctx.session) {
-            (Ok(cfg), Some(s)) => creds::grant(s, &plan.grants, &cfg.sessions),
+            (Ok(cfg), Some(s)) => {
+                // Each credential's context is the command whose rule
+                // granted it.
+                let granted_by = |name: &String| {
+                    v.matches.iter().find_map(|(i, hit)| {
+                        cfg.rules
+                            .get(&hit.rule)
+                            .ok()
+                            .flatten()
+                            .filter(|r| r.spec.grants.contains(name))
+                            .map(|_| *i)
+                    })
+                };
+                let command = creds::Command {
+                    contexts: plan
+                        .grants
+                        .iter()
+                        .map(|name| {
+                            let at = granted_by(name);
+                            (name.clone(), creds::context::of(v, s, &plan.touches, at))
+                        })
+                        .collect(),
+                    holder: ctx.holder,
+                };
+                creds::grant(s, &plan.grants, &cfg.sessions, &command)
+            }
             _ => Err(creds::CredError::Undefined(plan.grants.join(", "))),
         };
         match minted {

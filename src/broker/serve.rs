@@ -467,6 +467,7 @@ fn decide_line(
         vars,
         ask: &ask,
         parent: None,
+        holder: Some(peer.pid),
     };
     let reply = match gate::gate(&ctx, mode, &text, &v) {
         Ok(grant) => {

@@ -153,6 +153,15 @@ enum CredsCmd {
         #[arg(long, value_name = "N", default_value_t = 3)]
         depth: usize,
     },
+    /// Revoke a per-command credential once its command has ended (run
+    /// by guard itself, detached, when it mints one).
+    #[command(hide = true)]
+    ReapCommand {
+        #[arg(long)]
+        pid: i32,
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Move a user's credentials into the broker's store (run as root).
     ///
     /// What `creds scan` finds in the user's home (AWS profiles, kube
@@ -349,6 +358,12 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
                     depth,
                 },
         } => creds_usage(&env, since, user, json, dir, depth),
+        Admin::Creds {
+            command: CredsCmd::ReapCommand { pid, file },
+        } => {
+            crate::creds::reap_command(pid, &file);
+            0
+        }
         Admin::Creds {
             command: CredsCmd::MintAws { store, profile },
         } => match crate::creds::import::mint_aws(&store, &profile) {

@@ -219,6 +219,7 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
         vars: &vars,
         ask: &crate::approve::tty::ask,
         parent: None,
+        holder: Some(std::process::id() as i32),
     };
     match gate::gate(&g, mode, line, v) {
         Ok(grant) => {

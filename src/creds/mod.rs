@@ -8,6 +8,7 @@
 //! are never written to the audit log or shown in a prompt.
 
 pub mod aws_actions;
+pub mod context;
 pub mod import;
 pub mod provider;
 pub mod usage;
@@ -58,6 +59,21 @@ pub enum CredError {
     Ended(String, String),
     #[error("credential `{0}` is not for user {1}")]
     NotForUser(String, String),
+    #[error(
+        "credential `{0}` is minted per command, and here there is no command to revoke it after"
+    )]
+    NoCommand(String),
+    #[error("credential `{0}`: cannot watch the command to revoke it after: {1}")]
+    Watch(String, std::io::Error),
+}
+
+/// The command a line's credentials are for.
+pub struct Command {
+    /// What each `scope: command` provider gets on stdin, by credential
+    /// (schemas/credential-context.schema.json).
+    pub contexts: BTreeMap<String, serde_json::Value>,
+    /// The process whose end revokes a per-command credential.
+    pub holder: Option<i32>,
 }
 
 static REMOTE_FILES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -87,6 +103,7 @@ pub fn grant(
     session: &Session,
     names: &[String],
     defs: &crate::session::settings::Settings,
+    command: &Command,
 ) -> Result<Granted, CredError> {
     let mut out = Granted::default();
     let user = crate::actor::current().user.clone();
@@ -97,7 +114,11 @@ pub fn grant(
         if !def.users.is_empty() && !def.users.contains(&user) {
             return Err(CredError::NotForUser(name.clone(), user));
         }
-        let (issued, warning) = issued(session, def)?;
+        let (issued, warning) = if def.scope.as_deref() == Some("command") {
+            issued_for_command(session, def, command)?
+        } else {
+            issued(session, def)?
+        };
         out.warnings.extend(warning);
         out.env.extend(issued.env.clone());
         if remote_files() {
@@ -181,7 +202,7 @@ fn issued(session: &Session, def: &CredentialSpec) -> Result<(Issued, Option<Str
         revoke: def.revoke.as_ref().map(|r| r.command.clone()),
     };
     // From here on something was minted: a failure revokes it at once.
-    let kept = keep(&mut issued, def, &dir, &path, now);
+    let kept = keep(&mut issued, def, &dir, &path, now, &def.name);
     if let Err(e) = kept {
         let outcome = revoke(&issued);
         crate::audit::event(
@@ -202,6 +223,142 @@ fn issued(session: &Session, def: &CredentialSpec) -> Result<(Issued, Option<Str
     Ok((issued, warning))
 }
 
+/// Mint a `scope: command` credential for one command: the provider gets
+/// the command's context on stdin, nothing is cached for the session, and
+/// a watcher revokes it when `command.holder` ends. The issue record sits
+/// in the session's creds dir under a name of its own, so the session's
+/// end revokes it too if the watcher never could.
+fn issued_for_command(
+    session: &Session,
+    def: &CredentialSpec,
+    command: &Command,
+) -> Result<(Issued, Option<String>), CredError> {
+    let state = |e| CredError::State(def.name.clone(), e);
+    let ended = || CredError::Ended(def.name.clone(), session.id.clone());
+    let holder = command
+        .holder
+        .ok_or_else(|| CredError::NoCommand(def.name.clone()))?;
+    let live = crate::session::store::load(&session.id)
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.over().is_none());
+    if !live {
+        return Err(ended());
+    }
+    let dir = crate::session::store::live_dir(&session.id)
+        .ok_or_else(|| state(std::io::Error::other("no state directory")))?;
+    let creds = dir.join("creds");
+    private_subdir(&creds).map_err(|_| ended())?;
+    let now = jiff::Timestamp::now();
+    let slot = format!("{}@cmd-{holder}-{}", def.name, now.as_nanosecond());
+    let path = creds.join(format!("{slot}.json"));
+    let mut context = command
+        .contexts
+        .get(&def.name)
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
+    if let Some(o) = context.as_object_mut() {
+        o.insert("credential".to_string(), serde_json::json!(def.name));
+    }
+    let input = serde_json::to_vec(&context).unwrap_or_default();
+    let (values, warning) = provider::fetch_with(&def.name, &def.provider, Some(&input))
+        .map_err(|e| CredError::Provider(def.name.clone(), e))?;
+    let mut issued = Issued {
+        credential: def.name.clone(),
+        session: session.id.clone(),
+        issued_at: now.to_string(),
+        expires_at: now.to_string(),
+        values,
+        env: BTreeMap::new(),
+        revoke: def.revoke.as_ref().map(|r| r.command.clone()),
+    };
+    let kept = keep(&mut issued, def, &dir, &path, now, &slot)
+        .and_then(|()| watch(holder, &path).map_err(|e| CredError::Watch(def.name.clone(), e)));
+    if let Err(e) = kept {
+        let outcome = match revoke_file(&path) {
+            Some(r) => r.outcome,
+            None => revoke(&issued),
+        };
+        crate::audit::event(
+            "credential-revoked",
+            &session.id,
+            &format!(
+                "credential {} could not be issued ({e}); {outcome}",
+                def.name
+            ),
+        );
+        return Err(e);
+    }
+    crate::audit::event(
+        "credential-issued",
+        &session.id,
+        &format!(
+            "credential {} issued for one command (process {holder})",
+            def.name
+        ),
+    );
+    Ok((issued, warning))
+}
+
+/// Start the watcher that revokes the issue at `path` once `pid` ends:
+/// `guard creds reap-command`, detached, so it outlives this process.
+fn watch(pid: i32, path: &Path) -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()?;
+    let mut c = std::process::Command::new(exe);
+    c.args(["creds", "reap-command", "--pid", &pid.to_string(), "--file"])
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    c.spawn().map(drop)
+}
+
+/// `guard creds reap-command`: wait for `pid` to end, then revoke the
+/// issue at `path` (unless the session's end already did).
+pub fn reap_command(pid: i32, path: &Path) -> Option<Revocation> {
+    // No pidfd: the process is already gone (or the kernel has none);
+    // revoke now.
+    if let Some(fd) = crate::broker::peer::pidfd_open(pid) {
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&fd),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        while let Err(nix::errno::Errno::EINTR) =
+            nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE)
+        {}
+    }
+    let r = revoke_file(path)?;
+    let session = path
+        .parent()
+        .and_then(|p| p.parent())
+        .and_then(|p| p.file_name())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    crate::audit::event(
+        "credential-revoked",
+        &session,
+        &format!(
+            "credential {} revoked as its command ended; {}",
+            r.credential, r.outcome
+        ),
+    );
+    // Its materialised files, which the session's end would otherwise
+    // be left to remove.
+    if let (Some(live), Some(stem)) = (path.parent().and_then(Path::parent), path.file_stem()) {
+        let _ = std::fs::remove_dir_all(live.join("files").join(stem));
+    }
+    Some(r)
+}
+
 /// Pick the variables, materialise the files and cache the issue in the
 /// session.
 fn keep(
@@ -210,6 +367,7 @@ fn keep(
     dir: &Path,
     path: &Path,
     now: jiff::Timestamp,
+    slot: &str,
 ) -> Result<(), CredError> {
     let state = |e| CredError::State(def.name.clone(), e);
     for entry in &def.env {
@@ -221,7 +379,7 @@ fn keep(
         issued.env.insert(var.to_string(), value.clone());
     }
     if !def.files.is_empty() && !remote_files() {
-        let files = dir.join("files").join(&def.name);
+        let files = dir.join("files").join(slot);
         private_subdir(&dir.join("files")).map_err(state)?;
         private_subdir(&files).map_err(state)?;
         for f in &def.files {
@@ -284,26 +442,33 @@ pub fn revoke_all(dir: &Path) -> Vec<Revocation> {
         .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
         .collect();
     names.sort();
-    let mut out = Vec::new();
-    for name in names {
-        let from = dir.join(&name);
-        let claimed = dir.join(format!(".{name}.revoking-{}", std::process::id()));
-        if std::fs::rename(&from, &claimed).is_err() {
-            continue;
-        }
-        let issued: Option<Issued> = std::fs::read(&claimed)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let credential = name.trim_end_matches(".json").to_string();
-        let outcome = match issued {
-            Some(i) => revoke(&i),
-            None => "unreadable issue record".to_string(),
-        };
-        let _ = std::fs::remove_file(&claimed);
-        out.push(Revocation {
-            credential,
-            outcome,
-        });
-    }
-    out
+    names
+        .iter()
+        .filter_map(|name| revoke_file(&dir.join(name)))
+        .collect()
+}
+
+/// Revoke the one issue recorded at `from`, claiming it by a rename
+/// first; `None` if another teardown got there first.
+pub fn revoke_file(from: &Path) -> Option<Revocation> {
+    let dir = from.parent()?;
+    let name = from.file_name()?.to_string_lossy().into_owned();
+    let claimed = dir.join(format!(".{name}.revoking-{}", std::process::id()));
+    std::fs::rename(from, &claimed).ok()?;
+    let issued: Option<Issued> = std::fs::read(&claimed)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let credential = issued.as_ref().map_or_else(
+        || name.trim_end_matches(".json").to_string(),
+        |i| i.credential.clone(),
+    );
+    let outcome = match issued {
+        Some(i) => revoke(&i),
+        None => "unreadable issue record".to_string(),
+    };
+    let _ = std::fs::remove_file(&claimed);
+    Some(Revocation {
+        credential,
+        outcome,
+    })
 }

@@ -34,8 +34,18 @@ pub fn fetch(
     name: &str,
     p: &ProviderSpec,
 ) -> Result<(BTreeMap<String, String>, Option<String>), ProviderError> {
+    fetch_with(name, p, None)
+}
+
+/// `fetch`, with `stdin` for a command provider (a per-command mint gets
+/// the command's context there).
+pub fn fetch_with(
+    name: &str,
+    p: &ProviderSpec,
+    stdin: Option<&[u8]>,
+) -> Result<(BTreeMap<String, String>, Option<String>), ProviderError> {
     if let Some(argv) = &p.command {
-        let out = run(argv, None)?;
+        let out = run(argv, stdin)?;
         return parse(&out)
             .map(|v| (v, None))
             .map_err(ProviderError::Output);

@@ -145,6 +145,7 @@ pub fn decide(call: &Call, cwd: Option<&str>, mode: &str) -> Result<Outcome, Str
         vars: &vars,
         ask: &no_terminal,
         parent: None,
+        holder: None,
     };
     match gate::gate(&ctx, mode, &line, &v) {
         Ok(_) if v.action == Action::Allow => Ok(Outcome::Allow(format!(

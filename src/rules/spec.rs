@@ -117,6 +117,11 @@ pub struct CredentialSpec {
     /// Only these users' commands may be given it (default: anyone's).
     #[serde(default)]
     pub users: Vec<String>,
+    /// `session` (default: minted once, cached for the session) or
+    /// `command`: minted for each approved command from its context (on
+    /// the provider's stdin), never cached, revoked when it ends.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// Exactly one of these.

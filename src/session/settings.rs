@@ -137,6 +137,21 @@ pub fn validate_credential(c: &CredentialSpec) -> Result<(), (&'static str, Stri
     {
         return bad("name", "name must be [A-Za-z0-9._-]+".to_string());
     }
+    if let Some(scope) = c.scope.as_deref() {
+        if !matches!(scope, "session" | "command") {
+            return bad(
+                "scope",
+                format!("scope must be session or command, not `{scope}`"),
+            );
+        }
+        if scope == "command" && c.provider.command.is_none() {
+            return bad(
+                "scope",
+                "scope: command needs a command provider (it mints from the command's context)"
+                    .to_string(),
+            );
+        }
+    }
     let p = &c.provider;
     let kinds = [
         p.command.is_some(),

@@ -623,6 +623,7 @@ impl<'a> LineJudge<'a> {
             vars: &vars,
             ask: &ask,
             parent: line.seq.map(|s| (s, call.ppid)),
+            holder: Some(call.pid),
         };
         let outcome = crate::actor::with(self.actor(call), || {
             crate::gate::gate(&ctx, "exec", &text, &v)
