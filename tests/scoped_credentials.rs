@@ -204,6 +204,17 @@ fn each_command_gets_its_own_credential_and_loses_it_when_it_ends() {
     );
     assert_eq!(ctx["session"]["id"], session.as_str());
     assert_eq!(ctx["session"]["purpose"], "publish the nightly report");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("schemas/credential-context.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    for key in schema["required"].as_array().unwrap() {
+        assert!(
+            ctx.get(key.as_str().unwrap()).is_some(),
+            "context lacks {key}: {ctx}"
+        );
+    }
     // A second command mints a second credential, with its own context.
     let second = env.guard(
         &session,

@@ -161,6 +161,8 @@ enum CredsCmd {
         pid: i32,
         #[arg(long, value_name = "FILE")]
         file: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        audit_dir: Option<PathBuf>,
     },
     /// Move a user's credentials into the broker's store (run as root).
     ///
@@ -359,8 +361,16 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
                 },
         } => creds_usage(&env, since, user, json, dir, depth),
         Admin::Creds {
-            command: CredsCmd::ReapCommand { pid, file },
+            command:
+                CredsCmd::ReapCommand {
+                    pid,
+                    file,
+                    audit_dir,
+                },
         } => {
+            if let Some(d) = audit_dir {
+                crate::audit::set_dir(d);
+            }
             crate::creds::reap_command(pid, &file);
             0
         }

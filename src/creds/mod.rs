@@ -307,8 +307,13 @@ fn watch(pid: i32, path: &Path) -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
     let mut c = std::process::Command::new(exe);
     c.args(["creds", "reap-command", "--pid", &pid.to_string(), "--file"])
-        .arg(path)
-        .stdin(std::process::Stdio::null())
+        .arg(path);
+    // The revoke is recorded where this process records (the broker's
+    // audit dir is not the state dir).
+    if let Some(dir) = crate::audit::dir() {
+        c.arg("--audit-dir").arg(dir);
+    }
+    c.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     // SAFETY: setsid is async-signal-safe.
