@@ -1223,7 +1223,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__creds__subcmd__reap__subcmd__command)
-            opts="-h --pid --file --help"
+            opts="-h --pid --file --audit-dir --ttl-ms --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1234,6 +1234,14 @@ _guard() {
                     return 0
                     ;;
                 --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ttl-ms)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2007,7 +2015,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__hook__subcmd__install)
-            opts="-h --project --user --uninstall --settings --help claude-code gemini"
+            opts="-h --project --user --uninstall --settings --allow --help claude-code gemini"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -74,6 +74,8 @@ complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subco
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from usage" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from reap-command" -l pid -r
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from reap-command" -l file -r -F
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from reap-command" -l audit-dir -r -F
+complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from reap-command" -l ttl-ms -d 'Revoke by then even if the command still runs' -r
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from reap-command" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -l user -d 'Whose credentials' -r
 complete -c guard -n "__fish_guard_using_subcommand creds; and __fish_seen_subcommand_from import" -l home -d 'Their home (default: from the passwd database)' -r -F
@@ -134,6 +136,7 @@ complete -c guard -n "__fish_guard_using_subcommand hook; and __fish_seen_subcom
 complete -c guard -n "__fish_guard_using_subcommand hook; and __fish_seen_subcommand_from install" -l project -d 'The project\'s settings (./.claude/settings.json), the default'
 complete -c guard -n "__fish_guard_using_subcommand hook; and __fish_seen_subcommand_from install" -l user -d 'The user\'s settings (~/.claude/settings.json)'
 complete -c guard -n "__fish_guard_using_subcommand hook; and __fish_seen_subcommand_from install" -l uninstall -d 'Take guard\'s entry out again'
+complete -c guard -n "__fish_guard_using_subcommand hook; and __fish_seen_subcommand_from install" -l allow -d 'Answer `allow` outright for what guard allows, skipping Claude Code\'s own prompts (default: leave those calls to them)'
 complete -c guard -n "__fish_guard_using_subcommand hook; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand hook; and __fish_seen_subcommand_from help" -f -a "claude-code" -d 'Claude Code\'s PreToolUse hook: its JSON on stdin, its hookSpecificOutput on stdout'
 complete -c guard -n "__fish_guard_using_subcommand hook; and __fish_seen_subcommand_from help" -f -a "gemini" -d 'Gemini CLI\'s BeforeTool hook'

@@ -66,7 +66,7 @@ fn claude_code_payloads_get_the_documented_answer() {
         (
             "Grep: a filter that reaches .env files",
             claude("Grep", r#"{"pattern":"API_KEY","glob":"*.env","output_mode":"content"}"#),
-            decision("ask", "guard: review: reads or copies a credential file: /home/agent/project/*.env [rule creds.file-read]"),
+            decision("ask", "guard: review: reads or copies a credential file: /home/agent/project/**/*.env [rule creds.file-read]"),
         ),
         (
             "Grep: the source tree",
@@ -260,7 +260,8 @@ fn install_merges_and_uninstall_restores() {
     assert_eq!(pre.len(), 2);
     assert_eq!(pre[0]["hooks"][0]["command"], "dcg");
     let ours = pre[1]["hooks"][0]["command"].as_str().unwrap();
-    assert!(ours.ends_with(" hook claude-code"), "{ours}");
+    // Installed hooks leave allowed calls to Claude Code's own prompts.
+    assert!(ours.ends_with(" hook claude-code --defer-allow"), "{ours}");
     assert!(pre[1]["matcher"].as_str().unwrap().contains("Read"));
     let again = install(&[]);
     assert!(again.stdout().starts_with("guard hook already in"));
@@ -290,4 +291,157 @@ fn install_merges_and_uninstall_restores() {
         bad.stderr()
     );
     assert_eq!(std::fs::read_to_string(&settings).unwrap(), "{ nope");
+}
+
+/// What the file tools reach on disk: a symlink is judged as what it
+/// opens, a search as every file it reads, and a write to the harness's
+/// own settings (where its hooks live) is asked about.
+#[test]
+fn file_tools_are_judged_by_what_they_reach() {
+    let tree = tempfile::tempdir().unwrap();
+    let t = tree.path();
+    std::fs::create_dir_all(t.join("proj/certs")).unwrap();
+    std::fs::create_dir_all(t.join("proj/src")).unwrap();
+    std::fs::write(
+        t.join("proj/certs/server.key"),
+        "-----BEGIN PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    std::fs::write(t.join("proj/src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::create_dir_all(t.join("home/.aws")).unwrap();
+    std::fs::write(t.join("home/.aws/credentials"), "[default]\n").unwrap();
+    std::os::unix::fs::symlink(t.join("home/.aws/credentials"), t.join("proj/notes.txt")).unwrap();
+    let p = |rel: &str| t.join(rel).display().to_string();
+    let table: Vec<(&str, String, &str)> = vec![
+        (
+            "Read through a symlink",
+            claude(
+                "Read",
+                &format!(r#"{{"file_path":"{}"}}"#, p("proj/notes.txt")),
+            ),
+            "ask",
+        ),
+        (
+            "Grep a tree holding a key",
+            claude(
+                "Grep",
+                &format!(r#"{{"pattern":"PRIVATE KEY","path":"{}"}}"#, p("proj")),
+            ),
+            "ask",
+        ),
+        (
+            "Grep a filter that reaches the key",
+            claude(
+                "Grep",
+                &format!(r#"{{"pattern":"x","path":"{}","glob":"*.k?y"}}"#, p("proj")),
+            ),
+            "ask",
+        ),
+        (
+            "Grep the source only",
+            claude(
+                "Grep",
+                &format!(r#"{{"pattern":"fn","path":"{}"}}"#, p("proj/src")),
+            ),
+            "allow",
+        ),
+        (
+            "Write Claude Code's settings",
+            claude(
+                "Write",
+                &format!(
+                    r#"{{"file_path":"{}","content":"{{}}"}}"#,
+                    p("proj/.claude/settings.json")
+                ),
+            ),
+            "ask",
+        ),
+        (
+            "Edit local settings",
+            claude(
+                "Edit",
+                &format!(
+                    r#"{{"file_path":"{}","old_string":"a","new_string":"b"}}"#,
+                    p("proj/.claude/settings.local.json")
+                ),
+            ),
+            "ask",
+        ),
+        (
+            "Write a git hook",
+            claude(
+                "Write",
+                &format!(
+                    r#"{{"file_path":"{}","content":"x"}}"#,
+                    p("proj/.git/hooks/pre-commit")
+                ),
+            ),
+            "ask",
+        ),
+        (
+            "Write the home's bashrc",
+            claude(
+                "Write",
+                &format!(r#"{{"file_path":"{}","content":"x"}}"#, p("home/.bashrc")),
+            ),
+            "ask",
+        ),
+        (
+            "Write source",
+            claude(
+                "Write",
+                &format!(
+                    r#"{{"file_path":"{}","content":"x"}}"#,
+                    p("proj/src/lib.rs")
+                ),
+            ),
+            "allow",
+        ),
+    ];
+    for (what, input, want) in &table {
+        let run = Guard::new()
+            .env("HOME", &p("home"))
+            .args(["hook", "claude-code"])
+            .stdin(input.as_bytes())
+            .run();
+        assert_eq!(run.code(), 0, "{what}: {}", run.stderr());
+        let out: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+        assert_eq!(
+            out["hookSpecificOutput"]["permissionDecision"], *want,
+            "{what}: {out}"
+        );
+        assert_eq!(run.audit().len(), 1, "{what}");
+    }
+}
+
+/// A settings file that is a symlink is edited where it points and stays
+/// a link.
+#[test]
+fn install_follows_a_symlinked_settings_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("dotfiles-settings.json");
+    std::fs::write(&real, "{\"model\": \"opus\"}\n").unwrap();
+    let link = dir.path().join("settings.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let run = Guard::new()
+        .args([
+            "hook",
+            "install",
+            "claude-code",
+            "--settings",
+            link.to_str().unwrap(),
+        ])
+        .run();
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    assert_eq!(v["model"], "opus");
+    assert!(v["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap()
+        .contains("hook claude-code"));
 }

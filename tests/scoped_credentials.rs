@@ -277,7 +277,7 @@ fn scope_command_needs_a_command_provider() {
     let env = Env::new();
     std::fs::write(
         env.d().join("bad.yaml"),
-        "credentials:\n  - name: x\n    provider: {static: {A: b}}\n    env: [A]\n    scope: command\n",
+        "credentials:\n  - name: x\n    provider: {static: {A: b}}\n    env: [A]\n    scope: command\n    revoke: {command: [/bin/true]}\n",
     )
     .unwrap();
     let out = Command::new(common::bin())

@@ -163,6 +163,9 @@ enum CredsCmd {
         file: PathBuf,
         #[arg(long, value_name = "DIR")]
         audit_dir: Option<PathBuf>,
+        /// Revoke by then even if the command still runs.
+        #[arg(long, value_name = "MS", default_value_t = 900_000)]
+        ttl_ms: u64,
     },
     /// Move a user's credentials into the broker's store (run as root).
     ///
@@ -284,6 +287,10 @@ enum HookCmd {
         /// Another settings file (for tests and unusual layouts).
         #[arg(long, value_name = "FILE")]
         settings: Option<PathBuf>,
+        /// Answer `allow` outright for what guard allows, skipping Claude
+        /// Code's own prompts (default: leave those calls to them).
+        #[arg(long)]
+        allow: bool,
     },
 }
 
@@ -366,12 +373,13 @@ pub fn run(argv0: OsString, args: Vec<OsString>) -> i32 {
                     pid,
                     file,
                     audit_dir,
+                    ttl_ms,
                 },
         } => {
             if let Some(d) = audit_dir {
                 crate::audit::set_dir(d);
             }
-            crate::creds::reap_command(pid, &file);
+            crate::creds::reap_command(pid, &file, std::time::Duration::from_millis(ttl_ms));
             0
         }
         Admin::Creds {
@@ -815,6 +823,7 @@ fn hook(command: HookCmd) -> i32 {
             user,
             uninstall,
             settings,
+            allow,
             ..
         } => {
             let Some(h) = hook::install::harness(&harness) else {
@@ -831,7 +840,7 @@ fn hook(command: HookCmd) -> i32 {
                 }
             };
             let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("guard"));
-            let command = hook::install::command_for(h, &exe);
+            let command = hook::install::command_for(h, &exe, !allow);
             return match hook::install::run(&path, h, &command, uninstall) {
                 Ok(changed) => {
                     let what = match (uninstall, changed) {

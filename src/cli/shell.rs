@@ -219,7 +219,9 @@ pub(super) fn gate(ctx: &Ctx<'_>, mode: &str, line: &str, v: &Verdict) -> Result
         vars: &vars,
         ask: &crate::approve::tty::ask,
         parent: None,
-        holder: Some(std::process::id() as i32),
+        // An interactive shell outlives each line: a per-command
+        // credential would outlive its command there, so it has none.
+        holder: (mode != "interactive").then_some(std::process::id() as i32),
     };
     match gate::gate(&g, mode, line, v) {
         Ok(grant) => {

@@ -47,12 +47,19 @@ pub fn targets(argv: &[String]) -> Map<String, Value> {
         "aws" => {
             put("profile", option(argv, &["--profile"]));
             put("region", option(argv, &["--region"]));
-            let bucket = argv
+            let mut buckets: Vec<String> = argv
                 .iter()
-                .find_map(|a| a.strip_prefix("s3://"))
+                .filter_map(|a| a.strip_prefix("s3://"))
                 .map(|r| r.split('/').next().unwrap_or(r).to_string())
-                .or_else(|| option(argv, &["--bucket"]));
-            put("bucket", bucket);
+                .chain(option(argv, &["--bucket"]))
+                .collect();
+            buckets.sort();
+            buckets.dedup();
+            // Two buckets: say neither, rather than the one that suits
+            // whoever wrote the line (the `aws` field lists them all).
+            if buckets.len() == 1 {
+                put("bucket", buckets.pop());
+            }
         }
         "kubectl" | "helm" => {
             put(
@@ -105,12 +112,15 @@ pub fn targets(argv: &[String]) -> Map<String, Value> {
         }
         _ => {}
     }
-    if let Some(url) = argv
+    let urls: Vec<&String> = argv
         .iter()
         .skip(1)
-        .find(|a| a.starts_with("https://") || a.starts_with("http://"))
-    {
-        put("url", Some(url.clone()));
+        .filter(|a| a.starts_with("https://") || a.starts_with("http://"))
+        .collect();
+    // One URL or none: with two, which one the program uses is its own
+    // business, and a provider must not be told the convenient one.
+    if let [url] = urls.as_slice() {
+        put("url", Some((*url).clone()));
     }
     t
 }
@@ -161,7 +171,7 @@ mod tests {
 
     #[test]
     fn targets_read_off_argv() {
-        let table: [(&str, &str); 7] = [
+        let table: [(&str, &str); 9] = [
             (
                 "aws --profile prod --region eu-west-1 s3 ls s3://logs/2026",
                 r#"{"bucket":"logs","profile":"prod","region":"eu-west-1"}"#,
@@ -186,6 +196,11 @@ mod tests {
                 "curl -H 'Authorization: Bearer x' https://api.example/v1",
                 r#"{"url":"https://api.example/v1"}"#,
             ),
+            (
+                "curl -e https://allowed.example https://evil.example/x",
+                "{}",
+            ),
+            ("aws s3 cp s3://a/x s3://b/y", "{}"),
             ("ls -la", "{}"),
         ];
         for (line, want) in table {

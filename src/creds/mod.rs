@@ -272,8 +272,14 @@ fn issued_for_command(
         env: BTreeMap::new(),
         revoke: def.revoke.as_ref().map(|r| r.command.clone()),
     };
-    let kept = keep(&mut issued, def, &dir, &path, now, &slot)
-        .and_then(|()| watch(holder, &path).map_err(|e| CredError::Watch(def.name.clone(), e)));
+    let kept = keep(&mut issued, def, &dir, &path, now, &slot).and_then(|()| {
+        let ttl = def
+            .ttl
+            .as_deref()
+            .and_then(|t| crate::approve::settings::duration(t).ok())
+            .unwrap_or(DEFAULT_TTL);
+        watch(holder, &path, ttl).map_err(|e| CredError::Watch(def.name.clone(), e))
+    });
     if let Err(e) = kept {
         let outcome = match revoke_file(&path) {
             Some(r) => r.outcome,
@@ -302,12 +308,13 @@ fn issued_for_command(
 
 /// Start the watcher that revokes the issue at `path` once `pid` ends:
 /// `guard creds reap-command`, detached, so it outlives this process.
-fn watch(pid: i32, path: &Path) -> std::io::Result<()> {
+fn watch(pid: i32, path: &Path, ttl: std::time::Duration) -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
     let mut c = std::process::Command::new(exe);
     c.args(["creds", "reap-command", "--pid", &pid.to_string(), "--file"])
-        .arg(path);
+        .arg(path)
+        .args(["--ttl-ms", &ttl.as_millis().to_string()]);
     // The revoke is recorded where this process records (the broker's
     // audit dir is not the state dir).
     if let Some(dir) = crate::audit::dir() {
@@ -324,12 +331,19 @@ fn watch(pid: i32, path: &Path) -> std::io::Result<()> {
                 .map_err(std::io::Error::from)
         });
     }
-    c.spawn().map(drop)
+    let mut child = c.spawn()?;
+    // Reaped when it ends, so a long-lived broker gathers no zombies.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(())
 }
 
 /// `guard creds reap-command`: wait for `pid` to end, then revoke the
 /// issue at `path` (unless the session's end already did).
-pub fn reap_command(pid: i32, path: &Path) -> Option<Revocation> {
+/// `ttl` bounds the wait: a command that runs longer than its
+/// credential's ttl loses it then.
+pub fn reap_command(pid: i32, path: &Path, ttl: std::time::Duration) -> Option<Revocation> {
     // No pidfd: the process is already gone (or the kernel has none);
     // revoke now.
     if let Some(fd) = crate::broker::peer::pidfd_open(pid) {
@@ -337,9 +351,16 @@ pub fn reap_command(pid: i32, path: &Path) -> Option<Revocation> {
             std::os::fd::AsFd::as_fd(&fd),
             nix::poll::PollFlags::POLLIN,
         )];
-        while let Err(nix::errno::Errno::EINTR) =
-            nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE)
-        {}
+        let deadline = std::time::Instant::now() + ttl;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ms = u16::try_from(left.as_millis().min(60_000)).unwrap_or(60_000);
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+                Ok(0) if !left.is_zero() => continue,
+                Err(nix::errno::Errno::EINTR) => continue,
+                _ => break,
+            }
+        }
     }
     let r = revoke_file(path)?;
     let session = path
@@ -471,7 +492,12 @@ pub fn revoke_file(from: &Path) -> Option<Revocation> {
         Some(i) => revoke(&i),
         None => "unreadable issue record".to_string(),
     };
-    let _ = std::fs::remove_file(&claimed);
+    if outcome.starts_with("revoke failed") {
+        // Put it back: the session's end tries again.
+        let _ = std::fs::rename(&claimed, from);
+    } else {
+        let _ = std::fs::remove_file(&claimed);
+    }
     Some(Revocation {
         credential,
         outcome,

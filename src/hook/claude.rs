@@ -22,14 +22,10 @@ pub fn call(input: &Value) -> Result<Call, String> {
         "Read" => Call::Read(vec![need("file_path")?]),
         "Write" | "Edit" | "MultiEdit" => Call::Write(vec![need("file_path")?]),
         "NotebookEdit" => Call::Write(vec![need("notebook_path")?]),
-        "Grep" => {
-            let path = text("path").unwrap_or_else(|| ".".to_string());
-            let mut paths = vec![path.clone()];
-            if let Some(glob) = text("glob") {
-                paths.push(format!("GLOB:{}/{glob}", path.trim_end_matches('/')));
-            }
-            Call::Read(paths)
-        }
+        "Grep" => Call::Search {
+            path: text("path").unwrap_or_else(|| ".".to_string()),
+            glob: text("glob"),
+        },
         // Names only: a listing is not a read (as `ls` is not, in a line).
         "Glob" | "LS" => Call::Nothing(format!("{tool} {}", args)),
         other => Call::Nothing(other.to_string()),

@@ -35,14 +35,10 @@ pub fn call(input: &Value) -> Result<Call, String> {
             Call::Read(paths)
         }
         "write_file" | "replace" => Call::Write(vec![need("file_path")?]),
-        "grep_search" => {
-            let path = text("path").unwrap_or_else(|| ".".to_string());
-            let mut paths = vec![path.clone()];
-            if let Some(glob) = text("include") {
-                paths.push(format!("GLOB:{}/{glob}", path.trim_end_matches('/')));
-            }
-            Call::Read(paths)
-        }
+        "grep_search" => Call::Search {
+            path: text("path").unwrap_or_else(|| ".".to_string()),
+            glob: text("include"),
+        },
         "glob" | "list_directory" => Call::Nothing(format!("{tool} {args}")),
         other => Call::Nothing(other.to_string()),
     })

@@ -44,10 +44,17 @@ pub fn settings_path(h: &Harness, user: bool, project: &Path) -> Result<PathBuf,
     }
 }
 
-/// The command guard's entry runs.
-pub fn command_for(h: &Harness, guard: &Path) -> String {
+/// The command guard's entry runs. An installed Claude Code hook leaves
+/// allowed calls to Claude Code's own prompts (`--defer-allow`): adding
+/// guard must never make the harness less strict than it was.
+pub fn command_for(h: &Harness, guard: &Path, defer_allow: bool) -> String {
+    let flag = if defer_allow && h.name == "claude-code" {
+        " --defer-allow"
+    } else {
+        ""
+    };
     format!(
-        "{} hook {}",
+        "{} hook {}{flag}",
         shell_words::quote(&guard.to_string_lossy()),
         h.name
     )
@@ -87,13 +94,16 @@ pub fn apply(
             .is_some_and(|hs| hs.iter().any(|x| is_ours(x, command)))
     });
     let changed = if uninstall {
-        for g in groups.iter_mut() {
-            if let Some(hs) = g.get_mut("hooks").and_then(Value::as_array_mut) {
-                hs.retain(|x| !is_ours(x, command));
-            }
-        }
-        // A group install made holds nothing else once guard is out.
-        groups.retain(|g| g["hooks"].as_array().is_none_or(|hs| !hs.is_empty()));
+        // Only a group that held guard and holds nothing else once guard
+        // is out goes; a user's own empty group stays.
+        groups.retain_mut(|g| {
+            let Some(hs) = g.get_mut("hooks").and_then(Value::as_array_mut) else {
+                return true;
+            };
+            let before = hs.len();
+            hs.retain(|x| !is_ours(x, command));
+            !(hs.is_empty() && before > 0)
+        });
         present
     } else if present {
         false
@@ -119,6 +129,10 @@ pub fn apply(
 /// Install or uninstall in `path`, writing it back only when it changed
 /// (atomically: a temp file beside it, then rename).
 pub fn run(path: &Path, h: &Harness, command: &str, uninstall: bool) -> Result<bool, String> {
+    // A settings file that is a symlink (dotfile repos) is edited where
+    // it points, and stays a link.
+    let resolved = std::fs::canonicalize(path).ok();
+    let path = resolved.as_deref().unwrap_or(path);
     let mut settings: Value = match std::fs::read_to_string(path) {
         Ok(text) if text.trim().is_empty() => Value::Null,
         Ok(text) => serde_json::from_str(&text)
@@ -139,8 +153,19 @@ pub fn run(path: &Path, h: &Harness, command: &str, uninstall: bool) -> Result<b
     }
     let mut text = serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?;
     text.push('\n');
-    let tmp = path.with_extension("json.guard-tmp");
-    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let tmp = path.with_extension(format!("json.guard-{}", std::process::id()));
+    {
+        use std::io::Write as _;
+        // create_new: a file (or a link) planted at the temp name is
+        // never written through.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        f.write_all(text.as_bytes())
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    }
     if let Ok(meta) = std::fs::metadata(path) {
         let _ = std::fs::set_permissions(&tmp, meta.permissions());
     }
@@ -169,6 +194,12 @@ mod tests {
         assert_eq!(s["hooks"]["PreToolUse"].as_array().unwrap().len(), 2);
         assert!(apply(&mut s, &CLAUDE_CODE, cmd, true).unwrap());
         assert_eq!(s, before);
+        // A user's own empty group is theirs to keep.
+        let mut own = json!({"hooks": {"PreToolUse": [{"matcher": "X", "hooks": []}]}});
+        let kept = own.clone();
+        apply(&mut own, &CLAUDE_CODE, cmd, false).unwrap();
+        apply(&mut own, &CLAUDE_CODE, cmd, true).unwrap();
+        assert_eq!(own, kept);
         let mut empty = Value::Null;
         apply(&mut empty, &CLAUDE_CODE, cmd, false).unwrap();
         apply(&mut empty, &CLAUDE_CODE, cmd, true).unwrap();

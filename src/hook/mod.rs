@@ -29,8 +29,109 @@ pub enum Call {
     Read(Vec<String>),
     /// Files the tool writes (Write, Edit).
     Write(Vec<String>),
+    /// A content search under a path (Grep): every file it would read,
+    /// and the filter glob, if any.
+    Search { path: String, glob: Option<String> },
     /// Nothing guard has rules for (names only, or another tool).
     Nothing(String),
+}
+
+/// A search over more files than this is not walked: it is asked about.
+const SEARCH_LIMIT: usize = 5000;
+
+/// Directories a search tool skips (ripgrep's defaults: hidden ones; and
+/// build output that holds no one's secrets).
+fn skipped_dir(name: &str) -> bool {
+    name.starts_with('.') || matches!(name, "node_modules" | "target")
+}
+
+/// The files a search of `root` reads, or `None` past `SEARCH_LIMIT`.
+fn walk(root: &std::path::Path) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(kind) = e.file_type() else { continue };
+            let name = e.file_name().to_string_lossy().into_owned();
+            if kind.is_dir() {
+                if !skipped_dir(&name) {
+                    stack.push(e.path());
+                }
+            } else {
+                out.push(e.path().to_string_lossy().into_owned());
+                if out.len() > SEARCH_LIMIT {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+/// `p` as an absolute path, against `cwd`.
+fn absolute(p: &str, cwd: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(p);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::path::Path::new(cwd).join(path)
+    }
+}
+
+/// Paths with the real path added for each one that exists: a symlink
+/// to `~/.aws/credentials` is judged as what it opens.
+fn with_real_paths(paths: &[String], cwd: &str) -> Vec<String> {
+    let mut out = paths.to_vec();
+    for p in paths.iter().filter(|p| !p.starts_with("GLOB:")) {
+        if let Ok(real) = std::fs::canonicalize(absolute(p, cwd)) {
+            let real = real.to_string_lossy().into_owned();
+            if !out.contains(&real) {
+                out.push(real);
+            }
+        }
+    }
+    out
+}
+
+/// Why writing `path` needs a person, when it changes what runs next
+/// outside guard's view: a harness's own settings (where its hooks are),
+/// the shell's start-up files, git hooks.
+fn protected_write(path: &str, home: &str) -> Option<&'static str> {
+    let p = std::path::Path::new(path);
+    let name = p.file_name()?.to_string_lossy();
+    let parent = p
+        .parent()
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let in_dir = |d: &str| parent.ends_with(d) || parent.contains(&format!("{d}/"));
+    if in_dir("/.claude") && name.starts_with("settings")
+        || path.starts_with(&format!("{home}/.claude/"))
+    {
+        return Some("Claude Code's settings, where its hooks are");
+    }
+    if in_dir("/.gemini") && name.starts_with("settings") {
+        return Some("Gemini CLI's settings, where its hooks are");
+    }
+    if in_dir("/.git/hooks") || parent.ends_with("/.git") && name == "config" {
+        return Some("a git hook or git's config, which runs commands");
+    }
+    let rc = [
+        ".bashrc",
+        ".bash_profile",
+        ".bash_login",
+        ".profile",
+        ".zshrc",
+        ".zshenv",
+        ".zprofile",
+        ".bash_logout",
+    ];
+    if parent == home && rc.contains(&name.as_ref()) {
+        return Some("a shell start-up file");
+    }
+    None
 }
 
 impl Call {
@@ -110,6 +211,54 @@ pub fn decide(call: &Call, cwd: Option<&str>, mode: &str) -> Result<Outcome, Str
     let cfg = load::load(&env.home);
     let c = cfg.as_ref().map_err(|e| format!("config error: {e}"))?;
     crate::audit::configure(&c.audit);
+    let cwd_now = env.cwd.clone();
+    let call = &match call {
+        Call::Search { path, glob } => {
+            let root = absolute(path, &cwd_now);
+            let mut paths = vec![path.clone()];
+            if let Some(g) = glob {
+                // A filter with no `/` matches at any depth.
+                let sep = if g.contains('/') { "/" } else { "/**/" };
+                paths.push(format!(
+                    "GLOB:{}{sep}{g}",
+                    root.to_string_lossy().trim_end_matches('/')
+                ));
+            }
+            if root.is_dir() {
+                match walk(&root) {
+                    Some(files) => paths.extend(files),
+                    None => {
+                        let v = policy::decide(Input::Script("true"), c, &env);
+                        let what = format!("search of {}", root.display());
+                        let reason = format!(
+                            "guard: review: a search of more than {SEARCH_LIMIT} files under {} is not checked file by file",
+                            root.display()
+                        );
+                        let record = crate::audit::Record::new(mode, &what, &v, "ask", &reason);
+                        crate::audit::write(&record).map_err(|e| e.to_string())?;
+                        return Ok(Outcome::Ask(reason));
+                    }
+                }
+            }
+            Call::Read(with_real_paths(&paths, &cwd_now))
+        }
+        Call::Read(ps) => Call::Read(with_real_paths(ps, &cwd_now)),
+        Call::Write(ps) => Call::Write(with_real_paths(ps, &cwd_now)),
+        other => other.clone(),
+    };
+    if let Call::Write(ps) = call {
+        for p in ps {
+            let abs = absolute(p, &cwd_now).to_string_lossy().into_owned();
+            if let Some(why) = protected_write(&abs, &env.home) {
+                let v = policy::decide(Input::Script("true"), c, &env);
+                let reason = format!("guard: review: writes {abs}: {why}");
+                let what = format!("write {abs}");
+                let record = crate::audit::Record::new(mode, &what, &v, "ask", &reason);
+                crate::audit::write(&record).map_err(|e| e.to_string())?;
+                return Ok(Outcome::Ask(reason));
+            }
+        }
+    }
     let Some(line) = call.line() else {
         let what = match call {
             Call::Nothing(w) => w.clone(),
