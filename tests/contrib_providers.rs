@@ -305,4 +305,48 @@ rules:\n  - id: t.aws\n    description: aws gets a per-command credential\n    m
         args.contains(r#""Action":["s3:ListBucket"]"#) && args.contains("arn:aws:s3:::nightly"),
         "{args}"
     );
+    let run = |line: &str| {
+        let mut c = Command::new(common::bin());
+        c.args(["-c", line])
+            .env("GUARD_CONFIG", d.join("config.yaml"))
+            .env("GUARD_STATE_DIR", d.join("state"))
+            .env("GUARD_SESSION", &session)
+            .env("AWS_SCOPED_AWS", &fake_aws)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    d.join("bin").display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .stdin(Stdio::null());
+        common::detach(&mut c);
+        c.output().unwrap()
+    };
+    // A command the table does not know: refused, never a broader mint...
+    let refused = run("aws configure list");
+    assert_eq!(
+        refused.status.code(),
+        Some(126),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(
+        text(&refused.stderr).contains("not in guard's action table"),
+        "{}",
+        text(&refused.stderr)
+    );
+    // ...unless the provider is told to fall back, and then it says so.
+    let config = std::fs::read_to_string(d.join("config.yaml")).unwrap();
+    let fallback = config.replace("role/agent\"]", "role/agent\", --fallback]");
+    assert_ne!(config, fallback);
+    std::fs::write(d.join("config.yaml"), fallback).unwrap();
+    let fell_back = run("aws configure list");
+    assert!(fell_back.status.success(), "{}", text(&fell_back.stderr));
+    let err = text(&fell_back.stderr);
+    assert!(
+        err.contains("guard: warning: credential `aws-cmd`: aws-scoped: `aws configure list` is not in guard's action table; falling back"),
+        "{err}"
+    );
 }

@@ -45,9 +45,14 @@ pub fn fetch_with(
     stdin: Option<&[u8]>,
 ) -> Result<(BTreeMap<String, String>, Option<String>), ProviderError> {
     if let Some(argv) = &p.command {
-        let out = run(argv, stdin)?;
+        let (out, note) = run_noting(argv, stdin)?;
+        // Only a per-command provider's note is passed on: it is the one
+        // place a broader-than-asked mint is announced.
+        let warning = note
+            .filter(|_| stdin.is_some())
+            .map(|n| format!("guard: warning: credential `{name}`: {n}"));
         return parse(&out)
-            .map(|v| (v, None))
+            .map(|v| (v, warning))
             .map_err(ProviderError::Output);
     }
     if let Some(path) = &p.env_file {
@@ -69,6 +74,16 @@ pub fn fetch_with(
 /// Run a helper with an optional stdin, its stdout captured; stderr's
 /// first line explains a failure.
 pub fn run(argv: &[String], stdin: Option<&[u8]>) -> Result<String, ProviderError> {
+    run_noting(argv, stdin).map(|(out, _)| out)
+}
+
+/// `run`, also giving the first line a helper that succeeded wrote on
+/// stderr (masked): a per-command provider says there when it had to
+/// mint more broadly than the command needs.
+pub fn run_noting(
+    argv: &[String],
+    stdin: Option<&[u8]>,
+) -> Result<(String, Option<String>), ProviderError> {
     let program = argv.first().cloned().unwrap_or_default();
     let mut child = Command::new(&program)
         .args(argv.iter().skip(1))
@@ -121,7 +136,12 @@ pub fn run(argv: &[String], stdin: Option<&[u8]>) -> Result<String, ProviderErro
             .unwrap_or_default();
         return Err(ProviderError::Failed(program, status.to_string(), first));
     }
+    let note = String::from_utf8_lossy(&err)
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| mask(l.trim()));
     String::from_utf8(out)
+        .map(|o| (o, note))
         .map_err(|_| ProviderError::Output(format!("{program}: output is not UTF-8")))
 }
 
