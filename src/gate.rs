@@ -127,10 +127,18 @@ pub fn gate(ctx: &Context<'_>, mode: &str, line: &str, v: &Verdict) -> Result<Gr
                             .map(|_| *i)
                     })
                 };
+                // Only a per-command credential's provider reads one:
+                // session-scoped grants cost nothing extra.
+                let per_command = |name: &&String| {
+                    cfg.sessions
+                        .credential(name)
+                        .is_some_and(|d| d.scope.as_deref() == Some("command"))
+                };
                 let command = creds::Command {
                     contexts: plan
                         .grants
                         .iter()
+                        .filter(per_command)
                         .map(|name| {
                             let at = granted_by(name);
                             (name.clone(), creds::context::of(v, s, &plan.touches, at))

@@ -278,33 +278,6 @@ rules:\n  - id: t.aws\n    description: aws gets a per-command credential\n    m
         &d.join("state"),
         &["--purpose", "reports"],
     );
-    let mut c = Command::new(common::bin());
-    c.args(["-c", "aws s3 ls s3://nightly"])
-        .env("GUARD_CONFIG", d.join("config.yaml"))
-        .env("GUARD_STATE_DIR", d.join("state"))
-        .env("GUARD_SESSION", &session)
-        .env("AWS_SCOPED_AWS", &fake_aws)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                d.join("bin").display(),
-                std::env::var("PATH").unwrap()
-            ),
-        )
-        .stdin(Stdio::null());
-    common::detach(&mut c);
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(
-        std::fs::read_to_string(d.join("ran")).unwrap(),
-        "ASIASCOPED s3 ls s3://nightly\n"
-    );
-    let args = std::fs::read_to_string(d.join("sts-aws.args")).unwrap();
-    assert!(
-        args.contains(r#""Action":["s3:ListBucket"]"#) && args.contains("arn:aws:s3:::nightly"),
-        "{args}"
-    );
     let run = |line: &str| {
         let mut c = Command::new(common::bin());
         c.args(["-c", line])
@@ -324,6 +297,17 @@ rules:\n  - id: t.aws\n    description: aws gets a per-command credential\n    m
         common::detach(&mut c);
         c.output().unwrap()
     };
+    let out = run("aws s3 ls s3://nightly");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(d.join("ran")).unwrap(),
+        "ASIASCOPED s3 ls s3://nightly\n"
+    );
+    let args = std::fs::read_to_string(d.join("sts-aws.args")).unwrap();
+    assert!(
+        args.contains(r#""Action":["s3:ListBucket"]"#) && args.contains("arn:aws:s3:::nightly"),
+        "{args}"
+    );
     // A command the table does not know: refused, never a broader mint...
     let refused = run("aws configure list");
     assert_eq!(

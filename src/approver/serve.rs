@@ -121,18 +121,26 @@ pub fn router(app: Shared) -> Router {
         .with_state(app)
 }
 
+/// Wake `id`'s polls here and in every process sharing the database.
+async fn decided(app: &App, id: &str) {
+    app.hub.decided(id);
+    app.store.announce(&format!("decided:{id}")).await;
+}
+
+/// Deny every pending request whose time is up, and say so.
+async fn expire(app: &App) -> Result<(), super::store::StoreError> {
+    for id in app.store.expire().await? {
+        decided(app, &id).await;
+    }
+    Ok(())
+}
+
 /// Deny what has run out of time, once a second.
 async fn sweep(app: Shared) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        match app.store.expire().await {
-            Ok(ids) => {
-                for id in ids {
-                    app.hub.decided(&id);
-                    app.store.announce(&format!("decided:{id}")).await;
-                }
-            }
-            Err(e) => eprintln!("guard approver: expiry sweep: {e}"),
+        if let Err(e) = expire(&app).await {
+            eprintln!("guard approver: expiry sweep: {e}");
         }
     }
 }
@@ -326,12 +334,8 @@ async fn poll(
         let left_ms = r.expires_at - super::store::now_ms();
         if left_ms <= 0 {
             // Decide it now rather than wait for the sweep.
-            if let Ok(ids) = app.store.expire().await {
-                for id in ids {
-                    app.hub.decided(&id);
-                    app.store.announce(&format!("decided:{id}")).await;
-                }
-            }
+            // A storage error shows on the next read.
+            let _ = expire(&app).await;
             continue;
         }
         let now = tokio::time::Instant::now();
@@ -658,8 +662,7 @@ pub async fn decide(
     match app.store.vote(id, &ballot, &may, &audit).await {
         Ok(r) => {
             if r.state != "pending" {
-                app.hub.decided(id);
-                app.store.announce(&format!("decided:{id}")).await;
+                decided(app, id).await;
             } else {
                 let _ = app.hub.events.send(format!("voted:{id}"));
             }

@@ -113,6 +113,24 @@ async fn reviewer(
     Some(Reviewer { name, csrf })
 }
 
+/// The reviewer posting a form, if signed in and the form carries their
+/// CSRF token.
+async fn form_reviewer(
+    app: &App,
+    headers: &HeaderMap,
+    jar: &CookieJar,
+    peer: SocketAddr,
+    csrf: &str,
+) -> Result<Reviewer, Response> {
+    let Some(who) = reviewer(app, headers, jar, peer).await else {
+        return Err(to_login());
+    };
+    if !auth::same(csrf, &who.csrf) {
+        return Err((StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response());
+    }
+    Ok(who)
+}
+
 fn page(title: &str, who: Option<&Reviewer>, body: Markup) -> Html<String> {
     Html(
         html! {
@@ -344,12 +362,10 @@ async fn decide_form(
     Path(id): Path<String>,
     Form(form): Form<DecideForm>,
 ) -> Response {
-    let Some(who) = reviewer(&app, &headers, &jar, peer).await else {
-        return to_login();
+    let who = match form_reviewer(&app, &headers, &jar, peer, &form.csrf).await {
+        Ok(who) => who,
+        Err(r) => return r,
     };
-    if !auth::same(&form.csrf, &who.csrf) {
-        return (StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
-    }
     let d = DecisionForm {
         decision: form.decision,
         scope: form.scope,
@@ -590,11 +606,8 @@ async fn logout(
     jar: CookieJar,
     Form(form): Form<LogoutForm>,
 ) -> Response {
-    let Some(who) = reviewer(&app, &headers, &jar, peer).await else {
-        return to_login();
-    };
-    if !auth::same(&form.csrf, &who.csrf) {
-        return (StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
+    if let Err(r) = form_reviewer(&app, &headers, &jar, peer, &form.csrf).await {
+        return r;
     }
     if let Some(c) = jar.get(LOGIN_COOKIE) {
         let _ = app.store.logout(c.value()).await;

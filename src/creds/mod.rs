@@ -14,7 +14,7 @@ pub mod provider;
 pub mod usage;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -140,23 +140,74 @@ pub fn grant(
     Ok(out)
 }
 
-fn issued(session: &Session, def: &CredentialSpec) -> Result<(Issued, Option<String>), CredError> {
-    let state = |e| CredError::State(def.name.clone(), e);
+/// Whether the session is still on: an approval can take minutes, and
+/// the session may have ended meanwhile.
+fn live(session: &Session) -> bool {
+    crate::session::store::load(&session.id)
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.over().is_none())
+}
+
+/// A live session's state dir and its private `creds` dir.
+fn creds_dir(session: &Session, def: &CredentialSpec) -> Result<(PathBuf, PathBuf), CredError> {
+    let dir = crate::session::store::live_dir(&session.id).ok_or_else(|| {
+        CredError::State(
+            def.name.clone(),
+            std::io::Error::other("no state directory"),
+        )
+    })?;
     let ended = || CredError::Ended(def.name.clone(), session.id.clone());
-    // An approval can take minutes; the session may have ended meanwhile.
-    let live = || {
-        crate::session::store::load(&session.id)
-            .ok()
-            .flatten()
-            .is_some_and(|s| s.over().is_none())
-    };
-    let dir = crate::session::store::live_dir(&session.id)
-        .ok_or_else(|| state(std::io::Error::other("no state directory")))?;
-    if !live() {
+    if !live(session) {
         return Err(ended());
     }
     let creds = dir.join("creds");
     private_subdir(&creds).map_err(|_| ended())?;
+    Ok((dir, creds))
+}
+
+/// How long an issue lives: its `ttl`, else `DEFAULT_TTL`.
+fn ttl(def: &CredentialSpec) -> std::time::Duration {
+    def.ttl
+        .as_deref()
+        .and_then(|t| crate::approve::settings::duration(t).ok())
+        .unwrap_or(DEFAULT_TTL)
+}
+
+impl Issued {
+    fn new(
+        session: &Session,
+        def: &CredentialSpec,
+        values: BTreeMap<String, String>,
+        now: jiff::Timestamp,
+    ) -> Issued {
+        Issued {
+            credential: def.name.clone(),
+            session: session.id.clone(),
+            issued_at: now.to_string(),
+            expires_at: now.to_string(),
+            values,
+            env: BTreeMap::new(),
+            revoke: def.revoke.as_ref().map(|r| r.command.clone()),
+        }
+    }
+}
+
+/// Record a mint that could not be kept, and how revoking it went.
+fn abandoned(session: &Session, def: &CredentialSpec, e: &CredError, outcome: &str) {
+    crate::audit::event(
+        "credential-revoked",
+        &session.id,
+        &format!(
+            "credential {} could not be issued ({e}); {outcome}",
+            def.name
+        ),
+    );
+}
+
+fn issued(session: &Session, def: &CredentialSpec) -> Result<(Issued, Option<String>), CredError> {
+    let state = |e| CredError::State(def.name.clone(), e);
+    let (dir, creds) = creds_dir(session, def)?;
     // Two commands of one session must not both mint.
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -166,8 +217,8 @@ fn issued(session: &Session, def: &CredentialSpec) -> Result<(Issued, Option<Str
         .map_err(state)?;
     let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| state(std::io::Error::from(e)))?;
-    if !live() {
-        return Err(ended());
+    if !live(session) {
+        return Err(CredError::Ended(def.name.clone(), session.id.clone()));
     }
     let path = creds.join(format!("{}.json", def.name));
     let now = jiff::Timestamp::now();
@@ -192,27 +243,10 @@ fn issued(session: &Session, def: &CredentialSpec) -> Result<(Issued, Option<Str
     }
     let (values, warning) = provider::fetch(&def.name, &def.provider)
         .map_err(|e| CredError::Provider(def.name.clone(), e))?;
-    let mut issued = Issued {
-        credential: def.name.clone(),
-        session: session.id.clone(),
-        issued_at: now.to_string(),
-        expires_at: now.to_string(),
-        values,
-        env: BTreeMap::new(),
-        revoke: def.revoke.as_ref().map(|r| r.command.clone()),
-    };
+    let mut issued = Issued::new(session, def, values, now);
     // From here on something was minted: a failure revokes it at once.
-    let kept = keep(&mut issued, def, &dir, &path, now, &def.name);
-    if let Err(e) = kept {
-        let outcome = revoke(&issued);
-        crate::audit::event(
-            "credential-revoked",
-            &session.id,
-            &format!(
-                "credential {} could not be issued ({e}); {outcome}",
-                def.name
-            ),
-        );
+    if let Err(e) = keep(&mut issued, def, &dir, &path, now, &def.name) {
+        abandoned(session, def, &e, &revoke(&issued));
         return Err(e);
     }
     crate::audit::event(
@@ -233,22 +267,10 @@ fn issued_for_command(
     def: &CredentialSpec,
     command: &Command,
 ) -> Result<(Issued, Option<String>), CredError> {
-    let state = |e| CredError::State(def.name.clone(), e);
-    let ended = || CredError::Ended(def.name.clone(), session.id.clone());
     let holder = command
         .holder
         .ok_or_else(|| CredError::NoCommand(def.name.clone()))?;
-    let live = crate::session::store::load(&session.id)
-        .ok()
-        .flatten()
-        .is_some_and(|s| s.over().is_none());
-    if !live {
-        return Err(ended());
-    }
-    let dir = crate::session::store::live_dir(&session.id)
-        .ok_or_else(|| state(std::io::Error::other("no state directory")))?;
-    let creds = dir.join("creds");
-    private_subdir(&creds).map_err(|_| ended())?;
+    let (dir, creds) = creds_dir(session, def)?;
     let now = jiff::Timestamp::now();
     let slot = format!("{}@cmd-{holder}-{}", def.name, now.as_nanosecond());
     let path = creds.join(format!("{slot}.json"));
@@ -263,36 +285,16 @@ fn issued_for_command(
     let input = serde_json::to_vec(&context).unwrap_or_default();
     let (values, warning) = provider::fetch_with(&def.name, &def.provider, Some(&input))
         .map_err(|e| CredError::Provider(def.name.clone(), e))?;
-    let mut issued = Issued {
-        credential: def.name.clone(),
-        session: session.id.clone(),
-        issued_at: now.to_string(),
-        expires_at: now.to_string(),
-        values,
-        env: BTreeMap::new(),
-        revoke: def.revoke.as_ref().map(|r| r.command.clone()),
-    };
+    let mut issued = Issued::new(session, def, values, now);
     let kept = keep(&mut issued, def, &dir, &path, now, &slot).and_then(|()| {
-        let ttl = def
-            .ttl
-            .as_deref()
-            .and_then(|t| crate::approve::settings::duration(t).ok())
-            .unwrap_or(DEFAULT_TTL);
-        watch(holder, &path, ttl).map_err(|e| CredError::Watch(def.name.clone(), e))
+        watch(holder, &path, ttl(def)).map_err(|e| CredError::Watch(def.name.clone(), e))
     });
     if let Err(e) = kept {
         let outcome = match revoke_file(&path) {
             Some(r) => r.outcome,
             None => revoke(&issued),
         };
-        crate::audit::event(
-            "credential-revoked",
-            &session.id,
-            &format!(
-                "credential {} could not be issued ({e}); {outcome}",
-                def.name
-            ),
-        );
+        abandoned(session, def, &e, &outcome);
         return Err(e);
     }
     crate::audit::event(
@@ -419,12 +421,7 @@ fn keep(
             issued.env.insert(f.env.clone(), path.display().to_string());
         }
     }
-    let ttl = def
-        .ttl
-        .as_deref()
-        .and_then(|t| crate::approve::settings::duration(t).ok())
-        .unwrap_or(DEFAULT_TTL);
-    let expires = jiff::SignedDuration::try_from(ttl)
+    let expires = jiff::SignedDuration::try_from(ttl(def))
         .ok()
         .and_then(|d| now.checked_add(d).ok())
         .unwrap_or(now);

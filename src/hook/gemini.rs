@@ -9,12 +9,10 @@ use serde_json::{json, Value};
 use super::{Call, Outcome};
 
 pub fn call(input: &Value) -> Result<Call, String> {
-    let tool = input["tool_name"]
-        .as_str()
-        .ok_or("the hook input has no tool_name")?;
-    let args = &input["tool_input"];
-    let text = |k: &str| args[k].as_str().map(str::to_string);
-    let need = |k: &str| text(k).ok_or_else(|| format!("{tool} input has no `{k}`"));
+    let t = super::ToolInput::of(input)?;
+    let (tool, args) = (t.tool, t.args);
+    let text = |k: &str| t.text(k);
+    let need = |k: &str| t.need(k);
     Ok(match tool {
         "run_shell_command" => {
             let command = need("command")?;

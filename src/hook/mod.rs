@@ -36,6 +36,35 @@ pub enum Call {
     Nothing(String),
 }
 
+/// A tool call as Claude Code and Gemini CLI both send it: `tool_name`,
+/// and its arguments in `tool_input`.
+pub struct ToolInput<'a> {
+    pub tool: &'a str,
+    pub args: &'a serde_json::Value,
+}
+
+impl<'a> ToolInput<'a> {
+    pub fn of(input: &'a serde_json::Value) -> Result<ToolInput<'a>, String> {
+        let tool = input["tool_name"]
+            .as_str()
+            .ok_or("the hook input has no tool_name")?;
+        Ok(ToolInput {
+            tool,
+            args: &input["tool_input"],
+        })
+    }
+
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.args[key].as_str().map(str::to_string)
+    }
+
+    /// A string argument the tool cannot be without.
+    pub fn need(&self, key: &str) -> Result<String, String> {
+        self.text(key)
+            .ok_or_else(|| format!("{} input has no `{key}`", self.tool))
+    }
+}
+
 /// A search over more files than this is not walked: it is asked about.
 const SEARCH_LIMIT: usize = 5000;
 
@@ -228,14 +257,12 @@ pub fn decide(call: &Call, cwd: Option<&str>, mode: &str) -> Result<Outcome, Str
                 match walk(&root) {
                     Some(files) => paths.extend(files),
                     None => {
-                        let v = policy::decide(Input::Script("true"), c, &env);
                         let what = format!("search of {}", root.display());
                         let reason = format!(
                             "guard: review: a search of more than {SEARCH_LIMIT} files under {} is not checked file by file",
                             root.display()
                         );
-                        let record = crate::audit::Record::new(mode, &what, &v, "ask", &reason);
-                        crate::audit::write(&record).map_err(|e| e.to_string())?;
+                        note(mode, &what, "ask", &reason)?;
                         return Ok(Outcome::Ask(reason));
                     }
                 }
@@ -250,11 +277,8 @@ pub fn decide(call: &Call, cwd: Option<&str>, mode: &str) -> Result<Outcome, Str
         for p in ps {
             let abs = absolute(p, &cwd_now).to_string_lossy().into_owned();
             if let Some(why) = protected_write(&abs, &env.home) {
-                let v = policy::decide(Input::Script("true"), c, &env);
                 let reason = format!("guard: review: writes {abs}: {why}");
-                let what = format!("write {abs}");
-                let record = crate::audit::Record::new(mode, &what, &v, "ask", &reason);
-                crate::audit::write(&record).map_err(|e| e.to_string())?;
+                note(mode, &format!("write {abs}"), "ask", &reason)?;
                 return Ok(Outcome::Ask(reason));
             }
         }
@@ -265,10 +289,7 @@ pub fn decide(call: &Call, cwd: Option<&str>, mode: &str) -> Result<Outcome, Str
             _ => "nothing".to_string(),
         };
         // Still recorded: the log says what the agent did.
-        let v = policy::decide(Input::Script("true"), c, &env);
-        let record =
-            crate::audit::Record::new(mode, &what, &v, "allow", "no rule applies to this tool");
-        crate::audit::write(&record).map_err(|e| e.to_string())?;
+        note(mode, &what, "allow", "no rule applies to this tool")?;
         return Ok(Outcome::Allow(
             "guard: no rule applies to this tool".to_string(),
         ));
@@ -308,6 +329,27 @@ pub fn decide(call: &Call, cwd: Option<&str>, mode: &str) -> Result<Outcome, Str
         ))),
         Err(refusal) => Ok(Outcome::Deny(refusal.lines.join("; "))),
     }
+}
+
+/// Record an answer no rule gave (a tool with nothing to check, a search
+/// too big to walk, a write to what runs next), so the log still says
+/// what the agent did.
+fn note(mode: &str, what: &str, outcome: &'static str, reason: &str) -> Result<(), String> {
+    let v = crate::policy::Verdict {
+        action: if outcome == "allow" {
+            Action::Allow
+        } else {
+            Action::Review
+        },
+        reason: reason.to_string(),
+        rule: None,
+        commands: Vec::new(),
+        matches: Vec::new(),
+    };
+    let record = crate::audit::Record::new(mode, what, &v, outcome, reason);
+    crate::audit::write(&record)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 fn rule_suffix(v: &crate::policy::Verdict) -> String {
