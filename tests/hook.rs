@@ -34,6 +34,11 @@ fn claude_code_payloads_get_the_documented_answer() {
             decision("ask", "guard: review: sudo: runs with another user's privileges [rule priv.sudo]"),
         ),
         (
+            "Bash: rewrites the hook's own settings",
+            claude("Bash", r#"{"command":"echo {} > .claude/settings.json"}"#),
+            decision("ask", "guard: review: touches a harness's settings: /home/agent/project/.claude/settings.json: its hooks decide what the agent may run [rule guard.tamper-harness]"),
+        ),
+        (
             "Bash: harmless",
             claude("Bash", r#"{"command":"cargo test","description":"Run tests"}"#),
             decision("allow", "guard: allowed: no rule matched"),

@@ -126,8 +126,9 @@ fn with_real_paths(paths: &[String], cwd: &str) -> Vec<String> {
 }
 
 /// Why writing `path` needs a person, when it changes what runs next
-/// outside guard's view: a harness's own settings (where its hooks are),
-/// the shell's start-up files, git hooks.
+/// outside guard's view: the shell's start-up files, git hooks. (A
+/// harness's own settings are the shipped rule guard.tamper-harness,
+/// for shell lines and file tools alike.)
 fn protected_write(path: &str, home: &str) -> Option<&'static str> {
     let p = std::path::Path::new(path);
     let name = p.file_name()?.to_string_lossy();
@@ -136,14 +137,6 @@ fn protected_write(path: &str, home: &str) -> Option<&'static str> {
         .map(|d| d.to_string_lossy().into_owned())
         .unwrap_or_default();
     let in_dir = |d: &str| parent.ends_with(d) || parent.contains(&format!("{d}/"));
-    if in_dir("/.claude") && name.starts_with("settings")
-        || path.starts_with(&format!("{home}/.claude/"))
-    {
-        return Some("Claude Code's settings, where its hooks are");
-    }
-    if in_dir("/.gemini") && name.starts_with("settings") {
-        return Some("Gemini CLI's settings, where its hooks are");
-    }
     if in_dir("/.git/hooks") || parent.ends_with("/.git") && name == "config" {
         return Some("a git hook or git's config, which runs commands");
     }
