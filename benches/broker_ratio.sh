@@ -67,6 +67,7 @@ cd /tmp
 "$guard" -c true
 "$guard" -c 'ls /' >/dev/null
 
+[ -n "${PAUSE:-}" ] && { echo "$work" > /tmp/bench-work; sleep "$PAUSE"; }
 hyperfine -N --warmup 30 --runs "$runs" --export-json "$work/h.json" \
   "bash -c 'ls /'" "$guard -c 'ls /'" \
   "bash -c 'cd /tmp && ls | head -1'" "$guard -c 'cd /tmp && ls | head -1'" \

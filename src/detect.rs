@@ -78,7 +78,9 @@ pub static DETECTORS: [Detector; 10] = [
     detector!(
         "slack-token",
         ["xox"],
-        r"\b(xox[abpr]-[0-9A-Za-z-]{10,})",
+        // A workspace or user number, then a part with a letter in it:
+        // `xoxb-12345-abcd234` and `xoxp-1234…-####` are placeholders.
+        r"\b(xox[abpr]-[0-9]{6,}-[0-9A-Za-z-]*[A-Za-z][0-9A-Za-z-]*)",
         Some(PLACEHOLDER)
     ),
     detector!(
@@ -96,7 +98,11 @@ pub static DETECTORS: [Detector; 10] = [
     detector!(
         "private-key",
         ["private key"],
-        r"(-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$))",
+        // Armour with key material in it (64 characters of base64, past
+        // any `Proc-Type:` headers, newlines real or written `\n`): a
+        // header alone, or `…\nMIIEpAIBAAKCAQEA...` in a test, is not a
+        // key. Up to the END line, or the end of a truncated text.
+        r"(-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:\s|\\n)*(?:[A-Za-z-]+: [^\n\\]*(?:\s|\\n)+)*(?:[A-Za-z0-9+/=]|\s|\\n){64,}(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$))",
         None
     ),
     detector!(

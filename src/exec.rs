@@ -22,15 +22,19 @@ pub fn is_dropped(name: &str) -> bool {
 /// Remove from this process's environment the variables that make bash
 /// run code guard never saw, and every secret: names `scrubbed` says
 /// (the scrub patterns, or in broker mode the broker's list) and values
-/// a detector recognises. Whatever is exec'd next inherits what is left;
+/// a detector recognises, for the names `scan_here` picks (in broker mode
+/// the broker has scanned the values it was sent, with its detectors
+/// already compiled). Whatever is exec'd next inherits what is left;
 /// granted credentials are added back per command.
-pub fn scrub(scrubbed: &dyn Fn(&str) -> bool) {
+pub fn scrub(scrubbed: &dyn Fn(&str) -> bool, scan_here: &dyn Fn(&str) -> bool) {
     let names: Vec<OsString> = std::env::vars_os()
         .filter(|(k, v)| {
             let name = k.to_string_lossy();
             is_dropped(&name)
                 || (name != crate::session::VAR
-                    && (scrubbed(&name) || !crate::detect::scan(&v.to_string_lossy()).is_empty()))
+                    && (scrubbed(&name)
+                        || (scan_here(&name)
+                            && !crate::detect::scan(&v.to_string_lossy()).is_empty())))
         })
         .map(|(k, _)| k)
         .collect();

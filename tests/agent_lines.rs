@@ -44,7 +44,6 @@ const WHY_CONTAINER: &str = "has the container engine run a command outside guar
 const WHY_DB: &str =
     "a database client: connects with whatever credentials the environment or its files hold";
 const WHY_EVAL_HOOK: &str = "evals a tool's shell hook (`eval \"$(pyenv init -)\"` and the like): code only known at run time";
-const WHY_PEM: &str = "puts a PEM private-key block on the command line (a truncated test key, but guard cannot tell)";
 const WHY_ENV_TEMPLATE: &str = "reads or copies .env.example: creds.file-read covers .env templates on purpose (often a copy of the real .env)";
 const WHY_SED_REJECTS: &str = "sed itself rejects the script (an unterminated bracket or `s` command, text lines after `a\\` without the trailing backslash), so nothing would run; guard refuses a sed script it cannot read, since it cannot tell whether it executes";
 const WHY_PARSE: &str = "bash cannot parse it either (the agent's quoting is broken): guard refuses a line it cannot read, and nothing would have run";
@@ -97,9 +96,6 @@ const EXPECTED_PROMPTS: &[(&str, &str, &str)] = &[
     ("sed -i '120,131c\\\n                    if is_relation:\\\n                        ref_db_column, ref_db… [1019 bytes, fnv1a e19dbc7dd9547a0b]", "guard.parse", WHY_PARSE),
     ("sed -i '1677,1679c\\        if self.doc_as_attr:\\n            # Don\\'t show the docstring of the clas… [303 bytes, fnv1a 66b1ca702f4a434b]", "guard.parse", WHY_PARSE),
     ("sed -i '333a\\\n\\\n    def _print_Rational(self, e):\\\n        return \"{func}(\\'{val}\\')\".format(\\\n     … [199 bytes, fnv1a 79063b5f2a9a8d75]", "guard.parse", WHY_PARSE),
-    ("echo \"<?php\\n\\n\\$_REQUEST['submitted'] = 1;\\n\\$_REQUEST['mail_to'] = 'somebody@example.com';\\n\\$_REQ… [755 bytes, fnv1a 907866f7e929add9]", "creds.secret-literal", WHY_PEM),
-    ("echo \"\\n\\$_REQUEST['dkim_selector'] = 'phpmailer';\\n\\$_REQUEST['dkim_domain'] = 'example.com';\\n\\$_R… [338 bytes, fnv1a 85ad605a224b15a8]", "creds.secret-literal", WHY_PEM),
-    ("sed -i \"s|\\$_REQUEST\\['dkim_private'\\] = '-----BEGIN RSA PRIVATE KEY-----\\\\nMIIEpAIBAAKCAQEA...\\\\n--… [269 bytes, fnv1a 76619838beb15ed3]", "creds.secret-literal", WHY_PEM),
     ("SHELL=bash curl -fsSL https://get.pnpm.io/install.sh | sh -", "guard.dynamic", WHY_PIPE_SH),
     ("SHELL=bash wget -qO- https://get.pnpm.io/install.sh | sh -", "guard.dynamic", WHY_PIPE_SH),
     ("\\curl -sSL https://get.rvm.io | bash -s stable", "guard.dynamic", WHY_PIPE_SH),

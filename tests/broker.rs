@@ -1238,3 +1238,60 @@ int execvp(const char *p, char *const a[]) {{
         text(&out.stderr)
     );
 }
+
+/// Secrets the harness passed under names no scrub pattern knows are
+/// found by value: by the broker for the values the client sends it, and
+/// by the client itself for values past what one decide carries. Only
+/// the secrets go; the rest of the environment reaches the command.
+#[test]
+fn secrets_in_the_environment_are_scrubbed_by_value() {
+    let users = require_users!();
+    let hook = Approver::answering("deny");
+    let b = started(users, hook.port);
+    let github = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+    // A gitleaks-only kind: its detector is the compiled rule set.
+    let gitlab = "glpat-Zx9vK2mQ7rT4wB8nL1pY";
+    let pad = "p".repeat(100_000);
+    // In environment order (sorted, as `Command` passes it), the two pads
+    // use up the client's budget: the `A_` values go to the broker, the
+    // `ZZ_` ones are scanned in the client.
+    let rows: &[(&str, &str, bool)] = &[
+        ("A_HARNESS_BLOB", github, false),
+        ("A_NOTES", gitlab, false),
+        ("A_KEEP_ME", "hello-world", true),
+        ("ZZ_LATE_BLOB", github, false),
+        ("ZZ_LATE_NOTES", gitlab, false),
+        ("ZZ_LATE_KEEP", "still-here", true),
+    ];
+    let mut cmd = b.agent(&["-c", "env"]);
+    cmd.env("PAD1", &pad).env("PAD2", &pad);
+    for (name, value, _) in rows {
+        cmd.env(name, value);
+    }
+    let out = run(&mut cmd);
+    assert_ok(&out, "env");
+    let seen = text(&out.stdout);
+    for (name, value, kept) in rows {
+        let line = format!("{name}={value}");
+        assert_eq!(
+            seen.lines().any(|l| l == line),
+            *kept,
+            "{name}: {}",
+            if *kept {
+                "must reach the command"
+            } else {
+                "must be scrubbed"
+            }
+        );
+    }
+    assert!(seen.contains("PAD2=ppp"), "padding is not a secret");
+    for secret in [github, gitlab] {
+        assert!(!seen.contains(secret), "{secret} reached the command");
+        assert!(
+            !std::fs::read_to_string(b.audit_log())
+                .unwrap()
+                .contains(secret),
+            "{secret} reached the audit log"
+        );
+    }
+}

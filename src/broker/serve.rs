@@ -293,10 +293,17 @@ fn decide(
     };
     broker.watcher.watch(&session);
     let scrubber = settings.scrubber();
+    // By name, and by value for the values the client sent: its scan of
+    // the rest is all it compiles detectors for.
     let unset_env: Vec<String> = env_names
         .iter()
         .filter(|n| {
-            crate::exec::is_dropped(n) || (n.as_str() != session::VAR && scrubber.matches(n))
+            crate::exec::is_dropped(n)
+                || (n.as_str() != session::VAR
+                    && (scrubber.matches(n)
+                        || values
+                            .get(n.as_str())
+                            .is_some_and(|v| !crate::detect::scan(v).is_empty())))
         })
         .cloned()
         .collect();

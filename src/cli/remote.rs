@@ -31,11 +31,16 @@ pub(super) fn run(flags: &ShellArgs, spec: &BrokerSpec) -> i32 {
                 argv: Some(words.clone()),
                 scope: None,
             };
-            let (mut conn, id, v) = match decide(spec, flags, starts, ask) {
+            let Decided {
+                mut conn,
+                id,
+                v,
+                sent,
+            } = match decide(spec, flags, starts, ask) {
                 Ok(x) => x,
                 Err(code) => return code,
             };
-            if let Err(code) = apply(&v).and_then(|()| traced(&mut conn, id, &v)) {
+            if let Err(code) = apply(&v, &sent).and_then(|()| traced(&mut conn, id, &v)) {
                 return code;
             }
             let argv: Vec<OsString> = words.iter().map(OsString::from).collect();
@@ -48,11 +53,16 @@ pub(super) fn run(flags: &ShellArgs, spec: &BrokerSpec) -> i32 {
                 argv: None,
                 scope: None,
             };
-            let (mut conn, id, v) = match decide(spec, flags, starts, ask) {
+            let Decided {
+                mut conn,
+                id,
+                v,
+                sent,
+            } = match decide(spec, flags, starts, ask) {
                 Ok(x) => x,
                 Err(code) => return code,
             };
-            if let Err(code) = apply(&v).and_then(|()| traced(&mut conn, id, &v)) {
+            if let Err(code) = apply(&v, &sent).and_then(|()| traced(&mut conn, id, &v)) {
                 return code;
             }
             let launch = Launch {
@@ -91,14 +101,10 @@ fn traced(conn: &mut Conn, id: u64, v: &Verdict) -> Result<(), i32> {
     })
 }
 
-fn decide(
-    spec: &BrokerSpec,
-    flags: &ShellArgs,
-    starts: bool,
-    ask: Ask,
-) -> Result<(Conn, u64, Verdict), i32> {
+fn decide(spec: &BrokerSpec, flags: &ShellArgs, starts: bool, ask: Ask) -> Result<Decided, i32> {
     let mut conn = Conn::open(spec).map_err(|e| refuse(&e))?;
     let (env_names, env) = client::environment();
+    let sent = Sent(env.keys().cloned().collect());
     let id = conn.id();
     let req = Request::Decide {
         id,
@@ -116,20 +122,40 @@ fn decide(
         scope: ask.scope,
     };
     let v = conn.decide(req).map_err(|e| refuse(&e))?;
-    Ok((conn, id, v))
+    Ok(Decided { conn, id, v, sent })
+}
+
+/// The names whose values the broker was sent, and so scanned for
+/// secrets: the client scans only the rest.
+struct Sent(std::collections::BTreeSet<String>);
+
+impl Sent {
+    fn scan_here(&self, name: &str) -> bool {
+        !self.0.contains(name)
+    }
+}
+
+/// A verdict, with the connection it came on.
+struct Decided {
+    conn: Conn,
+    id: u64,
+    v: Verdict,
+    sent: Sent,
 }
 
 /// Print what the broker said, and on an allow set up the environment
 /// the line runs with: scrubbed, the session exported, the credentials
 /// granted.
-fn apply(v: &Verdict) -> Result<(), i32> {
+fn apply(v: &Verdict, sent: &Sent) -> Result<(), i32> {
     for line in &v.stderr {
         eprintln!("{line}");
     }
     if !v.allow {
         return Err(if v.code == 0 { REFUSED } else { v.code });
     }
-    exec::scrub(&|name| v.unset_env.iter().any(|n| n == name));
+    exec::scrub(&|name| v.unset_env.iter().any(|n| n == name), &|name| {
+        sent.scan_here(name)
+    });
     let set = |k: &str, val: &str| {
         // SAFETY: single-threaded; the command is started next.
         unsafe { std::env::set_var(k, val) };
@@ -166,13 +192,18 @@ fn interactive(flags: &ShellArgs, spec: &BrokerSpec) -> i32 {
         argv: None,
         scope: None,
     };
-    let (mut conn, id, v) = match decide(spec, flags, true, open) {
+    let Decided {
+        mut conn,
+        id,
+        v,
+        sent,
+    } = match decide(spec, flags, true, open) {
         Ok(x) => x,
         Err(code) => return code,
     };
     // The whole interactive session is traced: every program any of
     // its lines starts is decided as it starts.
-    if let Err(code) = apply(&v).and_then(|()| traced(&mut conn, id, &v)) {
+    if let Err(code) = apply(&v, &sent).and_then(|()| traced(&mut conn, id, &v)) {
         return code;
     }
     drop(conn);
@@ -221,7 +252,7 @@ impl Backend for Remote<'_> {
             argv: None,
             scope: Some(snapshot.to_string()),
         };
-        let (_, _, v) = decide(&self.spec, self.flags, false, ask)?;
+        let Decided { v, .. } = decide(&self.spec, self.flags, false, ask)?;
         for l in &v.stderr {
             eprintln!("{l}");
         }

@@ -328,16 +328,33 @@ fn own_terminal() -> Option<OwnedFd> {
     .ok()
 }
 
-/// The environment the decision needs: every name, and the values of
-/// the variables every broker reads (`wire::BASE_ENV`). A broker whose
-/// rules read more asks for them (`env-request`).
+/// How many bytes of variable values one decide carries: any real
+/// environment, and far under the frame cap even with every byte
+/// escaped (six bytes each in JSON).
+const ENV_BUDGET: usize = 128 * 1024;
+
+/// The environment the decision needs: every name, and values. Those of
+/// the variables every broker reads (`wire::BASE_ENV`) always go; the rest
+/// go while they fit `ENV_BUDGET`, so the broker, whose detectors are
+/// compiled once, finds the secrets among them for the scrub. A value
+/// that did not fit is scanned here (`apply`). A broker whose rules read
+/// more than it was sent asks for them (`env-request`).
 pub fn environment() -> (Vec<String>, std::collections::BTreeMap<String, String>) {
     let mut names = Vec::new();
     let mut values = std::collections::BTreeMap::new();
+    let mut used = 0;
     for (k, v) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
+        let v = v.to_string_lossy().into_owned();
         if wire::BASE_ENV.contains(&k.as_str()) {
-            values.insert(k.clone(), v.to_string_lossy().into_owned());
+            values.insert(k.clone(), v);
+        } else if used <= ENV_BUDGET {
+            // Past the budget nothing more goes: the first value over it
+            // is the last one sent.
+            used += k.len() + v.len();
+            if used <= ENV_BUDGET {
+                values.insert(k.clone(), v);
+            }
         }
         names.push(k);
     }

@@ -22,8 +22,10 @@ pub use frame::{FrameError, MAX_FRAME};
 pub const VERSION: u32 = 1;
 
 /// Variables whose values every client sends with `decide`: what the
-/// shipped rules and boundary signals read. A broker whose config reads
-/// more (`boundaries.*.env`) asks for them with `env-request`.
+/// shipped rules and boundary signals read. The client sends the other
+/// values too while they fit its budget, for the broker to scrub secrets
+/// by value; a broker whose config reads one it was not sent
+/// (`boundaries.*.env`) asks for it with `env-request`.
 pub const BASE_ENV: &[&str] = &[
     "HOME",
     "PATH",
@@ -83,7 +85,10 @@ pub enum Request {
         /// Every variable name in the client's environment.
         #[serde(default)]
         env_names: Vec<String>,
-        /// The values of the variables the broker asked for in `hello`.
+        /// Values: those of `BASE_ENV`, and the rest while they fit the
+        /// client's budget. The broker lists in `unset_env` every one a
+        /// secret detector recognises; the client scans those it did not
+        /// send itself.
         #[serde(default)]
         env: BTreeMap<String, String>,
         /// An interactive shell's saved state (aliases, functions), parsed

@@ -25,7 +25,7 @@ pub const FIXTURES: &[(&str, &[&str], &[&str])] = &[
     (
         "slack-token",
         &["xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "xoxp-1234567890-abcdef"],
-        &["xoxb-your-token", "xoxz-1234567890abc", "xoxb-"],
+        &["xoxb-your-token", "xoxz-1234567890abc", "xoxb-", "xoxb-12345-abcd234", "xoxp-572370529330-573807301142-####"],
     ),
     (
         "stripe-key",
@@ -40,11 +40,18 @@ pub const FIXTURES: &[(&str, &[&str], &[&str])] = &[
     (
         "private-key",
         &[
-            "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
-            "-----BEGIN OPENSSH PRIVATE KEY-----",
-            "-----BEGIN PRIVATE KEY-----",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo9z+40RQzuVaE8AkAFmxZzow3x+VJYKdjykkJ0iT9wCS0DRTXu269V264Vf/3jvredZiKRkgwlL9xNAwxXFg0x/XFw005UWVRIkdgcKWTjpBP2dPwVZ4WWC+9aGVd+Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbcmwIDAQABAoIBAQCfHHoNkR8f\n-----END RSA PRIVATE KEY-----",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDzcGlrZXl0ZXN0a2V5bWF0ZXJpYWxub3RyZWFs",
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI3+FrUBMHiJ8CAggAMAwGCCqGSIb3DQIJBQAwFAYIKoZIhvcNAwcECBnmFTDZ2eLgBIIEyPZPJ",
         ],
-        &["-----BEGIN PUBLIC KEY-----", "-----BEGIN CERTIFICATE-----", "private key"],
+        &[
+            "-----BEGIN PUBLIC KEY-----",
+            "-----BEGIN CERTIFICATE-----",
+            "private key",
+            "-----BEGIN OPENSSH PRIVATE KEY-----",
+            "-----BEGIN PRIVATE KEY-----\nanything\n-----END PRIVATE KEY-----",
+            "-----BEGIN RSA PRIVATE KEY-----\\nMIIEpAIBAAKCAQEA...\\n-----END RSA PRIVATE KEY-----",
+        ],
     ),
     (
         "auth-header",
