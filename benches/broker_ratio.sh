@@ -12,6 +12,9 @@
 # Usage: sudo benches/broker_ratio.sh [RUNS]   (needs root, hyperfine, setpriv)
 #   SKIP_BUILD=1       use target/release/guard as it is
 #   EXEC_TREE=off      run the broker with exec_tree: off (no tracing)
+#   PAUSE=SECONDS      keep the broker up that long before the run, for
+#                      profiling it (perf record -p); the work dir, with
+#                      client.yaml, is written to /tmp/bench-work
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-500}
