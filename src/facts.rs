@@ -993,6 +993,109 @@ fn sed_part(chars: &[char], from: usize, delim: char, pattern: bool) -> Option<u
 /// Scan code for what it reaches: programs rules care about, paths (added
 /// to the command's paths), variable names (added to its reads) and cloud
 /// SDK imports.
+/// `import MySQLdb; print(MySQLdb.__version__)`: Python code that imports
+/// a module only to show that it is installed, or which version, opens no
+/// connection and uses no credential. In the code, every mention of the
+/// module must be its plain `import` statement or a version attribute; in
+/// a string, words of a message (`'MySQLdb not installed'`), never an
+/// f-string field that uses it. Nothing may reach a module without naming
+/// it (`sys.modules`, `getattr`, `__import__`, `exec`).
+fn only_probed(code: &str, module: &str) -> bool {
+    const REFLECTION: &[&str] = &[
+        "__import__",
+        "importlib",
+        "sys.modules",
+        "getattr",
+        "globals",
+        "locals",
+        "vars",
+        "__dict__",
+        "__builtins__",
+        "exec",
+        "eval",
+        "compile",
+        "pickle",
+        "runpy",
+    ];
+    if REFLECTION.iter().any(|r| code.contains(r)) {
+        return false;
+    }
+    let split = crate::python::split(code);
+    let (mut imported, mut shown) = (false, false);
+    for (before, after) in mentions(&split.code, module) {
+        // The statement it is in: from the last `;` or newline.
+        let stmt = before
+            .rfind([';', '\n'])
+            .map_or(before, |j| &before[j + 1..])
+            .trim_start();
+        let rest = after.split([';', '\n']).next().unwrap_or("").trim();
+        if stmt.starts_with("import") || stmt.starts_with("from") {
+            if stmt != "import " || !rest.is_empty() {
+                return false;
+            }
+            imported = true;
+        } else if probed(after) {
+            shown = true;
+        } else {
+            return false;
+        }
+    }
+    for text in &split.strings {
+        for (before, after) in mentions(text, module) {
+            let opens = before
+                .chars()
+                .next_back()
+                .is_some_and(|c| !c.is_whitespace());
+            let ends = after.chars().next().is_none_or(|c| " :,!?".contains(c));
+            if opens || !(ends || probed(after)) {
+                return false;
+            }
+            shown = true;
+        }
+    }
+    // A bare `import boto3` says nothing: it stays what it looks like,
+    // the start of code that uses the SDK.
+    imported && shown
+}
+
+/// `.__version__` and the like, as the whole attribute.
+fn probed(after: &str) -> bool {
+    const PROBES: &[&str] = &[
+        ".__version__",
+        ".version_info",
+        ".version",
+        ".VERSION",
+        ".__file__",
+    ];
+    PROBES.iter().any(|p| {
+        after.strip_prefix(p).is_some_and(|t| {
+            t.chars()
+                .next()
+                .is_none_or(|c| !(c.is_alphanumeric() || "_(.[".contains(c)))
+        })
+    })
+}
+
+/// Each whole-word mention of `word` in `text`: what is before and after.
+fn mentions<'a>(text: &'a str, word: &str) -> Vec<(&'a str, &'a str)> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = text[at..].find(word).map(|i| at + i) {
+        at = i + word.len();
+        let (before, after) = (&text[..i], &text[at..]);
+        if before
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(ident(c) || c == '.'))
+            && after.chars().next().is_none_or(|c| !ident(c))
+        {
+            out.push((before, after));
+        }
+    }
+    out
+}
+
 fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
     static IMPORTS: OnceLock<Option<Regex>> = OnceLock::new();
     let imports = IMPORTS.get_or_init(|| {
@@ -1008,7 +1111,8 @@ fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
             if !matches!(
                 what,
                 "child_process" | "subprocess" | "os.system" | "os.popen" | "Kernel.system"
-            ) {
+            ) && !(is_python(&facts.program) && only_probed(code, what))
+            {
                 facts.code.push(format!("import {what}"));
             }
         }

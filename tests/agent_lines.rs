@@ -296,8 +296,6 @@ const EXPECTED_PROMPTS: &[(&str, &str, &str)] = &[
 /// and what guard gets wrong. They count against the 0.3% bound.
 const KNOWN_FALSE_POSITIVES: &[(&str, &str, &str)] = &[
     ("export PATH=$(pwd)/clang+llvm-3.9.1-x86_64-linux-gnu-ubuntu-16.04/bin:$PATH && export LLVM_CONFIG=$(… [167 bytes, fnv1a 627803fa6e019d98]", "creds.file-read", FP_ASSIGNMENT_AS_PATH),
-    ("python3 -c \"import MySQLdb; print('MySQLdb installed')\" || echo \"MySQLdb not installed\"", "creds.inline-code", FP_IMPORT_ONLY),
-    ("python3 -c \"import MySQLdb; print(MySQLdb.__version__)\"", "creds.inline-code", FP_IMPORT_ONLY),
     ("mkdir -p ~/.ssh && chmod 700 ~/.ssh && ssh-keyscan -t rsa,ecdsa,ed25519 github.com >> ~/.ssh/known_hosts", "creds.file-read", FP_KNOWN_HOSTS),
     ("ssh-keyscan -t rsa,ecdsa,ed25519 github.com >> ~/.ssh/known_hosts", "creds.file-read", FP_KNOWN_HOSTS),
     ("find . -name \"*.toml\" -o -name \"*.env\" -o -name \"*.config\" | head -10", "creds.file-read", FP_LISTING),

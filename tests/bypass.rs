@@ -542,6 +542,40 @@ fn interpreter_one_liners() {
         "interpreters",
         &[
             ("python3 -c 'import boto3'", Flagged),
+            // An import only to show the module is there, or its version,
+            // is not a use; anything else done with it is.
+            ("python3 -c 'import boto3; print(boto3.__version__)'", Allow),
+            (
+                r#"python3 -c "import MySQLdb; print('MySQLdb installed')" || echo "MySQLdb not installed""#,
+                Allow,
+            ),
+            ("python3 -c \"import MySQLdb; MySQLdb.connect(host='db')\"", Flagged),
+            ("python3 -c 'import MySQLdb as m; print(m.__version__); m.connect()'", Flagged),
+            (
+                "python3 -c 'import MySQLdb; import MySQLdb as m; print(MySQLdb.__version__); m.connect()'",
+                Flagged,
+            ),
+            (
+                "python3 -c 'import MySQLdb; x = MySQLdb if 1 else 0; print(MySQLdb.__version__); x.connect()'",
+                Flagged,
+            ),
+            ("python3 -c \"import MySQLdb; print(f'{MySQLdb.connect()}')\"", Flagged),
+            (
+                "python3 -c \"import MySQLdb; print(f'{(x:=MySQLdb)} {MySQLdb.__version__}'); x.connect()\"",
+                Flagged,
+            ),
+            (
+                "python3 -c \"import MySQLdb; print(MySQLdb.__version__); getattr(MySQLdb, 'connect')()\"",
+                Flagged,
+            ),
+            (
+                "python3 -c \"import MySQLdb, sys; print(MySQLdb.__version__); sys.modules['MySQLdb'].connect()\"",
+                Flagged,
+            ),
+            ("python3 -c 'from MySQLdb import connect; print(connect.__version__)'", Flagged),
+            ("python3 -c 'import boto3; print(boto3.__version__); boto3.client(\"s3\")'", Flagged),
+            ("python3 -c 'import MySQLdb; print(MySQLdb.version.x)'", Flagged),
+            ("python3 -c 'import MySQLdb; c = MySQLdb; print(c.__version__); c.connect()'", Flagged),
             (
                 "python -c 'import subprocess; subprocess.run([\"aws\", \"s3\", \"ls\"])'",
                 Flagged,
