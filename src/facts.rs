@@ -1108,11 +1108,12 @@ fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
         for m in re.find_iter(code) {
             let what = m.as_str();
             // Process spawning alone is not a credential; what it runs is.
-            if !matches!(
+            let spawns = matches!(
                 what,
                 "child_process" | "subprocess" | "os.system" | "os.popen" | "Kernel.system"
-            ) && !(is_python(&facts.program) && only_probed(code, what))
-            {
+            );
+            let probed = is_python(&facts.program) && only_probed(code, what);
+            if !spawns && !probed {
                 facts.code.push(format!("import {what}"));
             }
         }
