@@ -53,7 +53,6 @@ const FP_ASSIGNMENT_AS_PATH: &str = "to fix: an assignment value with an unknown
 const FP_TEMPLATE_LITERAL: &str = "to fix: the inline code only 'starts processes' by facts.rs scan_code's SPAWN regex: a backtick-quoted span (`DataArray` in a Python comment, a JavaScript template literal) or Python's builtin exec( is read as a shell backtick or an exec call";
 const FP_NESTED_SUBSTITUTION: &str = "to fix: the exported name JAVA_HOME is literal; guard.tamper-indirect's args_regex (rules/credentials.yaml) runs on the joined arguments, where the nested substitution in the value (`$(dirname $(which java))`) puts \" $\" inside the word";
 const FP_URL_AS_PATH: &str = "to fix: a URL argument is taken as a relative path (cwd + `https:/...`) and its `.key` (or unknown) tail matched against `**/*.key`; a URL names no local file";
-const FP_IMPORT_ONLY: &str = "to fix: the code imports the MySQL driver only to print its version or whether it is installed; an import opens no connection and uses no credential (facts.rs scan_code counts any import of a database driver)";
 const FP_LISTING: &str =
     "to fix: find -name only lists names; guard takes the pattern for the files it names, since what find prints into a pipe may be read next (`find . -name '*.env' | xargs cat`), and does not know that head only prints them";
 const FP_SUBSTITUTION_SUFFIX: &str = "to fix: the unknown output of `$(uname -r)` is taken as able to end in `.key`/`.pem`; the line greps a kernel config";
