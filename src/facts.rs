@@ -1042,10 +1042,15 @@ fn only_probed(code: &str, module: &str) -> bool {
     }
     for text in &split.strings {
         for (before, after) in mentions(text, module) {
-            let opens = before
-                .chars()
-                .next_back()
-                .is_some_and(|c| !c.is_whitespace());
+            // Words of a message: at the start, or after a word. An
+            // f-string field (`{MySQLdb.connect()}`, `{(x := MySQLdb)}`)
+            // has an operator or a bracket before it.
+            let opens = text.contains(":=")
+                || before
+                    .trim_end()
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| !c.is_alphanumeric());
             let ends = after.chars().next().is_none_or(|c| " :,!?".contains(c));
             if opens || !(ends || probed(after)) {
                 return false;

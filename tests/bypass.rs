@@ -575,6 +575,14 @@ fn interpreter_one_liners() {
             ("python3 -c 'from MySQLdb import connect; print(connect.__version__)'", Flagged),
             ("python3 -c 'import boto3; print(boto3.__version__); boto3.client(\"s3\")'", Flagged),
             ("python3 -c 'import MySQLdb; print(MySQLdb.version.x)'", Flagged),
+            (
+                "python3 -c \"import MySQLdb; print(MySQLdb.__version__, f'{(x:= MySQLdb )}'); x.connect()\"",
+                Flagged,
+            ),
+            (
+                "python3 -c \"import MySQLdb; print(MySQLdb.__version__, f'{[ MySQLdb ][0]}')\"",
+                Flagged,
+            ),
             ("python3 -c 'import MySQLdb; c = MySQLdb; print(c.__version__); c.connect()'", Flagged),
             (
                 "python -c 'import subprocess; subprocess.run([\"aws\", \"s3\", \"ls\"])'",
