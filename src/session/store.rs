@@ -41,7 +41,12 @@ pub fn private_subdir(path: &Path) -> std::io::Result<()> {
 
 /// Write a file readable only by the user, atomically.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per call, not per process: the broker's threads save the
+    // same session at once (the first lines of a new harness), and a
+    // shared temp name let one rename the other's file away (ENOENT).
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -267,4 +272,34 @@ fn stale(id: &str) -> bool {
         .and_then(|m| m.modified().ok())
         .and_then(|t| t.elapsed().ok())
         .is_some_and(|age| age > std::time::Duration::from_secs(60))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The broker's threads saving one session at once each land whole.
+    #[test]
+    fn concurrent_private_writes_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("session.json");
+        let failures: usize = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..8)
+                .map(|t| {
+                    let path = &path;
+                    s.spawn(move || {
+                        (0..200)
+                            .filter(|i| {
+                                super::write_private(path, format!("{t}-{i}").as_bytes()).is_err()
+                            })
+                            .count()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).sum()
+        });
+        assert_eq!(failures, 0);
+        let last = std::fs::read_to_string(&path).unwrap();
+        assert!(last.contains('-'), "{last}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temp file is left behind");
+    }
 }
