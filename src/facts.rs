@@ -75,11 +75,20 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
     };
     let declares = crate::unwrap::DECLARATIONS.contains(&facts.program.as_str());
     let fetches = URL_CLIENTS.contains(&facts.program.as_str());
-    // ls, stat and du print names and metadata, never what a file holds,
+    // ls, stat, du and find print names and metadata, never what a file holds,
     // so where only the agent sees what they print they read nothing. A
     // name they print into a pipe, a file or a substitution may be read
     // next (`ls ~/.ssh/id_* | xargs cat`).
-    let lists = matches!(facts.program.as_str(), "ls" | "stat" | "du")
+    let lists = (matches!(facts.program.as_str(), "ls" | "stat" | "du")
+        // find only lists too, without an action that runs, deletes,
+        // writes a file or reads names from one.
+        || facts.program == "find"
+            && !cmd.args().iter().any(|w| {
+                let t = w.text.as_str();
+                ["-exec", "-ok", "-delete", "-fprint", "-fls", "-files0-from"]
+                    .iter()
+                    .any(|a| t.starts_with(a))
+            }))
         && cmd.via.is_empty()
         // `du --files0-from=F` and `-X F` read F, and print it in errors.
         && !cmd

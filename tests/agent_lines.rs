@@ -53,8 +53,6 @@ const FP_ASSIGNMENT_AS_PATH: &str = "to fix: an assignment value with an unknown
 const FP_TEMPLATE_LITERAL: &str = "to fix: the inline code only 'starts processes' by facts.rs scan_code's SPAWN regex: a backtick-quoted span (`DataArray` in a Python comment, a JavaScript template literal) or Python's builtin exec( is read as a shell backtick or an exec call";
 const FP_NESTED_SUBSTITUTION: &str = "to fix: the exported name JAVA_HOME is literal; guard.tamper-indirect's args_regex (rules/credentials.yaml) runs on the joined arguments, where the nested substitution in the value (`$(dirname $(which java))`) puts \" $\" inside the word";
 const FP_URL_AS_PATH: &str = "to fix: a URL argument is taken as a relative path (cwd + `https:/...`) and its `.key` (or unknown) tail matched against `**/*.key`; a URL names no local file";
-const FP_LISTING: &str =
-    "to fix: find -name only lists names; guard takes the pattern for the files it names, since what find prints into a pipe may be read next (`find . -name '*.env' | xargs cat`), and does not know that head only prints them";
 const FP_SUBSTITUTION_SUFFIX: &str = "to fix: the unknown output of `$(uname -r)` is taken as able to end in `.key`/`.pem`; the line greps a kernel config";
 const FP_KNOWN_HOSTS: &str = "to fix: ~/.ssh/known_hosts holds public host keys and the line only appends to it (and creates and chmods ~/.ssh); `~/.ssh` and `~/.ssh/**[!b]` catch every file there but *.pub";
 const FP_OWN_DOWNLOAD: &str = "to fix: the `.key` file is the public apt signing key this very line downloads (`wget -O kitware.key ...`)";
@@ -297,7 +295,6 @@ const KNOWN_FALSE_POSITIVES: &[(&str, &str, &str)] = &[
     ("export PATH=$(pwd)/clang+llvm-3.9.1-x86_64-linux-gnu-ubuntu-16.04/bin:$PATH && export LLVM_CONFIG=$(… [167 bytes, fnv1a 627803fa6e019d98]", "creds.file-read", FP_ASSIGNMENT_AS_PATH),
     ("mkdir -p ~/.ssh && chmod 700 ~/.ssh && ssh-keyscan -t rsa,ecdsa,ed25519 github.com >> ~/.ssh/known_hosts", "creds.file-read", FP_KNOWN_HOSTS),
     ("ssh-keyscan -t rsa,ecdsa,ed25519 github.com >> ~/.ssh/known_hosts", "creds.file-read", FP_KNOWN_HOSTS),
-    ("find . -name \"*.toml\" -o -name \"*.env\" -o -name \"*.config\" | head -10", "creds.file-read", FP_LISTING),
     ("export JAVA_HOME=$(dirname $(dirname $(readlink -f $(which java)))) && echo $JAVA_HOME", "guard.tamper-indirect", FP_NESTED_SUBSTITUTION),
     ("wget -O kitware.key https://apt.kitware.com/keys/kitware-archive-latest.asc && gpg --dearmor < kitwa… [202 bytes, fnv1a 6d00724dd0c1f445]", "creds.file-read", FP_OWN_DOWNLOAD),
     ("uname -r && grep CONFIG_IO_URING /boot/config-$(uname -r)", "creds.file-read", FP_SUBSTITUTION_SUFFIX),
@@ -312,7 +309,7 @@ const KNOWN_FALSE_POSITIVES: &[(&str, &str, &str)] = &[
 /// but counted against the bound when they prompt. (line, why)
 const HOST_DEPENDENT: &[(&str, &str)] = &[
     ("source /root/.bashrc", "sources /root/.bashrc, a file on the test machine: what it runs (here an eval) depends on the host"),
-    ("du -sh /tmp/* | sort -rh | head -n 10", "a glob over /tmp, judged by what the test machine's /tmp holds (here: *.pem files); du only reads sizes, so where it prompts that is a false positive too (FP_LISTING)"),
+    ("du -sh /tmp/* | sort -rh | head -n 10", "a glob over /tmp, judged by what the test machine's /tmp holds (here: *.pem files); du only reads sizes and its names go only to sort and head for display, so where it prompts that is a false positive"),
     ("rm -rf /tmp/*", "a glob over /tmp, judged by what the test machine's /tmp holds (here: *.pem files); deleting key files there is fair to review"),
     ("rm -rf /tmp/* && rm -rf ~/.cache/* && apt-get autoremove -y", "a glob over /tmp, judged by what the test machine's /tmp holds (here: *.pem files); deleting key files there is fair to review"),
 ];

@@ -169,16 +169,27 @@ impl<'a> Walker<'a> {
     }
 
     fn pipeline(&mut self, p: &ast::Pipeline, via: &[String]) -> Result<(), ParseError> {
+        let mut starts = Vec::with_capacity(p.seq.len() + 1);
         for (i, cmd) in p.seq.iter().enumerate() {
             let stdin = if i == 0 {
                 Stdin::Inherited
             } else {
                 Stdin::Pipe
             };
-            let start = self.commands.len();
+            starts.push(self.commands.len());
             self.command(cmd, via, stdin)?;
-            if i + 1 < p.seq.len() {
-                self.output_read_from(start);
+        }
+        starts.push(self.commands.len());
+        // What an element prints is read by the rest of the pipeline,
+        // unless the rest only shows it: `find . -name '*.env' | head`
+        // puts names on the agent's screen and in no command's hands.
+        for i in 0..p.seq.len().saturating_sub(1) {
+            let rest = &self.commands[starts[i + 1]..];
+            let shown = rest.len() == p.seq.len() - i - 1 && rest.iter().all(shows_only);
+            if !shown {
+                for c in &mut self.commands[starts[i]..starts[i + 1]] {
+                    c.output_read = true;
+                }
             }
         }
         Ok(())
@@ -670,4 +681,76 @@ fn target_kind(target: &Word) -> Sink {
     } else {
         Sink::File
     }
+}
+
+/// A pipeline stage that only passes text on for display: a filter that
+/// reads nothing but its input (no operands, no option naming a file), run
+/// as it is written, its output going to the screen or the next such
+/// stage. Each filter's flags are the few that name no file: `sort -o F`,
+/// `xargs`, `tee` and `grep -f` are not stages of this kind.
+fn shows_only(c: &Command) -> bool {
+    // (program, flags that may be clustered, flags that take a value)
+    const FILTERS: &[(&str, &str, &str)] = &[
+        ("head", "qvz", "nc"),
+        ("tail", "qvzf", "nc"),
+        ("sort", "bdfghinrsuzMRV", "kt"),
+        ("uniq", "cdiuz", "fsw"),
+        ("wc", "clmwL", ""),
+        ("cat", "AbeEnstTuv", ""),
+        ("nl", "", ""),
+    ];
+    let Some(&(_, flags, takes)) = FILTERS.iter().find(|(p, _, _)| *p == c.program()) else {
+        return false;
+    };
+    let static_word = |w: &crate::command::Word| !w.dynamic && !w.glob;
+    if !(c.via.is_empty()
+        && c.assignments.is_empty()
+        && c.data.is_empty()
+        && c.argv.iter().all(static_word)
+        && c.redirects.iter().all(|r| {
+            let t = r.target.text.as_str();
+            !r.target.dynamic
+                && (t == "/dev/null" || t.chars().all(|ch| ch.is_ascii_digit() || ch == '-'))
+        }))
+    {
+        return false;
+    }
+    let value_ok = |v: &str| {
+        !v.is_empty()
+            && v.len() <= 16
+            && v.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ",.+".contains(ch))
+    };
+    let mut args = c.args().iter().map(|w| w.text.as_str());
+    while let Some(a) = args.next() {
+        let Some(cluster) = a
+            .strip_prefix('-')
+            .filter(|t| !t.is_empty() && !t.starts_with('-'))
+        else {
+            return false;
+        };
+        // `head -20`
+        if cluster.chars().all(|ch| ch.is_ascii_digit()) && takes.contains('n') {
+            continue;
+        }
+        for (at, ch) in cluster.char_indices() {
+            if flags.contains(ch) {
+                continue;
+            }
+            if !takes.contains(ch) {
+                return false;
+            }
+            let attached = &cluster[at + ch.len_utf8()..];
+            let ok = if attached.is_empty() {
+                args.next().is_some_and(value_ok)
+            } else {
+                value_ok(attached)
+            };
+            if !ok {
+                return false;
+            }
+            break;
+        }
+    }
+    true
 }
