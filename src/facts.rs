@@ -1009,7 +1009,7 @@ fn sed_part(chars: &[char], from: usize, delim: char, pattern: bool) -> Option<u
 /// a string, words of a message (`'MySQLdb not installed'`), never an
 /// f-string field that uses it. Nothing may reach a module without naming
 /// it (`sys.modules`, `getattr`, `__import__`, `exec`).
-fn only_probed(code: &str, module: &str) -> bool {
+fn only_probed(code: &str, split: &crate::python::Split, module: &str) -> bool {
     const REFLECTION: &[&str] = &[
         "__import__",
         "importlib",
@@ -1029,7 +1029,6 @@ fn only_probed(code: &str, module: &str) -> bool {
     if REFLECTION.iter().any(|r| code.contains(r)) {
         return false;
     }
-    let split = crate::python::split(code);
     let (mut imported, mut shown) = (false, false);
     for (before, after) in mentions(&split.code, module) {
         // The statement it is in: from the last `;` or newline.
@@ -1111,6 +1110,10 @@ fn mentions<'a>(text: &'a str, word: &str) -> Vec<(&'a str, &'a str)> {
 }
 
 fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
+    // Python's own syntax says which words are only code: keywords and
+    // upper-case names outside strings are its own (`pass`, a
+    // `SECRET_KEY = …` setting), and comments run nothing.
+    let python = is_python(&facts.program).then(|| crate::python::split(code));
     static IMPORTS: OnceLock<Option<Regex>> = OnceLock::new();
     let imports = IMPORTS.get_or_init(|| {
         Regex::new(
@@ -1126,16 +1129,12 @@ fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
                 what,
                 "child_process" | "subprocess" | "os.system" | "os.popen" | "Kernel.system"
             );
-            let probed = is_python(&facts.program) && only_probed(code, what);
+            let probed = python.as_ref().is_some_and(|p| only_probed(code, p, what));
             if !spawns && !probed {
                 facts.code.push(format!("import {what}"));
             }
         }
     }
-    // Python's own syntax says which words are only code: keywords and
-    // upper-case names outside strings are its own (`pass`, a
-    // `SECRET_KEY = …` setting), and comments run nothing.
-    let python = is_python(&facts.program).then(|| crate::python::split(code));
     let (plain, quoted): (&str, Vec<&str>) = match &python {
         Some(p) => (&p.code, p.strings.iter().map(String::as_str).collect()),
         None => (code, Vec::new()),
