@@ -349,8 +349,8 @@ pub fn environment() -> (Vec<String>, std::collections::BTreeMap<String, String>
         if wire::BASE_ENV.contains(&k.as_str()) {
             values.insert(k.clone(), v);
         } else if used <= ENV_BUDGET {
-            // Past the budget nothing more goes: the first value over it
-            // is the last one sent.
+            // The first value over the budget is not sent, nor is any
+            // after it: what the broker gets is a prefix of the environment.
             used += k.len() + v.len();
             if used <= ENV_BUDGET {
                 values.insert(k.clone(), v);
