@@ -72,13 +72,27 @@ fn target_dir() -> PathBuf {
     dir
 }
 
+/// The element's text. The page swaps its fragments on server events and
+/// navigates after a form, so an element found a moment ago can be gone
+/// (stale) by the time its text is asked for: look it up again.
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await,
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(text) => return text,
+            Err(e)
+                if (e.is_stale_element_reference() || e.is_no_such_element())
+                    && Instant::now() < until =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("text of {css}: {e}"),
+        }
+    }
 }
 
 /// Wait until the page's body holds `needle`, with no reload from here:
