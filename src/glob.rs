@@ -140,57 +140,77 @@ impl Glob {
 
     /// Is there a string that both patterns match?
     pub fn intersects(&self, other: &Glob) -> bool {
+        self.intersects_sharing(other, 0)
+    }
+
+    /// Is there a string both patterns match where `run` consecutive
+    /// characters of it are literal in both? A word with a run-time part
+    /// (`/boot/config-$(uname -r)`) may supply anything there, so it can
+    /// name a protected file only through what it says outright: the part
+    /// of `**/.config/gcloud/**` it reaches must be spelt in the word, not
+    /// left to `$(…)` (its `config` is the wrong `config`).
+    pub fn intersects_sharing(&self, other: &Glob, run: usize) -> bool {
         let (a, b) = (&self.toks, &other.toks);
         let (n, m) = (a.len(), b.len());
-        // reach[i][j][s]: a[..i] and b[..j] can consume the same string;
-        // s = 1 when that string is empty or ends in `/` (a name starts).
-        let mut reach = vec![false; (n + 1) * (m + 1) * 2];
-        let idx = |i: usize, j: usize, s: usize| (i * (m + 1) + j) * 2 + s;
-        reach[idx(0, 0, 1)] = true;
+        let runs = run + 1;
+        // reach[i][j][s][r]: a[..i] and b[..j] can consume the same string;
+        // s = 1 when that string is empty or ends in `/` (a name starts);
+        // r is the literal-on-both run so far, held at `run` once reached.
+        let mut reach = vec![false; (n + 1) * (m + 1) * 2 * runs];
+        let idx = |i: usize, j: usize, s: usize, r: usize| ((i * (m + 1) + j) * 2 + s) * runs + r;
+        reach[idx(0, 0, 1, 0)] = true;
         for i in 0..=n {
             for j in 0..=m {
                 for s in 0..2 {
-                    if !reach[idx(i, j, s)] {
-                        continue;
-                    }
-                    // Epsilon moves: a star may match nothing; `**/` may be skipped.
-                    if i < n {
-                        if let Some(k) = epsilon(&a[i]) {
-                            reach[idx(i + 1, j, s)] = true;
-                            reach[idx((i + 1 + k).min(n), j, s)] = true;
+                    for r in 0..runs {
+                        if !reach[idx(i, j, s, r)] {
+                            continue;
                         }
-                    }
-                    if j < m {
-                        if let Some(k) = epsilon(&b[j]) {
-                            reach[idx(i, j + 1, s)] = true;
-                            reach[idx(i, (j + 1 + k).min(m), s)] = true;
+                        // Epsilon moves: a star may match nothing; `**/` may be skipped.
+                        if i < n {
+                            if let Some(k) = epsilon(&a[i]) {
+                                reach[idx(i + 1, j, s, r)] = true;
+                                reach[idx((i + 1 + k).min(n), j, s, r)] = true;
+                            }
                         }
-                    }
-                    if i == n || j == m || !consumes(&a[i]) || !consumes(&b[j]) {
-                        continue;
-                    }
-                    // Both consume one shared character; a star stays put
-                    // and leaves by epsilon.
-                    let (sa, sb) = (CharSet::of(&a[i]), CharSet::of(&b[j]));
-                    let ni = if is_repeating(&a[i]) { i } else { i + 1 };
-                    let nj = if is_repeating(&b[j]) { j } else { j + 1 };
-                    if sa.contains('/') && sb.contains('/') {
-                        reach[idx(ni, nj, 1)] = true;
-                    }
-                    // A run-time part (DStar in a bash pattern) may be anything.
-                    let may_dot =
-                        |g: &Glob, t: &Tok| g.dotfiles || matches!(t, Tok::Lit('.') | Tok::DStar);
-                    let dot_ok = s == 0 || (may_dot(self, &a[i]) && may_dot(other, &b[j]));
-                    if dot_ok && sa.contains('.') && sb.contains('.') {
-                        reach[idx(ni, nj, 0)] = true;
-                    }
-                    if sa.overlaps_ordinary(&sb) {
-                        reach[idx(ni, nj, 0)] = true;
+                        if j < m {
+                            if let Some(k) = epsilon(&b[j]) {
+                                reach[idx(i, j + 1, s, r)] = true;
+                                reach[idx(i, (j + 1 + k).min(m), s, r)] = true;
+                            }
+                        }
+                        if i == n || j == m || !consumes(&a[i]) || !consumes(&b[j]) {
+                            continue;
+                        }
+                        // Both consume one shared character; a star stays put
+                        // and leaves by epsilon.
+                        let (sa, sb) = (CharSet::of(&a[i]), CharSet::of(&b[j]));
+                        let ni = if is_repeating(&a[i]) { i } else { i + 1 };
+                        let nj = if is_repeating(&b[j]) { j } else { j + 1 };
+                        let nr = match (&a[i], &b[j]) {
+                            _ if r == run => run,
+                            (Tok::Lit(_), Tok::Lit(_)) => r + 1,
+                            _ => 0,
+                        };
+                        if sa.contains('/') && sb.contains('/') {
+                            reach[idx(ni, nj, 1, nr)] = true;
+                        }
+                        // A run-time part (DStar in a bash pattern) may be anything.
+                        let may_dot = |g: &Glob, t: &Tok| {
+                            g.dotfiles || matches!(t, Tok::Lit('.') | Tok::DStar)
+                        };
+                        let dot_ok = s == 0 || (may_dot(self, &a[i]) && may_dot(other, &b[j]));
+                        if dot_ok && sa.contains('.') && sb.contains('.') {
+                            reach[idx(ni, nj, 0, nr)] = true;
+                        }
+                        if sa.overlaps_ordinary(&sb) {
+                            reach[idx(ni, nj, 0, nr)] = true;
+                        }
                     }
                 }
             }
         }
-        reach[idx(n, m, 0)] || reach[idx(n, m, 1)]
+        reach[idx(n, m, 0, run)] || reach[idx(n, m, 1, run)]
     }
 }
 
@@ -357,6 +377,40 @@ mod tests {
         for (p, q, want) in cases {
             assert_eq!(Glob::bash(p).intersects(&Glob::new(q)), want, "{p} vs {q}");
             assert_eq!(Glob::new(q).intersects(&Glob::bash(p)), want, "{q} vs {p}");
+        }
+    }
+
+    #[test]
+    fn intersection_through_what_a_word_says() {
+        // (word pattern with \u{1} for a run-time part, rule, run, want)
+        let cases = [
+            ("/boot/config-\u{1}", "**/.config/gcloud/**", 4, false),
+            ("/boot/config-\u{1}", "**/*.key", 4, false),
+            ("/boot/config-\u{1}", "**/*.key", 0, true),
+            ("/r/.a\u{1}ws/credentials", "/r/.aws/credentials", 4, true),
+            ("\u{1}/.aws/credentials", "**/.aws/credentials", 4, true),
+            (
+                "/p/deb [k-keyring.gpg] x/\u{1} main",
+                "**/.gnupg/private-keys-v1.d/**",
+                4,
+                false,
+            ),
+            (
+                "/p/deb [k-keyring.gpg] x/\u{1} main",
+                "**/.gnupg/private-keys-v1.d/**",
+                0,
+                true,
+            ),
+            ("/p/\u{1}.pem", "**/*.pem", 4, true),
+            ("/p/\u{1}", "**/*.pem", 4, false),
+            ("/p/\u{1}/bin:\u{1}", "**/.ssh/**", 4, false),
+        ];
+        for (word, rule, run, want) in cases {
+            assert_eq!(
+                Glob::new(rule).intersects_sharing(&Glob::bash(word), run),
+                want,
+                "{word:?} vs {rule} ({run})"
+            );
         }
     }
 

@@ -294,3 +294,50 @@ fn search_lists_are_judged_part_by_part() {
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A word with a run-time part may be anything there, so it names a
+/// protected file only through what it spells out: four characters of the
+/// rule's literal text must be the word's own, in the place the match puts
+/// them. `config` in `/boot/config-$(uname -r)` is not the `config` of
+/// `~/.kube/config`, and the `-key` of `kitware-archive-keyring.gpg` is not
+/// that of `~/.gnupg/private-keys-v1.d`.
+#[test]
+fn run_time_parts_do_not_supply_the_protected_name() {
+    let (cfg, env) = common::shipped();
+    let rows: &[(&str, Action)] = &[
+        ("grep CONFIG_IO_URING /boot/config-$(uname -r)", Action::Allow),
+        ("cat /boot/config-$(uname -r)", Action::Allow),
+        (
+            r#"echo "deb [signed-by=/usr/share/keyrings/kitware-archive-keyring.gpg] https://apt.kitware.com/ubuntu/ $(lsb_release -cs) main" | tee /etc/apt/sources.list.d/kitware.list"#,
+            Action::Allow,
+        ),
+        (
+            "export PATH=$(pwd)/clang+llvm-3.9.1/bin:$PATH && export LLVM_CONFIG=$(pwd)/clang+llvm-3.9.1/bin/llvm-config",
+            Action::Allow,
+        ),
+        ("ls /usr/lib/modules/$(uname -r)/kernel", Action::Allow),
+        // what the word does spell out still names the file
+        ("cat ~/.a${x}ws/credentials", Action::Review),
+        ("cat $(pwd)/.env", Action::Review),
+        ("cat $D/.aws/credentials", Action::Review),
+        ("cat \"$HOME/.kube/$(echo config)\"", Action::Review),
+        ("cat /tmp/$(date +%s).pem", Action::Review),
+        ("cp ~/.ssh/id_$(echo rsa) /tmp/k", Action::Review),
+        ("base64 \"$HOME/.config/gcloud/$f\"", Action::Review),
+    ];
+    let failures: Vec<String> = rows
+        .iter()
+        .filter_map(|&(line, want)| {
+            let v = common::decide(&cfg, &env, line);
+            (v.action != want).then(|| {
+                format!(
+                    "  {line:?}: want {}, got {} ({})",
+                    want.as_str(),
+                    v.action.as_str(),
+                    v.reason
+                )
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

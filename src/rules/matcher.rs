@@ -200,7 +200,7 @@ impl Matcher {
                     };
                     globs
                         .iter()
-                        .any(|g| shares_known(g, p.known.as_deref()) && g.intersects(&pattern))
+                        .any(|g| g.intersects_sharing(&pattern, shared_run(g, p.known.is_some())))
                 } else {
                     globs.iter().any(|g| g.matches(&p.text))
                 }
@@ -239,17 +239,15 @@ fn path_globs(pattern: &str, home: &str) -> Vec<Glob> {
 }
 
 /// A run-time part may be anything, so it must not supply the whole of
-/// what a rule looks for: the rule's literal text has to overlap what the
-/// word says outright (four characters, or all of a shorter literal).
-fn shares_known(g: &Glob, known: Option<&str>) -> bool {
-    let Some(known) = known else { return true };
-    let lit: Vec<char> = g.required().chars().collect();
-    let n = lit.len().min(4);
-    if n == 0 {
-        return true;
+/// what a rule looks for: four characters of the rule's literal text (or
+/// all of a shorter literal) have to be matched by what the word says
+/// outright.
+fn shared_run(g: &Glob, has_runtime_part: bool) -> usize {
+    if has_runtime_part {
+        g.required().chars().count().min(4)
+    } else {
+        0
     }
-    lit.windows(n)
-        .any(|w| known.contains(&w.iter().collect::<String>()))
 }
 
 /// Positionals must start with the subcommand words; a positional right
