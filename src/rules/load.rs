@@ -574,7 +574,11 @@ pub fn validate(rule: &RuleSpec, at: &dyn Fn(&str) -> Origin) -> Result<(), Conf
         ("unless", rule.unless.as_ref()),
     ] {
         let Some(spec) = spec else { continue };
-        if let Some(re) = &spec.args_regex {
+        for (field, re) in [
+            ("args_regex", &spec.args_regex),
+            ("arg_regex", &spec.arg_regex),
+        ] {
+            let Some(re) = re else { continue };
             if let Err(e) = regex_syntax::Parser::new().parse(re) {
                 let first = e
                     .to_string()
@@ -582,10 +586,7 @@ pub fn validate(rule: &RuleSpec, at: &dyn Fn(&str) -> Origin) -> Result<(), Conf
                     .last()
                     .unwrap_or("invalid")
                     .to_string();
-                return fail(
-                    "args_regex",
-                    format!("rule `{}`: {key}.args_regex: {first}", rule.id),
-                );
+                return fail(field, format!("rule `{}`: {key}.{field}: {first}", rule.id));
             }
         }
         for s in &spec.secrets {

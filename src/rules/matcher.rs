@@ -15,6 +15,7 @@ pub struct Matcher {
     subcommand: Vec<Vec<String>>,
     flags: Vec<String>,
     args_regex: Option<LazyRegex>,
+    arg_regex: Option<LazyRegex>,
     /// Path patterns compile on first use: most commands have no path
     /// operand worth testing.
     paths: LazyGlobs,
@@ -88,6 +89,7 @@ impl Matcher {
                 .collect(),
             flags: spec.flags.clone(),
             args_regex: spec.args_regex.as_deref().map(LazyRegex::new),
+            arg_regex: spec.arg_regex.as_deref().map(LazyRegex::new),
             paths: LazyGlobs {
                 patterns: spec.paths.clone(),
                 home: home.to_string(),
@@ -102,8 +104,8 @@ impl Matcher {
         }
     }
 
-    pub fn regex(&self) -> Option<&LazyRegex> {
-        self.args_regex.as_ref()
+    pub fn regexes(&self) -> impl Iterator<Item = &LazyRegex> {
+        self.args_regex.iter().chain(self.arg_regex.iter())
     }
 
     pub fn matches(&self, f: &Facts) -> Result<bool, BadRegex> {
@@ -170,6 +172,12 @@ impl Matcher {
         if let Some(re) = &self.args_regex {
             let re = re.get().map_err(BadRegex)?;
             if !re.is_match(&f.args_joined) {
+                return Ok(false);
+            }
+        }
+        if let Some(re) = &self.arg_regex {
+            let re = re.get().map_err(BadRegex)?;
+            if !f.args.iter().any(|a| re.is_match(a)) {
                 return Ok(false);
             }
         }

@@ -63,9 +63,8 @@ impl Rule {
     /// Every regex this rule may compile, so `lint` can check them all.
     pub fn regexes(&self) -> impl Iterator<Item = &matcher::LazyRegex> {
         self.matcher
-            .regex()
-            .into_iter()
-            .chain(self.unless.as_ref().and_then(|u| u.regex()))
+            .regexes()
+            .chain(self.unless.iter().flat_map(|u| u.regexes()))
     }
 
     pub fn check(&self, f: &Facts) -> Result<Option<Hit>, BadRegex> {

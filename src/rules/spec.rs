@@ -283,6 +283,11 @@ pub struct MatchSpec {
     pub flags: Vec<String>,
     #[serde(default)]
     pub args_regex: Option<String>,
+    /// A regex that some single argument matches: unlike `args_regex`, a
+    /// space inside one word (`X=$(dirname $(which java))`) does not start
+    /// another.
+    #[serde(default)]
+    pub arg_regex: Option<String>,
     #[serde(default)]
     pub paths: Vec<String>,
     #[serde(default)]
