@@ -102,11 +102,12 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
                 || (!r.target.dynamic
                     && (t == "/dev/null" || t.chars().all(|c| c.is_ascii_digit() || c == '-')))
         });
+    let opens_nothing = lists || opens_no_operand(cmd);
     let mut after: Option<&str> = None;
     for w in cmd.args() {
         let names_file = after.is_some_and(|o| FILE_OPTIONS.contains(&o));
         after = Some(w.text.as_str());
-        if lists {
+        if opens_nothing {
             continue;
         }
         if fetches && !names_file {
@@ -174,6 +175,60 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
         scan_code(&code, ctx, &mut facts);
     }
     facts
+}
+
+/// `mkdir -p ~/.ssh`, `rmdir d` and a `chmod` that grants group and other
+/// nothing (`chmod 700 ~/.ssh`, `chmod go-rwx key`) open none of their
+/// operands and expose nothing in them. A chmod that may widen access
+/// (`chmod 644 ~/.ssh/id_rsa`, `+r`, `--reference`) is judged as a read: it
+/// hands the file to every local user.
+fn opens_no_operand(cmd: &Command) -> bool {
+    let args = cmd.args();
+    if !cmd.via.is_empty() || args.iter().any(|w| w.dynamic) {
+        return false;
+    }
+    match cmd.program() {
+        "mkdir" | "rmdir" => true,
+        "chmod" => {
+            let mut words = args.iter().map(|w| w.text.as_str());
+            // Options first (-R, -v, -f, -c); a long one may take RFILE.
+            let mode = words.find(|t| !(t.starts_with('-') && t.len() > 1 && !is_mode(t)));
+            mode.is_some_and(grants_no_one_else)
+        }
+        _ => false,
+    }
+}
+
+/// `-w`, `-rwx`: a removal mode, not an option.
+fn is_mode(t: &str) -> bool {
+    t.len() > 1 && t[1..].chars().all(|c| "rwxXst".contains(c))
+}
+
+fn grants_no_one_else(mode: &str) -> bool {
+    if !mode.is_empty() && mode.len() <= 4 && mode.chars().all(|c| ('0'..='7').contains(&c)) {
+        return u32::from_str_radix(mode, 8).is_ok_and(|m| m & 0o077 == 0);
+    }
+    mode.split(',').all(|clause| {
+        let who_end = clause.find(['+', '-', '=']).unwrap_or(clause.len());
+        let (who, ops) = clause.split_at(who_end);
+        if ops.is_empty() || !who.chars().all(|c| "ugoa".contains(c)) {
+            return false;
+        }
+        // Each operator with the permissions after it: `u+x-w`.
+        let mut only_takes = true;
+        let mut rest = ops;
+        while let Some(op) = rest.chars().next() {
+            let tail = &rest[1..];
+            let end = tail.find(['+', '-', '=']).unwrap_or(tail.len());
+            let perms = &tail[..end];
+            if !perms.chars().all(|c| "rwxXst".contains(c)) {
+                return false;
+            }
+            only_takes &= op == '-' || (op == '=' && perms.is_empty());
+            rest = &tail[end..];
+        }
+        only_takes || (!who.is_empty() && who.chars().all(|c| c == 'u'))
+    })
 }
 
 fn positionals(args: &[String]) -> Vec<(String, bool)> {
@@ -444,10 +499,25 @@ fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) 
     } else {
         None // after `cd "$x"`: only the relative text is known
     };
-    let matches = match (&absolute, glob) {
+    let mut matches = match (&absolute, glob) {
         (Some(at), true) => expand(at, ctx.dotglob),
         _ => None,
     };
+    // A file is judged as named and as what it is: a link planted by an
+    // earlier line or program (`innocent.txt -> ~/.aws/credentials`) opens
+    // its target.
+    if let Some(files) = matches.as_mut() {
+        let real: Vec<String> = files.iter().filter_map(|f| real_path(f)).collect();
+        files.extend(real);
+    }
+    if let Some(real) = absolute.as_deref().filter(|_| !glob).and_then(real_path) {
+        out.push(PathArg {
+            text: real,
+            glob: false,
+            known: None,
+            expanded: None,
+        });
+    }
     if let Some(at) = absolute.as_ref().filter(|a| **a != normal) {
         out.push(PathArg {
             text: at.clone(),
@@ -462,6 +532,13 @@ fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) 
         known: None,
         expanded: matches,
     });
+}
+
+/// Where an existing path really leads, when that is somewhere else.
+fn real_path(path: &str) -> Option<String> {
+    let real = std::fs::canonicalize(path).ok()?;
+    let real = real.to_str()?;
+    (real != path).then(|| real.to_string())
 }
 
 /// Directories listed for a pattern are capped: past this, the pattern is

@@ -20,6 +20,36 @@ enum Want {
 
 const READ: &str = "creds.file-read";
 
+/// The rows whose line is not judged as wanted: a read is a review by
+/// creds.file-read, anything else but allow is a failure of its own.
+fn read_failures(
+    cfg: &guard::rules::load::Config,
+    env: &Env,
+    rows: &[(&str, Want)],
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for &(line, want) in rows {
+        let v = common::decide(cfg, env, line);
+        let read = v.matches.iter().any(|(_, h)| h.rule == READ);
+        let got = if read && v.action >= Action::Review {
+            Want::Read
+        } else if v.action == Action::Allow {
+            Want::Allow
+        } else {
+            failures.push(format!("  {line:?}: {} ({})", v.action.as_str(), v.reason));
+            continue;
+        };
+        if got != want {
+            failures.push(format!(
+                "  {line:?}: want {want:?}, got {} ({})",
+                v.action.as_str(),
+                v.reason
+            ));
+        }
+    }
+    failures
+}
+
 fn tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
@@ -85,26 +115,7 @@ fn patterns_are_reads_of_what_they_expand_to() {
         // a cd inside a subshell does not move the line
         ("(cd docs); cat keys/s*", Read),
     ];
-    let mut failures = Vec::new();
-    for &(line, want) in rows {
-        let v = common::decide(&cfg, &env, line);
-        let read = v.matches.iter().any(|(_, h)| h.rule == READ);
-        let got = if read && v.action >= Action::Review {
-            Read
-        } else if v.action == Action::Allow {
-            Allow
-        } else {
-            failures.push(format!("  {line:?}: {} ({})", v.action.as_str(), v.reason));
-            continue;
-        };
-        if got != want {
-            failures.push(format!(
-                "  {line:?}: want {want:?}, got {} ({})",
-                v.action.as_str(),
-                v.reason
-            ));
-        }
-    }
+    let failures = read_failures(&cfg, &env, rows);
     assert!(
         failures.is_empty(),
         "{} of {} rows failed:\n{}",
@@ -339,5 +350,74 @@ fn run_time_parts_do_not_supply_the_protected_name() {
             })
         })
         .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A file is what it is, not what it is called: a link planted by an
+/// earlier line or a program the agent ran (`innocent.txt ->
+/// ~/.aws/credentials`) is a read of its target, named directly, through a
+/// linked directory or by a pattern that expands to it. And commands that
+/// open none of their operands are not reads of them: `mkdir -p ~/.ssh`,
+/// a `chmod` that grants group and other nothing, an append to the public
+/// host keys in `~/.ssh/known_hosts`; a chmod that may widen access still
+/// is one.
+#[test]
+fn links_and_metadata_are_judged_by_what_they_reach() {
+    let dir = tree();
+    let home = dir.path().join("home").display().to_string();
+    let project = dir.path().join("project").display().to_string();
+    std::fs::create_dir_all(format!("{home}/.ssh")).expect("mkdir .ssh");
+    std::fs::write(format!("{home}/.ssh/id_ed25519"), "k").expect("key");
+    let link = |target: &str, at: &str| {
+        std::os::unix::fs::symlink(target, format!("{project}/{at}")).expect("symlink")
+    };
+    link(&format!("{home}/.aws/credentials"), "innocent.txt");
+    link(&format!("{home}/.aws"), "cfg");
+    link("docs/a.md", "notes.md");
+    std::os::unix::fs::symlink("id_ed25519", format!("{home}/.ssh/known_hosts.old"))
+        .expect("symlink");
+    let cfg = load::load_with(&[], &home, true).expect("shipped packs load");
+    let env = Env {
+        home: home.clone(),
+        cwd: project.clone(),
+        path: guard::parse::DEFAULT_PATH.to_string(),
+        fresh: true,
+    };
+    use Want::{Allow, Read};
+    let rows: &[(&str, Want)] = &[
+        ("cat innocent.txt", Read),
+        ("cat cfg/credentials", Read),
+        ("base64 < innocent.txt", Read),
+        ("cat innoc*", Read),
+        ("cd cfg && cat credentials", Read),
+        ("cat notes.md", Allow),
+        ("cat ./notes.*", Allow),
+        // known_hosts is left out of ~/.ssh, but not a link there to a key
+        (
+            "ssh-keyscan -t ed25519 github.com >> ~/.ssh/known_hosts",
+            Allow,
+        ),
+        ("cat ~/.ssh/known_hosts", Allow),
+        ("cat ~/.ssh/known_hosts.old", Read),
+        ("cp ~/.ssh/id_ed25519 ~/.ssh/known_hosts", Read),
+        // operands opened by no one
+        ("mkdir -p ~/.ssh && chmod 700 ~/.ssh", Allow),
+        ("rmdir ~/.ssh/sockets", Allow),
+        ("chmod 600 ~/.ssh/id_ed25519", Allow),
+        ("chmod 0400 ~/.ssh/id_ed25519", Allow),
+        ("chmod -R go-rwx ~/.ssh", Allow),
+        ("chmod u+rw,go= ~/.ssh/id_ed25519", Allow),
+        ("chmod -w ~/.ssh/id_ed25519", Allow),
+        ("chmod 644 ~/.ssh/id_ed25519", Read),
+        ("chmod 7 ~/.ssh/id_ed25519", Read),
+        ("chmod +r ~/.ssh/id_ed25519", Read),
+        ("chmod a+r ~/.ssh/id_ed25519", Read),
+        ("chmod u+r,o+r ~/.ssh/id_ed25519", Read),
+        ("chmod --reference=/tmp ~/.ssh/id_ed25519", Read),
+        ("chmod $m ~/.ssh/id_ed25519", Read),
+        ("sudo chmod 600 ~/.ssh/id_ed25519", Read),
+        ("mkdir -p ~/.ssh && cat ~/.ssh/id_ed25519", Read),
+    ];
+    let failures = read_failures(&cfg, &env, rows);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -589,6 +589,15 @@ pub fn validate(rule: &RuleSpec, at: &dyn Fn(&str) -> Origin) -> Result<(), Conf
                 return fail(field, format!("rule `{}`: {key}.{field}: {first}", rule.id));
             }
         }
+        if !spec.paths.is_empty() && spec.paths.iter().all(|p| p.starts_with('!')) {
+            return fail(
+                "paths",
+                format!(
+                    "rule `{}`: {key}.paths has only `!` entries, which leave files out of nothing",
+                    rule.id
+                ),
+            );
+        }
         for s in &spec.secrets {
             if s != "any" && !crate::detect::KNOWN_IDS.contains(&s.as_str()) {
                 return fail(

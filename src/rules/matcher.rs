@@ -31,7 +31,22 @@ pub struct Matcher {
 struct LazyGlobs {
     patterns: Vec<String>,
     home: String,
-    compiled: OnceLock<Vec<Glob>>,
+    compiled: OnceLock<PathGlobs>,
+}
+
+/// A rule's path patterns: what it protects, and the `!`-prefixed files
+/// it leaves out (`!~/.ssh/known_hosts` under `~/.ssh/**`).
+#[derive(Debug)]
+struct PathGlobs {
+    protect: Vec<Glob>,
+    except: Vec<Glob>,
+}
+
+impl PathGlobs {
+    /// Is this existing or literal file protected?
+    fn covers(&self, file: &str) -> bool {
+        self.protect.iter().any(|g| g.matches(file)) && !self.except.iter().any(|g| g.matches(file))
+    }
 }
 
 impl LazyGlobs {
@@ -39,12 +54,20 @@ impl LazyGlobs {
         self.patterns.is_empty()
     }
 
-    fn get(&self) -> &[Glob] {
+    fn get(&self) -> &PathGlobs {
         self.compiled.get_or_init(|| {
-            self.patterns
-                .iter()
-                .flat_map(|p| path_globs(p, &self.home))
-                .collect()
+            let (except, protect): (Vec<&String>, Vec<&String>) =
+                self.patterns.iter().partition(|p| p.starts_with('!'));
+            PathGlobs {
+                protect: protect
+                    .iter()
+                    .flat_map(|p| path_globs(p, &self.home))
+                    .collect(),
+                except: except
+                    .iter()
+                    .flat_map(|p| path_globs(&p[1..], &self.home))
+                    .collect(),
+            }
         })
     }
 }
@@ -196,21 +219,22 @@ impl Matcher {
                 if let Some(files) = p.expanded.as_ref().filter(|_| p.glob) {
                     // No match leaves the word as it is, and that is read.
                     let lit = std::iter::once(&p.text).filter(|_| files.is_empty());
-                    files
-                        .iter()
-                        .chain(lit)
-                        .any(|f| globs.iter().any(|g| g.matches(f)))
+                    files.iter().chain(lit).any(|f| globs.covers(f))
                 } else if p.glob {
                     let pattern = if f.dotglob {
                         Glob::new(&p.text)
                     } else {
                         Glob::bash(&p.text)
                     };
+                    // What a pattern may match is judged against what is
+                    // protected only: leaving the exceptions out of an
+                    // intersection would take a language difference.
                     globs
+                        .protect
                         .iter()
                         .any(|g| g.intersects_sharing(&pattern, shared_run(g, p.known.is_some())))
                 } else {
-                    globs.iter().any(|g| g.matches(&p.text))
+                    globs.covers(&p.text)
                 }
             })
             .map(|p| p.text.as_str())
