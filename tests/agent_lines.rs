@@ -46,11 +46,8 @@ const WHY_DB: &str =
 const WHY_EVAL_HOOK: &str = "evals a tool's shell hook (`eval \"$(pyenv init -)\"` and the like): code only known at run time";
 const WHY_ENV_TEMPLATE: &str = "reads or copies .env.example: creds.file-read covers .env templates on purpose (often a copy of the real .env)";
 const WHY_SED_REJECTS: &str = "sed itself rejects the script (an unterminated bracket or `s` command, text lines after `a\\` without the trailing backslash), so nothing would run; guard refuses a sed script it cannot read, since it cannot tell whether it executes";
+const WHY_EXEC_SOURCE: &str = "inline Python hands source read at run time to exec() (`exec(open('tests/x.py').read())`): code guard's scan of the line cannot follow, flagged on purpose by the bypass table's `exec(open(\"job.py\").read())` row";
 const WHY_PARSE: &str = "bash cannot parse it either (the agent's quoting is broken): guard refuses a line it cannot read, and nothing would have run";
-
-// What guard gets wrong about a line that should not prompt.
-const FP_TEMPLATE_LITERAL: &str = "to fix: the inline code only 'starts processes' by facts.rs scan_code's SPAWN regex: a backtick-quoted span (`DataArray` in a Python comment, a JavaScript template literal) or Python's builtin exec( is read as a shell backtick or an exec call";
-const FP_OWN_DOWNLOAD: &str = "to fix: the `.key` file is the public apt signing key this very line downloads (`wget -O kitware.key ...`)";
 
 /// Lines that should prompt: (line, rules that fire, why it should).
 const EXPECTED_PROMPTS: &[(&str, &str, &str)] = &[
@@ -66,6 +63,8 @@ const EXPECTED_PROMPTS: &[(&str, &str, &str)] = &[
     ("curl -fsSL https://deb.nodesource.com/setup_23.x | sudo -E bash - && sudo apt-get install -y nodejs", "guard.dynamic+priv.sudo", "runs a command as another user (root, or the -u user) through sudo; pipes a downloaded script into a shell or interpreter: remote code guard cannot see"),
     ("$(PHP_EXECUTABLE) -n -c $(top_builddir)/tmp-php.ini $(top_srcdir)/run-tests.php -n -c $(top_builddir… [198 bytes, fnv1a c617afa0ac0a6a99]", "guard.dynamic", "the program's name is a command substitution (`$(PHP_EXECUTABLE)`, Makefile syntax run in bash): only known at run time"),
     ("docker run hello-world", "spawn.container", WHY_CONTAINER),
+    ("cd /testbed && python -c \"\nimport sys\nimport inspect\n\n# Monkey patch formatargspec for wrapt\nif not … [1337 bytes, fnv1a c648480c92a7f21f]", "creds.inline-code", WHY_EXEC_SOURCE),
+    ("cd /testbed && python -c \"\nimport sys\nsys.path.insert(0, '.')\nexec(open('pydicom/tests/test_filewrit… [404 bytes, fnv1a 42f2b64fce4620ee]", "creds.inline-code", WHY_EXEC_SOURCE),
     ("mongo --eval \"db.runCommand({ ping: 1 })\"", "db.mongo", WHY_DB),
     ("mongosh --eval \"db.runCommand({ ping: 1 })\"", "db.mongo", WHY_DB),
     ("psql -c \"ALTER USER postgres WITH PASSWORD 'postgres';\" -U postgres && export ORM_DRIVER=postgres &&… [235 bytes, fnv1a 69f9583ef77e5677]", "db.postgres", WHY_DB),
@@ -285,12 +284,9 @@ const EXPECTED_PROMPTS: &[(&str, &str, &str)] = &[
 ];
 
 /// To fix: lines that prompt but should not, with the rules that fire
-/// and what guard gets wrong. They count against the 0.3% bound.
-const KNOWN_FALSE_POSITIVES: &[(&str, &str, &str)] = &[
-    ("wget -O kitware.key https://apt.kitware.com/keys/kitware-archive-latest.asc && gpg --dearmor < kitwa… [202 bytes, fnv1a 6d00724dd0c1f445]", "creds.file-read", FP_OWN_DOWNLOAD),
-    ("cd /testbed && python -c \"\nimport sys\nimport inspect\n\n# Monkey patch formatargspec for wrapt\nif not … [1337 bytes, fnv1a c648480c92a7f21f]", "creds.inline-code", FP_TEMPLATE_LITERAL),
-    ("cd /testbed && python -c \"\nimport sys\nsys.path.insert(0, '.')\nexec(open('pydicom/tests/test_filewrit… [404 bytes, fnv1a 42f2b64fce4620ee]", "creds.inline-code", FP_TEMPLATE_LITERAL),
-];
+/// and what guard gets wrong. They count against the 0.3% bound. None
+/// today: list one here, with its reason, rather than loosen a rule.
+const KNOWN_FALSE_POSITIVES: &[(&str, &str, &str)] = &[];
 
 /// Lines whose verdict depends on the machine the test runs on (a glob
 /// over /tmp, a start-up file of the host): not held to the lists above,

@@ -421,3 +421,57 @@ fn links_and_metadata_are_judged_by_what_they_reach() {
     let failures = read_failures(&cfg, &env, rows);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A file the line itself empties and writes before reading it is what the
+/// line wrote, not a credential that was there: the apt key a line
+/// downloads with `wget -O` and then dearmors. Only a file that does not
+/// exist yet counts, only a writer that empties it as it opens it (`>`,
+/// `>|`, `&>`, wget's `-O`), and only for commands after the writer.
+#[test]
+fn files_the_line_writes_first_are_its_own() {
+    let dir = tree();
+    let home = dir.path().join("home").display().to_string();
+    let project = dir.path().join("project").display().to_string();
+    std::os::unix::fs::symlink(
+        format!("{home}/.ssh/id_rsa"),
+        format!("{project}/dangling.key"),
+    )
+    .expect("symlink");
+    let cfg = load::load_with(&[], &home, true).expect("shipped packs load");
+    let env = Env {
+        home: home.clone(),
+        cwd: project.clone(),
+        path: guard::parse::DEFAULT_PATH.to_string(),
+        fresh: true,
+    };
+    use Want::{Allow, Read};
+    let rows: &[(&str, Want)] = &[
+        (
+            "wget -O kitware.key https://apt.kitware.com/keys/kitware-archive-latest.asc && gpg --dearmor < kitware.key > kitware.gpg",
+            Allow,
+        ),
+        ("wget -O new.key https://x/k", Allow),
+        ("openssl genrsa > new.key && chmod 600 new.key && cat new.key", Allow),
+        ("echo x >| new.pem; base64 new.pem", Allow),
+        ("make cert &> build.pem; tail build.pem", Allow),
+        ("printf x > ~/n.key && cat ~/n.key", Allow),
+        // a file that is there already is judged as it is
+        ("wget -O keys/server.pem https://x && cat keys/server.pem", Read),
+        ("echo x > keys/server.pem; cat keys/server.pem", Read),
+        // a link, even a dangling one, is there
+        ("echo x > dangling.key && cat dangling.key", Read),
+        // appends keep what was there; curl creates -o only on data
+        ("echo x >> new.pem && cat new.pem", Read),
+        ("echo x &>> new.pem && cat new.pem", Read),
+        ("curl -o new.pem https://x && cat new.pem", Read),
+        // read before it is written
+        ("cat new.pem; echo x > new.pem", Read),
+        // a substitution runs as the words are expanded, before cat opens
+        ("cat new.pem $(echo x > new.pem)", Allow),
+        // another name than the one written
+        ("echo x > new.pem && cat ./other.pem", Read),
+        ("echo x > \"$f\" && cat new.pem", Read),
+    ];
+    let failures = read_failures(&cfg, &env, rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

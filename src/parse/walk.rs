@@ -443,6 +443,7 @@ impl<'a> Walker<'a> {
                 {
                     cmd.stdin_literal = false;
                 }
+                let truncates = matches!(kind, K::Write | K::Clobber);
                 let kind = match kind {
                     K::Read | K::DuplicateInput => RedirectKind::Read,
                     _ => RedirectKind::Write,
@@ -453,7 +454,11 @@ impl<'a> Walker<'a> {
                             if to_file && matches!(target_kind(&target), Sink::File) {
                                 cmd.stdout_to_file = true;
                             }
-                            cmd.redirects.push(Redirect { kind, target });
+                            cmd.redirects.push(Redirect {
+                                kind,
+                                target,
+                                truncates,
+                            });
                         }
                     }
                     T::ProcessSubstitution(k, sub) => self.process_substitution(k, sub, via)?,
@@ -482,7 +487,7 @@ impl<'a> Walker<'a> {
                     cmd.stdin_literal = words.iter().all(|w| !w.dynamic && !w.glob);
                 }
             }
-            ast::IoRedirect::OutputAndError(w, _) => {
+            ast::IoRedirect::OutputAndError(w, append) => {
                 for target in self.words(&w.value, via, refs)? {
                     if matches!(target_kind(&target), Sink::File) {
                         cmd.stdout_to_file = true;
@@ -490,6 +495,7 @@ impl<'a> Walker<'a> {
                     cmd.redirects.push(Redirect {
                         kind: RedirectKind::Write,
                         target,
+                        truncates: !append,
                     });
                 }
             }

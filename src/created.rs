@@ -1,0 +1,88 @@
+//! Files a line creates before it reads them: `wget -O kitware.key URL &&
+//! gpg --dearmor < kitware.key` reads the key it just downloaded, not a
+//! credential that was there. A file is created by the line only when it
+//! does not exist as guard decides (a dangling link exists), and only by
+//! something that empties it as it opens it: a `>` redirection or wget's
+//! `-O`. Even a link planted there later, by a racing process, then hands
+//! the reader what was just written, never what the link's target held
+//! (`>>` and curl's lazily created `-o` file would, so they do not count).
+
+use std::collections::HashSet;
+
+use crate::command::{Command, Word};
+use crate::cwd::Candidates;
+use crate::facts::{normalize, PathArg};
+
+/// For each command, the absolute paths the line has created by the time
+/// it runs, its own outputs included.
+pub fn track(commands: &[Command], dirs: &Candidates, home: &str) -> Vec<HashSet<String>> {
+    let mut made = HashSet::new();
+    let mut out = Vec::with_capacity(commands.len());
+    for (cmd, cwds) in commands.iter().zip(dirs) {
+        // Only where the command's directory is known for sure.
+        if let [Some(cwd)] = cwds.as_slice() {
+            for word in outputs(cmd) {
+                if let Some(path) = absolute(&word.text, cwd, home) {
+                    if std::fs::symlink_metadata(&path)
+                        .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+                    {
+                        made.insert(path);
+                    }
+                }
+            }
+        }
+        out.push(made.clone());
+    }
+    out
+}
+
+/// Is this path operand one of the files the line made?
+pub fn covers(made: &HashSet<String>, arg: &PathArg, cwd: &str, home: &str) -> bool {
+    !arg.glob
+        && arg.known.is_none()
+        && !made.is_empty()
+        && absolute(&arg.text, cwd, home).is_some_and(|p| made.contains(&p))
+}
+
+fn absolute(text: &str, cwd: &str, home: &str) -> Option<String> {
+    let text = match text.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
+        _ => text.to_string(),
+    };
+    if text.starts_with('/') {
+        Some(normalize(&text))
+    } else if cwd.is_empty() {
+        None
+    } else {
+        Some(normalize(&format!("{cwd}/{text}")))
+    }
+}
+
+/// The static words naming files the command writes whole.
+fn outputs(cmd: &Command) -> Vec<&Word> {
+    let fixed = |w: &&Word| !w.dynamic && !w.glob && !w.text.is_empty() && w.text != "-";
+    let mut out: Vec<&Word> = cmd
+        .redirects
+        .iter()
+        .filter(|r| r.truncates && !r.target.text.starts_with("/dev/"))
+        .map(|r| &r.target)
+        .filter(fixed)
+        .collect();
+    if !cmd.via.is_empty() {
+        return out;
+    }
+    let options: &[&str] = match cmd.program() {
+        // wget empties its -O file before it connects, as `> file` would;
+        // curl creates its -o file only when data arrives, so after a
+        // failed fetch the name is whatever was there.
+        "wget" => &["-O", "--output-document"],
+        _ => return out,
+    };
+    let args = cmd.args();
+    for (i, w) in args.iter().enumerate() {
+        if options.contains(&w.text.as_str()) {
+            out.extend(args.get(i + 1).filter(fixed));
+        }
+    }
+    out
+}
