@@ -22,7 +22,8 @@ pub fn track(commands: &[Command], dirs: &Candidates, home: &str) -> Vec<HashSet
         // Only where the command's directory is known for sure.
         if let [Some(cwd)] = cwds.as_slice() {
             for word in outputs(cmd) {
-                if let Some(path) = absolute(&word.text, cwd, home) {
+                if let Some(path) = absolute(&word.text, cwd, home).filter(|p| !configures(p, home))
+                {
                     if std::fs::symlink_metadata(&path)
                         .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
                     {
@@ -42,6 +43,18 @@ pub fn covers(made: &HashSet<String>, arg: &PathArg, cwd: &str, home: &str) -> b
         && arg.known.is_none()
         && !made.is_empty()
         && absolute(&arg.text, cwd, home).is_some_and(|p| made.contains(&p))
+}
+
+/// A file among the home's dot-entries is read by tools as it appears:
+/// a new `~/.ssh/authorized_keys` lets a key log in, a new `~/.aws/config`
+/// or `~/.kube/config` names what runs for credentials. Making one is
+/// judged as touching it, however fresh.
+fn configures(path: &str, home: &str) -> bool {
+    !home.is_empty()
+        && path
+            .strip_prefix(home.trim_end_matches('/'))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 fn absolute(text: &str, cwd: &str, home: &str) -> Option<String> {

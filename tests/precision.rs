@@ -426,7 +426,8 @@ fn links_and_metadata_are_judged_by_what_they_reach() {
 /// line wrote, not a credential that was there: the apt key a line
 /// downloads with `wget -O` and then dearmors. Only a file that does not
 /// exist yet counts, only a writer that empties it as it opens it (`>`,
-/// `>|`, `&>`, wget's `-O`), and only for commands after the writer.
+/// `>|`, `&>`, wget's `-O`), only for commands after the writer, and never
+/// among the home's dot-entries, where a new file configures a tool.
 #[test]
 fn files_the_line_writes_first_are_its_own() {
     let dir = tree();
@@ -455,6 +456,10 @@ fn files_the_line_writes_first_are_its_own() {
         ("echo x >| new.pem; base64 new.pem", Allow),
         ("make cert &> build.pem; tail build.pem", Allow),
         ("printf x > ~/n.key && cat ~/n.key", Allow),
+        // a new file among the home's dot-entries configures a tool
+        ("echo 'ssh-ed25519 AAAA x' > ~/.ssh/authorized_keys", Read),
+        ("printf '[default]\n' > ~/.aws/config && cat ~/.aws/config", Read),
+        ("echo A=1 > ~/.env; cat ~/.env", Read),
         // a file that is there already is judged as it is
         ("wget -O keys/server.pem https://x && cat keys/server.pem", Read),
         ("echo x > keys/server.pem; cat keys/server.pem", Read),
