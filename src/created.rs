@@ -1,7 +1,8 @@
 //! Files a line creates before it reads them: `wget -O kitware.key URL &&
 //! gpg --dearmor < kitware.key` reads the key it just downloaded, not a
 //! credential that was there. A file is created by the line only when it
-//! does not exist as guard decides (a dangling link exists), and only by
+//! does not exist as guard decides (a dangling link exists), is not hidden
+//! nor in a hidden directory (where tools read settings), and only by
 //! something that empties it as it opens it: a `>` redirection or wget's
 //! `-O`. Even a link planted there later, by a racing process, then hands
 //! the reader what was just written, never what the link's target held
@@ -22,7 +23,8 @@ pub fn track(commands: &[Command], dirs: &Candidates, home: &str) -> Vec<HashSet
         // Only where the command's directory is known for sure.
         if let [Some(cwd)] = cwds.as_slice() {
             for word in outputs(cmd) {
-                if let Some(path) = absolute(&word.text, cwd, home).filter(|p| !configures(p, home))
+                if let Some(path) =
+                    absolute(&word.text, cwd, home).filter(|p| !configures(p, cwd, home))
                 {
                     if std::fs::symlink_metadata(&path)
                         .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
@@ -45,16 +47,28 @@ pub fn covers(made: &HashSet<String>, arg: &PathArg, cwd: &str, home: &str) -> b
         && absolute(&arg.text, cwd, home).is_some_and(|p| made.contains(&p))
 }
 
-/// A file among the home's dot-entries is read by tools as it appears:
-/// a new `~/.ssh/authorized_keys` lets a key log in, a new `~/.aws/config`
-/// or `~/.kube/config` names what runs for credentials. Making one is
+/// A hidden file, or one in a hidden directory, is where tools look for
+/// their settings: a new `~/.ssh/authorized_keys` lets a key log in, a new
+/// `~/.aws/config` names what runs for credentials, a new
+/// `.claude/settings.json` decides what the agent may run. Making one is
 /// judged as touching it, however fresh.
-fn configures(path: &str, home: &str) -> bool {
-    !home.is_empty()
-        && path
-            .strip_prefix(home.trim_end_matches('/'))
-            .and_then(|rest| rest.strip_prefix('/'))
-            .is_some_and(|rest| rest.starts_with('.'))
+/// Below the line's directory or the home, whichever holds it more
+/// closely, only what is below counts (a project in `/tmp/.tmpX/` is not
+/// hidden itself).
+fn configures(path: &str, cwd: &str, home: &str) -> bool {
+    let below = |base: &str| {
+        let base = base.trim_end_matches('/');
+        (!base.is_empty())
+            .then(|| path.strip_prefix(base)?.strip_prefix('/'))
+            .flatten()
+    };
+    let rest = match (below(cwd), below(home)) {
+        (Some(a), Some(b)) => Some(if a.len() < b.len() { a } else { b }),
+        (a, b) => a.or(b),
+    };
+    rest.unwrap_or(path)
+        .split('/')
+        .any(|part| part.starts_with('.'))
 }
 
 fn absolute(text: &str, cwd: &str, home: &str) -> Option<String> {

@@ -427,7 +427,7 @@ fn links_and_metadata_are_judged_by_what_they_reach() {
 /// downloads with `wget -O` and then dearmors. Only a file that does not
 /// exist yet counts, only a writer that empties it as it opens it (`>`,
 /// `>|`, `&>`, wget's `-O`), only for commands after the writer, and never
-/// among the home's dot-entries, where a new file configures a tool.
+/// hidden or in a hidden directory, where a new file configures a tool.
 #[test]
 fn files_the_line_writes_first_are_its_own() {
     let dir = tree();
@@ -456,7 +456,9 @@ fn files_the_line_writes_first_are_its_own() {
         ("echo x >| new.pem; base64 new.pem", Allow),
         ("make cert &> build.pem; tail build.pem", Allow),
         ("printf x > ~/n.key && cat ~/n.key", Allow),
-        // a new file among the home's dot-entries configures a tool
+        // a new hidden file, or one in a hidden directory, configures a tool
+        ("echo x > .keys/new.pem; cat .keys/new.pem", Read),
+        ("ls > ~/.ssh/authorized_keys", Read),
         ("echo 'ssh-ed25519 AAAA x' > ~/.ssh/authorized_keys", Read),
         ("printf '[default]\n' > ~/.aws/config && cat ~/.aws/config", Read),
         ("echo A=1 > ~/.env; cat ~/.env", Read),
