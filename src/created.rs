@@ -8,43 +8,47 @@
 //! the reader what was just written, never what the link's target held
 //! (`>>` and curl's lazily created `-o` file would, so they do not count).
 
-use std::collections::HashSet;
-
 use crate::command::{Command, Word};
 use crate::cwd::Candidates;
-use crate::facts::{normalize, PathArg};
+use crate::facts::PathArg;
 
-/// For each command, the absolute paths the line has created by the time
-/// it runs, its own outputs included.
-pub fn track(commands: &[Command], dirs: &Candidates, home: &str) -> Vec<HashSet<String>> {
-    let mut made = HashSet::new();
-    let mut out = Vec::with_capacity(commands.len());
-    for (cmd, cwds) in commands.iter().zip(dirs) {
+/// The files the line makes, each with the index of the command that
+/// makes it.
+pub struct Made(Vec<(usize, String)>);
+
+/// What each command of the line makes.
+pub fn track(commands: &[Command], dirs: &Candidates, home: &str) -> Made {
+    let mut made = Vec::new();
+    for (i, (cmd, cwds)) in commands.iter().zip(dirs).enumerate() {
         // Only where the command's directory is known for sure.
-        if let [Some(cwd)] = cwds.as_slice() {
-            for word in outputs(cmd) {
-                if let Some(path) =
-                    absolute(&word.text, cwd, home).filter(|p| !configures(p, cwd, home))
-                {
-                    if std::fs::symlink_metadata(&path)
-                        .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-                    {
-                        made.insert(path);
-                    }
-                }
+        let [Some(cwd)] = cwds.as_slice() else {
+            continue;
+        };
+        for word in outputs(cmd) {
+            let Some(path) = absolute(&word.text, cwd, home).filter(|p| !configures(p, cwd, home))
+            else {
+                continue;
+            };
+            if std::fs::symlink_metadata(&path)
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            {
+                made.push((i, path));
             }
         }
-        out.push(made.clone());
     }
-    out
+    Made(made)
 }
 
-/// Is this path operand one of the files the line made?
-pub fn covers(made: &HashSet<String>, arg: &PathArg, cwd: &str, home: &str) -> bool {
-    !arg.glob
-        && arg.known.is_none()
-        && !made.is_empty()
-        && absolute(&arg.text, cwd, home).is_some_and(|p| made.contains(&p))
+impl Made {
+    /// Is this path operand of command `at` a file the line has made by
+    /// the time that command runs (its own outputs included)?
+    pub fn covers(&self, at: usize, arg: &PathArg, cwd: &str, home: &str) -> bool {
+        !arg.glob
+            && !arg.runtime
+            && !self.0.is_empty()
+            && absolute(&arg.text, cwd, home)
+                .is_some_and(|p| self.0.iter().any(|(by, made)| *by <= at && *made == p))
+    }
 }
 
 /// A hidden file, or one in a hidden directory, is where tools look for
@@ -52,6 +56,7 @@ pub fn covers(made: &HashSet<String>, arg: &PathArg, cwd: &str, home: &str) -> b
 /// `~/.aws/config` names what runs for credentials, a new
 /// `.claude/settings.json` decides what the agent may run. Making one is
 /// judged as touching it, however fresh.
+///
 /// Below the line's directory or the home, whichever holds it more
 /// closely, only what is below counts (a project in `/tmp/.tmpX/` is not
 /// hidden itself).
@@ -72,17 +77,7 @@ fn configures(path: &str, cwd: &str, home: &str) -> bool {
 }
 
 fn absolute(text: &str, cwd: &str, home: &str) -> Option<String> {
-    let text = match text.strip_prefix('~') {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
-        _ => text.to_string(),
-    };
-    if text.starts_with('/') {
-        Some(normalize(&text))
-    } else if cwd.is_empty() {
-        None
-    } else {
-        Some(normalize(&format!("{cwd}/{text}")))
-    }
+    crate::facts::resolve(text, cwd, home).1
 }
 
 /// The static words naming files the command writes whole.

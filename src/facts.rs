@@ -16,9 +16,9 @@ pub struct PathArg {
     pub text: String,
     /// Unquoted glob characters: the operand is a pattern.
     pub glob: bool,
-    /// For a word with run-time parts, the text known before it runs: a
-    /// rule must share some of it, or any `dir/$x` would match `**/.env`.
-    pub known: Option<String>,
+    /// The word has run-time parts: a rule must be matched by what it
+    /// spells out, or any `dir/$x` would match `**/.env`.
+    pub runtime: bool,
     /// For a pattern whose directory guard could list: the existing
     /// files it matches (absolute). A pattern is a read of what it
     /// expands to, not of every name it could match.
@@ -252,12 +252,12 @@ fn push_word_path(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
     match (&w.pattern, w.dynamic) {
         (Some(p), true) => {
             let path_like = p.contains('/') || p.starts_with(['.', '~']);
-            let known: String = p.replace(crate::parse::ANYTHING, "\0").replace('\\', "");
-            if path_like && known.chars().filter(|c| c.is_alphanumeric()).count() >= 3 {
+            let known = p.chars().filter(|c| c.is_alphanumeric()).count();
+            if path_like && known >= 3 {
                 let first = out.len();
                 push_path(p, true, ctx, out);
                 for arg in &mut out[first..] {
-                    arg.known = Some(known.clone());
+                    arg.runtime = true;
                 }
             }
         }
@@ -486,19 +486,27 @@ fn path_operands(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
     }
 }
 
-fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
+/// An operand as bash and the kernel resolve it: `~` is the home, and a
+/// relative path is below `cwd`. The normalised text, and the absolute
+/// path where the directory is known.
+pub fn resolve(text: &str, cwd: &str, home: &str) -> (String, Option<String>) {
     let expanded = match text.strip_prefix('~') {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{}{rest}", ctx.home),
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
         _ => text.to_string(),
     };
     let normal = normalize(&expanded);
     let absolute = if normal.starts_with('/') {
         Some(normal.clone())
-    } else if !ctx.cwd.is_empty() {
-        Some(normalize(&format!("{}/{normal}", ctx.cwd)))
+    } else if !cwd.is_empty() {
+        Some(normalize(&format!("{cwd}/{normal}")))
     } else {
         None // after `cd "$x"`: only the relative text is known
     };
+    (normal, absolute)
+}
+
+fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
+    let (normal, absolute) = resolve(text, ctx.cwd, ctx.home);
     let mut matches = match (&absolute, glob) {
         (Some(at), true) => expand(at, ctx.dotglob),
         _ => None,
@@ -514,7 +522,7 @@ fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) 
         out.push(PathArg {
             text: real,
             glob: false,
-            known: None,
+            runtime: false,
             expanded: None,
         });
     }
@@ -522,14 +530,14 @@ fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) 
         out.push(PathArg {
             text: at.clone(),
             glob,
-            known: None,
+            runtime: false,
             expanded: matches.clone(),
         });
     }
     out.push(PathArg {
         text: normal,
         glob,
-        known: None,
+        runtime: false,
         expanded: matches,
     });
 }

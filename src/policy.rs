@@ -119,8 +119,7 @@ fn decide_unguarded(
                 dotglob,
             };
             let mut f: Facts = facts::collect(cmd, &ctx);
-            f.paths
-                .retain(|p| !crate::created::covers(&made[i], p, ctx.cwd, &env.home));
+            f.paths.retain(|p| !made.covers(i, p, ctx.cwd, &env.home));
             match cfg.rules.hits(&f) {
                 Ok(found) => {
                     for h in found {

@@ -20,6 +20,39 @@ enum Want {
 
 const READ: &str = "creds.file-read";
 
+/// The shipped packs, deciding as the tree's home with the project as cwd.
+fn in_tree(home: &str, project: &str) -> (guard::rules::load::Config, Env) {
+    let cfg = load::load_with(&[], home, true).expect("shipped packs load");
+    let env = Env {
+        home: home.to_string(),
+        cwd: project.to_string(),
+        path: guard::parse::DEFAULT_PATH.to_string(),
+        fresh: true,
+    };
+    (cfg, env)
+}
+
+/// The rows whose decision is not the wanted one.
+fn action_failures(
+    cfg: &guard::rules::load::Config,
+    env: &Env,
+    rows: &[(&str, Action)],
+) -> Vec<String> {
+    rows.iter()
+        .filter_map(|&(line, want)| {
+            let v = common::decide(cfg, env, line);
+            (v.action != want).then(|| {
+                format!(
+                    "  {line:?}: want {}, got {} ({})",
+                    want.as_str(),
+                    v.action.as_str(),
+                    v.reason
+                )
+            })
+        })
+        .collect()
+}
+
 /// The rows whose line is not judged as wanted: a read is a review by
 /// creds.file-read, anything else but allow is a failure of its own.
 fn read_failures(
@@ -77,13 +110,7 @@ fn patterns_are_reads_of_what_they_expand_to() {
     let dir = tree();
     let home = dir.path().join("home").display().to_string();
     let project = dir.path().join("project").display().to_string();
-    let cfg = load::load_with(&[], &home, true).expect("shipped packs load");
-    let env = Env {
-        home: home.clone(),
-        cwd: project.clone(),
-        path: guard::parse::DEFAULT_PATH.to_string(),
-        fresh: true,
-    };
+    let (cfg, env) = in_tree(&home, &project);
     use Want::{Allow, Read};
     let rows: &[(&str, Want)] = &[
         // --- globs that match nothing protected here
@@ -289,20 +316,7 @@ fn search_lists_are_judged_part_by_part() {
             Action::Review,
         ),
     ];
-    let failures: Vec<String> = rows
-        .iter()
-        .filter_map(|&(line, want)| {
-            let v = common::decide(&cfg, &env, line);
-            (v.action != want).then(|| {
-                format!(
-                    "  {line:?}: want {}, got {} ({})",
-                    want.as_str(),
-                    v.action.as_str(),
-                    v.reason
-                )
-            })
-        })
-        .collect();
+    let failures = action_failures(&cfg, &env, rows);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -336,20 +350,7 @@ fn run_time_parts_do_not_supply_the_protected_name() {
         ("cp ~/.ssh/id_$(echo rsa) /tmp/k", Action::Review),
         ("base64 \"$HOME/.config/gcloud/$f\"", Action::Review),
     ];
-    let failures: Vec<String> = rows
-        .iter()
-        .filter_map(|&(line, want)| {
-            let v = common::decide(&cfg, &env, line);
-            (v.action != want).then(|| {
-                format!(
-                    "  {line:?}: want {}, got {} ({})",
-                    want.as_str(),
-                    v.action.as_str(),
-                    v.reason
-                )
-            })
-        })
-        .collect();
+    let failures = action_failures(&cfg, &env, rows);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -376,13 +377,7 @@ fn links_and_metadata_are_judged_by_what_they_reach() {
     link("docs/a.md", "notes.md");
     std::os::unix::fs::symlink("id_ed25519", format!("{home}/.ssh/known_hosts.old"))
         .expect("symlink");
-    let cfg = load::load_with(&[], &home, true).expect("shipped packs load");
-    let env = Env {
-        home: home.clone(),
-        cwd: project.clone(),
-        path: guard::parse::DEFAULT_PATH.to_string(),
-        fresh: true,
-    };
+    let (cfg, env) = in_tree(&home, &project);
     use Want::{Allow, Read};
     let rows: &[(&str, Want)] = &[
         ("cat innocent.txt", Read),
@@ -438,13 +433,7 @@ fn files_the_line_writes_first_are_its_own() {
         format!("{project}/dangling.key"),
     )
     .expect("symlink");
-    let cfg = load::load_with(&[], &home, true).expect("shipped packs load");
-    let env = Env {
-        home: home.clone(),
-        cwd: project.clone(),
-        path: guard::parse::DEFAULT_PATH.to_string(),
-        fresh: true,
-    };
+    let (cfg, env) = in_tree(&home, &project);
     use Want::{Allow, Read};
     let rows: &[(&str, Want)] = &[
         (

@@ -232,7 +232,7 @@ impl Matcher {
                     globs
                         .protect
                         .iter()
-                        .any(|g| g.intersects_sharing(&pattern, shared_run(g, p.known.is_some())))
+                        .any(|g| g.intersects_sharing(&pattern, shared_run(g, p.runtime)))
                 } else {
                     globs.covers(&p.text)
                 }
