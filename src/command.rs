@@ -43,10 +43,6 @@ pub enum RedirectKind {
 pub struct Redirect {
     pub kind: RedirectKind,
     pub target: Word,
-    /// `>`, `>|`, `&>`: the file is emptied as it is opened, so what is
-    /// read from it next is what the command wrote (`>>` keeps what was there).
-    #[serde(skip)]
-    pub truncates: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -19,6 +19,11 @@ pub struct PathArg {
     /// The word has run-time parts: a rule must be matched by what it
     /// spells out, or any `dir/$x` would match `**/.env`.
     pub runtime: bool,
+    /// Only written, by a `>` or `>>` redirection: a rule's `!` exceptions
+    /// apply. A read of an excepted name is still judged by the rule, as a
+    /// link made later in the line (`ln -sf "$K" ~/.ssh/known_hosts`) would
+    /// hand it a key; a write through one spoils the key and shows nothing.
+    pub written: bool,
     /// For a pattern whose directory guard could list: the existing
     /// files it matches (absolute). A pattern is a read of what it
     /// expands to, not of every name it could match.
@@ -126,7 +131,11 @@ pub fn collect(cmd: &Command, ctx: &Context<'_>) -> Facts {
         }
     }
     for r in &cmd.redirects {
+        let first = facts.paths.len();
         push_word_path(&r.target, ctx, &mut facts.paths);
+        for p in &mut facts.paths[first..] {
+            p.written = r.kind == RedirectKind::Write;
+        }
     }
     // Values that later become arguments: `f=~/.aws/credentials; cat "$f"`,
     // `for f in …`, `${x:-…}` defaults, here-strings fed to xargs.
@@ -489,7 +498,7 @@ fn path_operands(w: &Word, ctx: &Context<'_>, out: &mut Vec<PathArg>) {
 /// An operand as bash and the kernel resolve it: `~` is the home, and a
 /// relative path is below `cwd`. The normalised text, and the absolute
 /// path where the directory is known.
-pub fn resolve(text: &str, cwd: &str, home: &str) -> (String, Option<String>) {
+fn resolve(text: &str, cwd: &str, home: &str) -> (String, Option<String>) {
     let expanded = match text.strip_prefix('~') {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
         _ => text.to_string(),
@@ -523,6 +532,7 @@ fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) 
             text: real,
             glob: false,
             runtime: false,
+            written: false,
             expanded: None,
         });
     }
@@ -531,6 +541,7 @@ fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) 
             text: at.clone(),
             glob,
             runtime: false,
+            written: false,
             expanded: matches.clone(),
         });
     }
@@ -538,6 +549,7 @@ fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) 
         text: normal,
         glob,
         runtime: false,
+        written: false,
         expanded: matches,
     });
 }

@@ -17,7 +17,6 @@ pub mod broker;
 pub mod cli;
 pub mod client;
 pub mod command;
-pub mod created;
 pub mod creds;
 pub mod cwd;
 pub mod detect;

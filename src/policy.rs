@@ -104,7 +104,6 @@ fn decide_unguarded(
     let known = |p: &str| cfg.rules.flags_whole_program(p);
     let dotglob = commands.iter().any(enables_dotglob);
     let dirs = crate::cwd::track(&commands, &env.cwd, &env.home);
-    let made = crate::created::track(&commands, &dirs, &env.home);
     let mut matches = Vec::new();
     let mut unmatched = false;
     for (i, cmd) in commands.iter().enumerate() {
@@ -118,8 +117,7 @@ fn decide_unguarded(
                 transfers: &cfg.transfers,
                 dotglob,
             };
-            let mut f: Facts = facts::collect(cmd, &ctx);
-            f.paths.retain(|p| !made.covers(i, p, ctx.cwd, &env.home));
+            let f: Facts = facts::collect(cmd, &ctx);
             match cfg.rules.hits(&f) {
                 Ok(found) => {
                     for h in found {

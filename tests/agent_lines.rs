@@ -49,6 +49,9 @@ const WHY_SED_REJECTS: &str = "sed itself rejects the script (an unterminated br
 const WHY_EXEC_SOURCE: &str = "inline Python hands source read at run time to exec() (`exec(open('tests/x.py').read())`): code guard's scan of the line cannot follow, flagged on purpose by the bypass table's `exec(open(\"job.py\").read())` row";
 const WHY_PARSE: &str = "bash cannot parse it either (the agent's quoting is broken): guard refuses a line it cannot read, and nothing would have run";
 
+// What guard gets wrong about a line that should not prompt.
+const FP_OWN_DOWNLOAD: &str = "to fix: the `.key` file is the public apt signing key this very line downloads (`wget -O kitware.key ...`); exempting a file the line writes first is unsound while the line's connectors are unknown (another command, a background job or a script can swap it for a link to a key before the read: tests/precision.rs files_the_line_writes_first_are_judged_by_name)";
+
 /// Lines that should prompt: (line, rules that fire, why it should).
 const EXPECTED_PROMPTS: &[(&str, &str, &str)] = &[
     ("sed -i 's/if ($this->isPosixSuperUser()) {\\n            $output = [];\\n            $result = null;\\n… [726 bytes, fnv1a 6662260d1047ed90]", "creds.inline-code+guard.dynamic", WHY_SED_REJECTS),
@@ -284,9 +287,11 @@ const EXPECTED_PROMPTS: &[(&str, &str, &str)] = &[
 ];
 
 /// To fix: lines that prompt but should not, with the rules that fire
-/// and what guard gets wrong. They count against the 0.3% bound. None
-/// today: list one here, with its reason, rather than loosen a rule.
-const KNOWN_FALSE_POSITIVES: &[(&str, &str, &str)] = &[];
+/// and what guard gets wrong. They count against the 0.3% bound. One
+/// today; list any other here, with its reason, rather than loosen a rule.
+const KNOWN_FALSE_POSITIVES: &[(&str, &str, &str)] = &[
+    ("wget -O kitware.key https://apt.kitware.com/keys/kitware-archive-latest.asc && gpg --dearmor < kitwa… [202 bytes, fnv1a 6d00724dd0c1f445]", "creds.file-read", FP_OWN_DOWNLOAD),
+];
 
 /// Lines whose verdict depends on the machine the test runs on (a glob
 /// over /tmp, a start-up file of the host): not held to the lists above,

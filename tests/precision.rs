@@ -360,8 +360,8 @@ fn run_time_parts_do_not_supply_the_protected_name() {
 /// linked directory or by a pattern that expands to it. And commands that
 /// open none of their operands are not reads of them: `mkdir -p ~/.ssh`,
 /// a `chmod` that grants group and other nothing, an append to the public
-/// host keys in `~/.ssh/known_hosts`; a chmod that may widen access still
-/// is one.
+/// host keys in `~/.ssh/known_hosts` (reading it is still judged: a link
+/// could be made there first); a chmod that may widen access still is one.
 #[test]
 fn links_and_metadata_are_judged_by_what_they_reach() {
     let dir = tree();
@@ -387,12 +387,16 @@ fn links_and_metadata_are_judged_by_what_they_reach() {
         ("cd cfg && cat credentials", Read),
         ("cat notes.md", Allow),
         ("cat ./notes.*", Allow),
-        // known_hosts is left out of ~/.ssh, but not a link there to a key
+        // known_hosts is left out of ~/.ssh for writes, not for reads: a
+        // link made there later in the line could hand the read a key
+        ("ssh-keyscan -t ed25519 github.com >> ~/.ssh/known_hosts", Allow),
+        ("ssh-keyscan github.com > ~/.ssh/known_hosts", Allow),
+        ("cat ~/.ssh/known_hosts", Read),
         (
-            "ssh-keyscan -t ed25519 github.com >> ~/.ssh/known_hosts",
-            Allow,
+            "ssh-keyscan h >> ~/.ssh/known_hosts; ln -sf \"$K\" ~/.ssh/known_hosts; cat ~/.ssh/known_hosts",
+            Read,
         ),
-        ("cat ~/.ssh/known_hosts", Allow),
+        ("cp ~/.ssh/known_hosts /tmp/k", Read),
         ("cat ~/.ssh/known_hosts.old", Read),
         ("cp ~/.ssh/id_ed25519 ~/.ssh/known_hosts", Read),
         // operands opened by no one
@@ -417,56 +421,34 @@ fn links_and_metadata_are_judged_by_what_they_reach() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// A file the line itself empties and writes before reading it is what the
-/// line wrote, not a credential that was there: the apt key a line
-/// downloads with `wget -O` and then dearmors. Only a file that does not
-/// exist yet counts, only a writer that empties it as it opens it (`>`,
-/// `>|`, `&>`, wget's `-O`), only for commands after the writer, and never
-/// hidden or in a hidden directory, where a new file configures a tool.
+/// A file the line writes before it reads it is still judged by its name.
+/// Exempting a fresh file (`wget -O kitware.key URL && gpg --dearmor <
+/// kitware.key`) looked safe while it did not exist at decision time, but
+/// another command of the same line, a background job or a script it runs,
+/// can swap it for a link to a key between the write and the read, and the
+/// read is approved by then: a line's connectors (`&&`, `&`, `|`) are not
+/// known here, so no order can be trusted.
 #[test]
-fn files_the_line_writes_first_are_its_own() {
+fn files_the_line_writes_first_are_judged_by_name() {
     let dir = tree();
     let home = dir.path().join("home").display().to_string();
     let project = dir.path().join("project").display().to_string();
-    std::os::unix::fs::symlink(
-        format!("{home}/.ssh/id_rsa"),
-        format!("{project}/dangling.key"),
-    )
-    .expect("symlink");
     let (cfg, env) = in_tree(&home, &project);
-    use Want::{Allow, Read};
+    use Want::Read;
     let rows: &[(&str, Want)] = &[
         (
             "wget -O kitware.key https://apt.kitware.com/keys/kitware-archive-latest.asc && gpg --dearmor < kitware.key > kitware.gpg",
-            Allow,
+            Read,
         ),
-        ("wget -O new.key https://x/k", Allow),
-        ("openssl genrsa > new.key && chmod 600 new.key && cat new.key", Allow),
-        ("echo x >| new.pem; base64 new.pem", Allow),
-        ("make cert &> build.pem; tail build.pem", Allow),
-        ("printf x > ~/n.key && cat ~/n.key", Allow),
-        // a new hidden file, or one in a hidden directory, configures a tool
-        ("echo x > .keys/new.pem; cat .keys/new.pem", Read),
-        ("ls > ~/.ssh/authorized_keys", Read),
-        ("echo 'ssh-ed25519 AAAA x' > ~/.ssh/authorized_keys", Read),
-        ("printf '[default]\n' > ~/.aws/config && cat ~/.aws/config", Read),
-        ("echo A=1 > ~/.env; cat ~/.env", Read),
-        // a file that is there already is judged as it is
-        ("wget -O keys/server.pem https://x && cat keys/server.pem", Read),
-        ("echo x > keys/server.pem; cat keys/server.pem", Read),
-        // a link, even a dangling one, is there
-        ("echo x > dangling.key && cat dangling.key", Read),
-        // appends keep what was there; curl creates -o only on data
-        ("echo x >> new.pem && cat new.pem", Read),
-        ("echo x &>> new.pem && cat new.pem", Read),
-        ("curl -o new.pem https://x && cat new.pem", Read),
-        // read before it is written
-        ("cat new.pem; echo x > new.pem", Read),
-        // a substitution runs as the words are expanded, before cat opens
-        ("cat new.pem $(echo x > new.pem)", Allow),
-        // another name than the one written
-        ("echo x > new.pem && cat ./other.pem", Read),
-        ("echo x > \"$f\" && cat new.pem", Read),
+        // the swap, in the line itself: a job in the background, a link
+        // whose target is only known at run time, a script
+        (
+            "(sleep 0.1; ln -sf \"$K\" new.pem) & echo x > new.pem && cat new.pem",
+            Read,
+        ),
+        ("echo x > new.pem; ln -sf \"$K\" new.pem; cat new.pem", Read),
+        ("echo x > new.pem; python3 swap.py; cat new.pem", Read),
+        ("echo x > new.pem; cat new.pem & ln -sf \"$K\" new.pem", Read),
     ];
     let failures = read_failures(&cfg, &env, rows);
     assert!(failures.is_empty(), "{}", failures.join("\n"));

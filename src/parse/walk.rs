@@ -443,7 +443,6 @@ impl<'a> Walker<'a> {
                 {
                     cmd.stdin_literal = false;
                 }
-                let truncates = matches!(kind, K::Write | K::Clobber);
                 let kind = match kind {
                     K::Read | K::DuplicateInput => RedirectKind::Read,
                     _ => RedirectKind::Write,
@@ -454,11 +453,7 @@ impl<'a> Walker<'a> {
                             if to_file && matches!(target_kind(&target), Sink::File) {
                                 cmd.stdout_to_file = true;
                             }
-                            cmd.redirects.push(Redirect {
-                                kind,
-                                target,
-                                truncates,
-                            });
+                            cmd.redirects.push(Redirect { kind, target });
                         }
                     }
                     T::ProcessSubstitution(k, sub) => self.process_substitution(k, sub, via)?,
@@ -487,7 +482,7 @@ impl<'a> Walker<'a> {
                     cmd.stdin_literal = words.iter().all(|w| !w.dynamic && !w.glob);
                 }
             }
-            ast::IoRedirect::OutputAndError(w, append) => {
+            ast::IoRedirect::OutputAndError(w, _) => {
                 for target in self.words(&w.value, via, refs)? {
                     if matches!(target_kind(&target), Sink::File) {
                         cmd.stdout_to_file = true;
@@ -495,7 +490,6 @@ impl<'a> Walker<'a> {
                     cmd.redirects.push(Redirect {
                         kind: RedirectKind::Write,
                         target,
-                        truncates: !append,
                     });
                 }
             }

@@ -43,9 +43,11 @@ struct PathGlobs {
 }
 
 impl PathGlobs {
-    /// Is this existing or literal file protected?
-    fn covers(&self, file: &str) -> bool {
-        self.protect.iter().any(|g| g.matches(file)) && !self.except.iter().any(|g| g.matches(file))
+    /// Is this existing or literal file protected? Exceptions hold only
+    /// for a file that is only written (see `PathArg::written`).
+    fn covers(&self, file: &str, written: bool) -> bool {
+        self.protect.iter().any(|g| g.matches(file))
+            && !(written && self.except.iter().any(|g| g.matches(file)))
     }
 }
 
@@ -219,7 +221,7 @@ impl Matcher {
                 if let Some(files) = p.expanded.as_ref().filter(|_| p.glob) {
                     // No match leaves the word as it is, and that is read.
                     let lit = std::iter::once(&p.text).filter(|_| files.is_empty());
-                    files.iter().chain(lit).any(|f| globs.covers(f))
+                    files.iter().chain(lit).any(|f| globs.covers(f, p.written))
                 } else if p.glob {
                     let pattern = if f.dotglob {
                         Glob::new(&p.text)
@@ -234,7 +236,7 @@ impl Matcher {
                         .iter()
                         .any(|g| g.intersects_sharing(&pattern, shared_run(g, p.runtime)))
                 } else {
-                    globs.covers(&p.text)
+                    globs.covers(&p.text, p.written)
                 }
             })
             .map(|p| p.text.as_str())
