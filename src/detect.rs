@@ -217,6 +217,33 @@ pub fn scan(text: &str) -> Vec<&'static str> {
     ids
 }
 
+/// Does any detector fire on `text`? Remembered by value: a broker is
+/// sent the same environment by every line of a harness, and scanning
+/// each value with every detector was most of its own work per line.
+/// Bounded, and long values are scanned each time rather than kept.
+pub fn holds_secret(text: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    const MAX_ENTRIES: usize = 4096;
+    const MAX_LEN: usize = 4096;
+    static SEEN: OnceLock<Mutex<HashMap<String, bool>>> = OnceLock::new();
+    if text.len() > MAX_LEN {
+        return !scan(text).is_empty();
+    }
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(known) = seen.lock().ok().and_then(|m| m.get(text).copied()) {
+        return known;
+    }
+    let found = !scan(text).is_empty();
+    if let Ok(mut m) = seen.lock() {
+        if m.len() >= MAX_ENTRIES {
+            m.clear();
+        }
+        m.insert(text.to_string(), found);
+    }
+    found
+}
+
 /// `mysql -psecret`: attached password of a mysql-like program.
 pub fn mysql_password<'a>(program: &str, word: &'a str) -> Option<&'a str> {
     if !MYSQL_LIKE.contains(&program) {
@@ -363,5 +390,25 @@ mod tests {
         let line = format!("curl --header PRIVATE_TOKEN={key} https://gitlab.example.com");
         assert!(scan(&line).contains(&"gitlab-pat"), "{:?}", scan(&line));
         assert!(!redact(&line).contains(&key), "{}", redact(&line));
+    }
+
+    #[test]
+    fn remembered_scan_answers_as_scan_does() {
+        let key = "glpat-".to_string() + "Ab3Cd5Ef7Gh9Jk2Lm4Np";
+        let long = format!("{}{key}", "x ".repeat(3000));
+        let cases: &[(&str, bool)] = &[
+            (&key, true),
+            ("/usr/local/bin:/usr/bin:/bin", false),
+            ("en_US.UTF-8", false),
+            (&long, true),
+            ("", false),
+        ];
+        // Twice: the second answer comes from memory.
+        for _ in 0..2 {
+            for (text, want) in cases {
+                assert_eq!(holds_secret(text), *want, "{text:.40}");
+                assert_eq!(holds_secret(text), !scan(text).is_empty(), "{text:.40}");
+            }
+        }
     }
 }

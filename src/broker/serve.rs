@@ -303,7 +303,7 @@ fn decide(
                     && (scrubber.matches(n)
                         || values
                             .get(n.as_str())
-                            .is_some_and(|v| !crate::detect::scan(v).is_empty())))
+                            .is_some_and(|v| crate::detect::holds_secret(v))))
         })
         .cloned()
         .collect();

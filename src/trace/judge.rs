@@ -85,7 +85,17 @@ struct Table {
     /// a program added, removed or renamed in one changes it.
     dirs: Vec<(String, Stamp)>,
     found: Vec<Flagged>,
+    /// When `dirs` were last found unchanged.
+    checked: Instant,
 }
+
+/// How long a table is trusted without looking at its directories again.
+/// A table only serves to recognise copies of the programs on PATH under
+/// other names; a program put on PATH this recently can only have been
+/// put there by someone who holds its file anyway, and so could run a
+/// copy kept off PATH just as well. Every line re-stats a dozen
+/// directories without it.
+const TABLE_FRESH: Duration = Duration::from_secs(1);
 
 /// One copy of a flagged program on PATH.
 #[derive(Clone)]
@@ -120,6 +130,13 @@ fn flagged_on_path(cfg: &Config, pid: i32, path: &str) -> Vec<Flagged> {
     let root = std::fs::metadata(format!("/proc/{pid}/root"))
         .map(|m| (m.dev(), m.ino()))
         .unwrap_or_default();
+    let key = (path.to_string(), root, h.finish());
+    let tables = TABLES.get_or_init(Default::default);
+    if let Ok(t) = tables.lock() {
+        if let Some(table) = t.get(&key).filter(|t| t.checked.elapsed() < TABLE_FRESH) {
+            return table.found.clone();
+        }
+    }
     let dirs: Vec<(String, Stamp)> = path
         .split(':')
         .filter(|d| d.starts_with('/'))
@@ -129,10 +146,9 @@ fn flagged_on_path(cfg: &Config, pid: i32, path: &str) -> Vec<Flagged> {
             (d, stamp)
         })
         .collect();
-    let key = (path.to_string(), root, h.finish());
-    let tables = TABLES.get_or_init(Default::default);
-    if let Ok(t) = tables.lock() {
-        if let Some(table) = t.get(&key).filter(|t| t.dirs == dirs) {
+    if let Ok(mut t) = tables.lock() {
+        if let Some(table) = t.get_mut(&key).filter(|t| t.dirs == dirs) {
+            table.checked = Instant::now();
             return table.found.clone();
         }
     }
@@ -166,6 +182,7 @@ fn flagged_on_path(cfg: &Config, pid: i32, path: &str) -> Vec<Flagged> {
             Table {
                 dirs,
                 found: found.clone(),
+                checked: Instant::now(),
             },
         );
     }
@@ -287,16 +304,23 @@ impl Known {
             let found = flagged_on_path(cfg, call.pid, &path);
             self.by_path.insert(path.clone(), found);
         }
-        let candidates = self.by_path.get(&path).cloned().unwrap_or_default();
+        // Only the candidates that could match are copied: this runs for
+        // every exec, and PATH holds many flagged programs.
+        let candidates = self
+            .by_path
+            .get(&path)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let mut matches: Vec<Flagged> = candidates
             .iter()
             .filter(|c| c.id.dev == file.dev && c.id.ino == file.ino)
             .cloned()
             .collect();
         if matches.is_empty() {
-            let same_size: Vec<&Flagged> = candidates
+            let same_size: Vec<Flagged> = candidates
                 .iter()
                 .filter(|c| c.id.size == file.size)
+                .cloned()
                 .collect();
             if same_size.is_empty() {
                 return None;
@@ -308,7 +332,7 @@ impl Known {
                 let here = std::fs::metadata(&at)
                     .is_ok_and(|m| m.ino() == c.id.ino && m.dev() == c.id.dev);
                 if here && self.hash(c.id, &at) == Some(mine) {
-                    matches.push(c.clone());
+                    matches.push(c);
                 }
             }
         }

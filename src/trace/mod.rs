@@ -170,8 +170,9 @@ struct Expect {
     files: Vec<Identity>,
     /// The argv the kernel must report, for each acceptable file.
     argvs: Vec<Vec<String>>,
-    /// The call, for a judgement after the fact.
-    call: Call,
+    /// The path and argv asked for, to say what was decided.
+    path: String,
+    argv: Vec<String>,
 }
 
 /// The tracer's view of one tree.
@@ -394,23 +395,36 @@ impl Tree {
         let (path, open_at) = if args.flags & nix::libc::AT_EMPTY_PATH != 0 && args.path.is_empty()
         {
             let target = tracee::proc_link(pid, &format!("fd/{}", args.dirfd)).unwrap_or_default();
-            (target, Ok(format!("/proc/{pid}/fd/{}", args.dirfd)))
+            (target, Ok((format!("/proc/{pid}/fd/{}", args.dirfd), None)))
         } else if args.path.starts_with('/') {
-            (args.path.clone(), resolve::resolve(pid, "/", &args.path))
+            (
+                args.path.clone(),
+                resolve::resolve_stat(pid, "/", &args.path),
+            )
         } else if args.dirfd == nix::libc::AT_FDCWD {
             (
                 format!("{}/{}", cwd.trim_end_matches('/'), args.path),
-                resolve::resolve(pid, &cwd, &args.path),
+                resolve::resolve_stat(pid, &cwd, &args.path),
             )
         } else {
             let dir = tracee::proc_link(pid, &format!("fd/{}", args.dirfd)).unwrap_or_default();
             (
                 format!("{}/{}", dir.trim_end_matches('/'), args.path),
-                resolve::resolve(pid, &dir, &args.path),
+                resolve::resolve_stat(pid, &dir, &args.path),
             )
         };
-        let examined =
-            open_at.and_then(|at| std::fs::metadata(&at).map(|m| (identity(&m), m.is_file(), at)));
+        let examined = open_at.and_then(|(at, seen)| match seen {
+            Some(st) => Ok((
+                Identity {
+                    dev: st.st_dev,
+                    ino: st.st_ino,
+                    size: u64::try_from(st.st_size).unwrap_or(0),
+                },
+                st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG,
+                at,
+            )),
+            None => std::fs::metadata(&at).map(|m| (identity(&m), m.is_file(), at)),
+        });
         let (file, unexamined, open_at) = match examined {
             Ok((id, regular, at)) => (Some(id), None, regular.then_some(at)),
             Err(e) if resolve::missing(&e) => (None, None, None),
@@ -478,12 +492,12 @@ impl Tree {
         // Nothing was there when it was decided (a path being rewritten,
         // a file that appeared): that exec was allowed only to fail.
         let expected = if expect.files.is_empty() {
-            format!("{} (missing) to fail", expect.call.path)
+            format!("{} (missing) to fail", expect.path)
         } else {
             format!(
                 "{} running {}",
-                expect.call.path,
-                shell_words::join(expect.argvs.first().unwrap_or(&expect.call.args.argv))
+                expect.path,
+                shell_words::join(expect.argvs.first().unwrap_or(&expect.argv))
             )
         };
         let got = format!(
@@ -592,6 +606,7 @@ fn expectation(call: &Call) -> Expect {
     Expect {
         files,
         argvs,
-        call: call.clone(),
+        path: call.path.clone(),
+        argv: call.args.argv.clone(),
     }
 }

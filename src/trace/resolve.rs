@@ -38,7 +38,24 @@ fn eloop() -> io::Error {
 /// `pid`, looked up from `dir` (an absolute path in the tracee's view)
 /// when it is relative.
 pub fn resolve(pid: Pid, dir: &str, path: &str) -> io::Result<String> {
+    resolve_stat(pid, dir, path).map(|(at, _)| at)
+}
+
+/// As `resolve`, with what the last component is when the walk itself
+/// looked at it (a file, not a link the kernel follows), which spares
+/// the caller a second look.
+pub fn resolve_stat(
+    pid: Pid,
+    dir: &str,
+    path: &str,
+) -> io::Result<(String, Option<nix::sys::stat::FileStat>)> {
+    use nix::fcntl::{AtFlags, OFlag};
     let root = format!("/proc/{pid}/root");
+    // Each component is looked at from one descriptor of the tracee's
+    // root, not by a path through /proc/PID/root again: the same walk,
+    // without the pid lookup and the magic link every time.
+    let mut root_fd: Option<std::os::fd::OwnedFd> = None;
+    let mut last = None;
     let mut comps: Vec<String> = Vec::new();
     let mut todo: std::collections::VecDeque<String> = std::collections::VecDeque::new();
     if !path.starts_with('/') {
@@ -47,6 +64,7 @@ pub fn resolve(pid: Pid, dir: &str, path: &str) -> io::Result<String> {
     todo.extend(words(path));
     let mut links = 0;
     while let Some(c) = todo.pop_front() {
+        last = None;
         match c.as_str() {
             "." => continue,
             ".." => {
@@ -67,16 +85,28 @@ pub fn resolve(pid: Pid, dir: &str, path: &str) -> io::Result<String> {
                 at.push('/');
                 at.push_str(&rest);
             }
-            return Ok(at);
+            return Ok((at, None));
         }
-        let here = join(&root, &comps, Some(&c));
-        let meta = std::fs::symlink_metadata(&here)?;
-        if meta.file_type().is_symlink() {
+        let fd = match &root_fd {
+            Some(fd) => fd,
+            None => root_fd.insert(
+                nix::fcntl::open(
+                    root.as_str(),
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .map_err(errno)?,
+            ),
+        };
+        let rel = join("", &comps, Some(&c));
+        let rel = rel.trim_start_matches('/');
+        let st = nix::sys::stat::fstatat(fd, rel, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(errno)?;
+        if st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFLNK {
             links += 1;
             if links > MAX_LINKS {
                 return Err(eloop());
             }
-            let target = std::fs::read_link(&here)?;
+            let target = nix::fcntl::readlinkat(fd, rel).map_err(errno)?;
             let target = target.to_string_lossy();
             if target.starts_with('/') {
                 comps.clear();
@@ -86,9 +116,14 @@ pub fn resolve(pid: Pid, dir: &str, path: &str) -> io::Result<String> {
             }
         } else {
             comps.push(c);
+            last = Some(st);
         }
     }
-    Ok(join(&root, &comps, None))
+    Ok((join(&root, &comps, None), last))
+}
+
+fn errno(e: nix::Error) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
 }
 
 /// `/proc/N/{cwd,root,exe}` and `/proc/N/fd/M`: links only the kernel can

@@ -74,28 +74,38 @@ const PAGE: u64 = 4096;
 /// read is a system call.
 struct Mem {
     pid: Pid,
-    pages: std::collections::HashMap<u64, Vec<u8>>,
+    /// By base address; a call's strings span a handful of pages, so a
+    /// list is quicker to search than a map is to hash.
+    pages: Vec<(u64, Vec<u8>)>,
 }
 
 impl Mem {
     fn new(pid: Pid) -> Mem {
         Mem {
             pid,
-            pages: std::collections::HashMap::new(),
+            pages: Vec::new(),
         }
     }
 
     fn page(&mut self, base: u64) -> Result<&[u8], String> {
-        if !self.pages.contains_key(&base) {
-            let mut buf = vec![0u8; PAGE as usize];
-            let n = read_at(self.pid, base, &mut buf)?;
-            if n == 0 {
-                return Err(format!("unreadable memory at {base:#x}"));
+        let i = match self.pages.iter().position(|(b, _)| *b == base) {
+            Some(i) => i,
+            None => {
+                let mut buf = vec![0u8; PAGE as usize];
+                let n = read_at(self.pid, base, &mut buf)?;
+                if n == 0 {
+                    return Err(format!("unreadable memory at {base:#x}"));
+                }
+                buf.truncate(n);
+                self.pages.push((base, buf));
+                self.pages.len() - 1
             }
-            buf.truncate(n);
-            self.pages.insert(base, buf);
-        }
-        Ok(self.pages.get(&base).map(Vec::as_slice).unwrap_or_default())
+        };
+        Ok(self
+            .pages
+            .get(i)
+            .map(|(_, p)| p.as_slice())
+            .unwrap_or_default())
     }
 
     fn byte(&mut self, at: u64) -> Result<u8, String> {
@@ -145,8 +155,16 @@ impl Mem {
         let mut at = addr;
         loop {
             let mut word = [0u8; 8];
-            for (i, b) in word.iter_mut().enumerate() {
-                *b = self.byte(at + i as u64)?;
+            let base = at - at % PAGE;
+            let off = (at - base) as usize;
+            match self.page(base)?.get(off..off + 8) {
+                Some(w) => word.copy_from_slice(w),
+                // Straddles a page (or the page was read short).
+                None => {
+                    for (i, b) in word.iter_mut().enumerate() {
+                        *b = self.byte(at + i as u64)?;
+                    }
+                }
             }
             let p = u64::from_ne_bytes(word);
             if p == 0 {
@@ -390,15 +408,28 @@ pub fn install_filters(pid: Pid, programs: &[seccompiler::BpfProgram]) -> Result
     code.push(0xcc);
     let end = r.rip + code.len() as u64;
     code.resize(code.len().div_ceil(8) * 8, 0xcc);
-    let mut saved_text = Vec::new();
-    for (i, chunk) in code.chunks(8).enumerate() {
-        let at = (r.rip + 8 * i as u64) as ptrace::AddressType;
-        let old = ptrace::read(pid, at).map_err(|e| format!("peek {pid}: {e}"))?;
-        saved_text.push((at, old));
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        ptrace::write(pid, at, i64::from_ne_bytes(w)).map_err(|e| format!("poke {pid}: {e}"))?;
+    // The text under the blob, saved with one read rather than a peek
+    // per word (the writes must be pokes: only they go through read-only
+    // text, and /proc/PID/mem is not the broker's to open).
+    let mut saved_text = vec![0u8; code.len()];
+    if read_at(pid, r.rip, &mut saved_text) != Ok(code.len()) {
+        for (i, chunk) in saved_text.chunks_mut(8).enumerate() {
+            let at = (r.rip + 8 * i as u64) as ptrace::AddressType;
+            let w = ptrace::read(pid, at).map_err(|e| format!("peek {pid}: {e}"))?;
+            chunk.copy_from_slice(&w.to_ne_bytes());
+        }
     }
+    let put = |bytes: &[u8]| -> Result<(), String> {
+        for (i, chunk) in bytes.chunks(8).enumerate() {
+            let at = (r.rip + 8 * i as u64) as ptrace::AddressType;
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            ptrace::write(pid, at, i64::from_ne_bytes(w))
+                .map_err(|e| format!("poke {pid}: {e}"))?;
+        }
+        Ok(())
+    };
+    put(&code)?;
     let mut run = r;
     // Not in a system call: one interrupted by the stop is restarted only
     // once the saved registers are back.
@@ -422,13 +453,8 @@ pub fn install_filters(pid: Pid, programs: &[seccompiler::BpfProgram]) -> Result
         }
         Err(format!("{pid} did not install the filter"))
     })();
-    let mut restored = Ok(());
-    for (at, old) in saved_text {
-        restored = restored.and(ptrace::write(pid, at, old));
-    }
-    let restored = restored
-        .and_then(|()| ptrace::setregs(pid, r))
-        .map_err(|e| format!("restore {pid}: {e}"));
+    let restored = put(&saved_text)
+        .and_then(|()| ptrace::setregs(pid, r).map_err(|e| format!("restore {pid}: {e}")));
     outcome?;
     restored?;
     let after = seccomp_state(pid)?;
@@ -443,7 +469,8 @@ pub fn install_filters(pid: Pid, programs: &[seccompiler::BpfProgram]) -> Result
 
 /// `NoNewPrivs`, `Seccomp` (the mode) and `Seccomp_filters` of a process.
 fn seccomp_state(pid: Pid) -> Result<(bool, u32, u32), String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+    let status = read_proc(&format!("/proc/{pid}/status"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
         .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
     let field = |name: &str| -> u32 {
         status
@@ -699,9 +726,31 @@ pub fn proc_link(pid: Pid, link: &str) -> Option<String> {
         .map(|p| p.to_string_lossy().into_owned())
 }
 
+/// A /proc file whole. Not `fs::read`: its size hint is a stat, which a
+/// /proc file answers with 0, and it then reads 32 bytes at a time.
+fn read_proc(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
 /// `/proc/PID/cmdline` as words.
 pub fn cmdline(pid: Pid) -> Option<Vec<String>> {
-    let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let bytes = read_proc(&format!("/proc/{pid}/cmdline")).ok()?;
     let mut words: Vec<String> = bytes
         .split(|&b| b == 0)
         .map(|w| String::from_utf8_lossy(w).into_owned())
