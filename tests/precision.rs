@@ -21,6 +21,12 @@ enum Want {
 const READ: &str = "creds.file-read";
 
 /// The shipped packs, deciding as the tree's home with the project as cwd.
+/// The tree's home and project directories.
+fn home_and_project(dir: &tempfile::TempDir) -> (String, String) {
+    let at = |d: &str| dir.path().join(d).display().to_string();
+    (at("home"), at("project"))
+}
+
 fn in_tree(home: &str, project: &str) -> (guard::rules::load::Config, Env) {
     let cfg = load::load_with(&[], home, true).expect("shipped packs load");
     let env = Env {
@@ -108,8 +114,7 @@ fn tree() -> tempfile::TempDir {
 #[test]
 fn patterns_are_reads_of_what_they_expand_to() {
     let dir = tree();
-    let home = dir.path().join("home").display().to_string();
-    let project = dir.path().join("project").display().to_string();
+    let (home, project) = home_and_project(&dir);
     let (cfg, env) = in_tree(&home, &project);
     use Want::{Allow, Read};
     let rows: &[(&str, Want)] = &[
@@ -365,8 +370,7 @@ fn run_time_parts_do_not_supply_the_protected_name() {
 #[test]
 fn links_and_metadata_are_judged_by_what_they_reach() {
     let dir = tree();
-    let home = dir.path().join("home").display().to_string();
-    let project = dir.path().join("project").display().to_string();
+    let (home, project) = home_and_project(&dir);
     std::fs::create_dir_all(format!("{home}/.ssh")).expect("mkdir .ssh");
     std::fs::write(format!("{home}/.ssh/id_ed25519"), "k").expect("key");
     let link = |target: &str, at: &str| {
@@ -431,8 +435,7 @@ fn links_and_metadata_are_judged_by_what_they_reach() {
 #[test]
 fn files_the_line_writes_first_are_judged_by_name() {
     let dir = tree();
-    let home = dir.path().join("home").display().to_string();
-    let project = dir.path().join("project").display().to_string();
+    let (home, project) = home_and_project(&dir);
     let (cfg, env) = in_tree(&home, &project);
     use Want::Read;
     let rows: &[(&str, Want)] = &[

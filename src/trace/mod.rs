@@ -105,6 +105,15 @@ fn identity(meta: &std::fs::Metadata) -> Identity {
     }
 }
 
+/// The same, from a stat the path walk already made.
+fn stat_identity(st: &nix::sys::stat::FileStat) -> Identity {
+    Identity {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        size: u64::try_from(st.st_size).unwrap_or(0),
+    }
+}
+
 /// An exec a tracee asked for.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -415,11 +424,7 @@ impl Tree {
         };
         let examined = open_at.and_then(|(at, seen)| match seen {
             Some(st) => Ok((
-                Identity {
-                    dev: st.st_dev,
-                    ino: st.st_ino,
-                    size: u64::try_from(st.st_size).unwrap_or(0),
-                },
+                stat_identity(&st),
                 st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG,
                 at,
             )),
