@@ -485,11 +485,12 @@ use IO::Socket::UNIX;
 my $s = IO::Socket::UNIX->new(Peer => '{sock}') or die "connect: $!";
 sub put {{ my $j = shift; print $s pack('N', length $j) . $j; }}
 sub get {{ my $h; read($s, $h, 4) == 4 or return 'EOF'; my $n = unpack('N', $h); my $b; read($s, $b, $n); return $b; }}
-put('{{"type":"hello","id":1,"version":1,"client":"forger"}}'); get();
+put('{{"type":"hello","id":1,"version":{version},"client":"forger"}}'); get();
 put($ARGV[0]);
 print get(), "\n";
 "#,
-        sock = b.socket().display()
+        sock = b.socket().display(),
+        version = guard::wire::VERSION
     );
     let forge = |body: &str| -> String {
         let out = run(&mut b.as_user(
@@ -726,7 +727,11 @@ fn a_fuzzed_protocol_stream_never_crashes_the_broker() {
     let mut b = Broker::new(users, "approval:\n  tty: false\n");
     b.start();
     let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
-    let hello = br#"{"type":"hello","id":1,"version":1,"client":"fuzz"}"#;
+    let hello = format!(
+        r#"{{"type":"hello","id":1,"version":{},"client":"fuzz"}}"#,
+        guard::wire::VERSION
+    );
+    let hello = hello.as_bytes();
     let frame = |body: &[u8]| {
         let mut f = (body.len() as u32).to_be_bytes().to_vec();
         f.extend_from_slice(body);
@@ -778,17 +783,49 @@ fn a_fuzzed_protocol_stream_never_crashes_the_broker() {
         }
         cases.push(bytes);
     }
-    for case in &cases {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::os::unix::net::UnixStream::connect(b.socket()) else {
-            panic!("broker stopped answering; log:\n{}", b.logs());
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(15)));
-        let _ = s.write_all(case);
-        let _ = s.shutdown(std::net::Shutdown::Write);
-        let mut sink = Vec::new();
-        let _ = s.read_to_end(&mut sink);
-    }
+    // Sent by a process of the agent's, one connection per case: a
+    // mutated decide may still be a valid one, and the broker seizes
+    // whoever asks for a line that is allowed.
+    const SENDER: &str = r#"
+import socket, struct, sys
+data = sys.stdin.buffer.read()
+i = sent = 0
+while i < len(data):
+    (n,) = struct.unpack(">I", data[i:i + 4])
+    case = data[i + 4:i + 4 + n]
+    i += 4 + n
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(15)
+    s.connect(sys.argv[1])
+    try:
+        s.sendall(case)
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+    s.close()
+    sent += 1
+print("sent", sent)
+"#;
+    let stream: Vec<u8> = cases.iter().flat_map(|c| frame(c)).collect();
+    let sock = b.socket().display().to_string();
+    let out = broker::run_for(
+        &mut b.as_user(
+            &users.agent,
+            Path::new("/usr/bin/python3"),
+            &["-c", SENDER, &sock],
+        ),
+        Some(&stream),
+        Duration::from_secs(600),
+    );
+    assert_eq!(
+        text(&out.stdout),
+        format!("sent {}\n", cases.len()),
+        "broker stopped answering: {}; log:\n{}",
+        text(&out.stderr),
+        b.logs()
+    );
     // Connections that trickle or stall, more than one user may hold:
     // they must not keep another user's shell from its answer.
     let stalled: Vec<std::os::unix::net::UnixStream> = (0..200)

@@ -207,6 +207,7 @@ fn request_examples() -> Vec<Request> {
             env_names: vec!["HOME".into(), "PATH".into()],
             env,
             scope: Some("alias ll='ls -l'".into()),
+            tty: true,
         },
         Request::Decide {
             id: 2,
@@ -220,6 +221,7 @@ fn request_examples() -> Vec<Request> {
             env_names: Vec::new(),
             env: BTreeMap::new(),
             scope: None,
+            tty: false,
         },
         Request::Tty {
             id: 2,
@@ -234,7 +236,6 @@ fn request_examples() -> Vec<Request> {
             id: 2,
             values: [("DEPLOY_ENV".to_string(), "staging".to_string())].into(),
         },
-        Request::Attach { id: 2, tty: true },
         Request::SessionStart {
             id: 2,
             purpose: "fix the staging health check".into(),
@@ -283,6 +284,7 @@ fn request_examples() -> Vec<Request> {
             env_names: Vec::new(),
             env: BTreeMap::new(),
             scope: (mode == "interactive").then(|| "alias ll='ls -l'".to_string()),
+            tty: mode == "open",
         });
     }
     out
@@ -344,7 +346,6 @@ fn reply_examples() -> Vec<Reply> {
                 ..Verdict::default()
             },
         },
-        Reply::Attached { id: 2 },
         Reply::Done {
             id: 2,
             code: 0,
@@ -368,7 +369,6 @@ fn request_kind(r: &Request) -> &'static str {
         Request::Tty { .. } => "tty",
         Request::File { .. } => "file",
         Request::Env { .. } => "env",
-        Request::Attach { .. } => "attach",
         Request::SessionStart { .. } => "session-start",
         Request::SessionEnd { .. } => "session-end",
         Request::SessionStatus { .. } => "session-status",
@@ -384,7 +384,6 @@ fn reply_kind(r: &Reply) -> &'static str {
         Reply::FileRequest { .. } => "file-request",
         Reply::EnvRequest { .. } => "env-request",
         Reply::Verdict { .. } => "verdict",
-        Reply::Attached { .. } => "attached",
         Reply::Done { .. } => "done",
         Reply::Error { .. } => "error",
     }

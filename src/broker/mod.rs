@@ -5,7 +5,8 @@
 //! mint. Clients (the shell the agent runs) ask it over a unix socket;
 //! who they are comes from the kernel.
 //!
-//! Threads: one accepts, one serves each connection, one watches session
+//! Threads: one accepts, one serves each connection and then, for a
+//! traced line, is its tracer until the tree ends; one watches session
 //! owners (and reloads changed rules), one waits for signals.
 
 pub mod admin;
@@ -320,13 +321,29 @@ impl Pool {
                 let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     serve::connection(&b, sock)
                 }));
-                if served.is_err() {
+                // A traced line holds this thread, not a connection slot,
+                // for as long as its tree runs.
+                release(&done, uid);
+                let Ok(then) = served else {
                     eprintln!(
                         "guard broker: a connection's thread panicked ({}); it was refused",
                         crate::panic_note::last()
                     );
+                    // The thread ends: anything it had seized is killed
+                    // with it (EXITKILL), rather than left stopped.
+                    return;
+                };
+                if let Some(tracing) = then {
+                    let traced =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tracing.run()));
+                    if traced.is_err() {
+                        eprintln!(
+                            "guard broker: a tracer panicked ({}); its tree is killed",
+                            crate::panic_note::last()
+                        );
+                        return;
+                    }
                 }
-                release(&done, uid);
                 idle.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             })
             .map(drop)

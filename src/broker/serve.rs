@@ -30,6 +30,23 @@ pub const SNAPSHOT_BROKEN: i32 = -1;
 struct Conn<'a> {
     sock: &'a UnixStream,
     peer: &'a Peer,
+    /// The client's terminal, from its `decide` frame, until the tracer
+    /// of its line takes it.
+    terminal: std::cell::RefCell<Option<OwnedFd>>,
+    /// The traced line's tree, to run once the connection is over.
+    then: std::cell::RefCell<Option<Tracing>>,
+}
+
+/// The tracer's loop for a line this thread has seized: it decides the
+/// line's tree until the last of it exits. Run by the thread that
+/// served the connection, since ptrace belongs to the thread that
+/// attached; that also spares a thread start and two hand-offs per line.
+pub struct Tracing(Box<dyn FnOnce()>);
+
+impl Tracing {
+    pub fn run(self) {
+        (self.0)()
+    }
 }
 
 #[derive(Debug)]
@@ -67,20 +84,25 @@ impl Conn<'_> {
     }
 }
 
-/// Serve one connection to its end.
-pub fn connection(broker: &Arc<Broker>, sock: UnixStream) {
+/// Serve one connection to its end. What it hands back is a traced
+/// line's tree, which the caller must run (its client is seized, and
+/// stops at its next exec until a tracer answers), after letting go of
+/// the connection's slot.
+pub fn connection(broker: &Arc<Broker>, sock: UnixStream) -> Option<Tracing> {
     let _ = sock.set_read_timeout(Some(CLIENT_TIMEOUT));
     let _ = sock.set_write_timeout(Some(CLIENT_TIMEOUT));
     let peer = match Peer::of(&sock) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("guard broker: refused a connection: {e}");
-            return;
+            return None;
         }
     };
     let conn = Conn {
         sock: &sock,
         peer: &peer,
+        terminal: std::cell::RefCell::new(None),
+        then: std::cell::RefCell::new(None),
     };
     if let Err(fault) = converse(broker, &conn) {
         match fault {
@@ -104,6 +126,7 @@ pub fn connection(broker: &Arc<Broker>, sock: UnixStream) {
             }
         }
     }
+    conn.then.into_inner()
 }
 
 fn converse(broker: &Arc<Broker>, conn: &Conn<'_>) -> Result<(), Fault> {
@@ -136,7 +159,12 @@ fn converse(broker: &Arc<Broker>, conn: &Conn<'_>) -> Result<(), Fault> {
         want_env: want_env(&cfg),
         decide_timeout_ms: u64::try_from(decide_timeout(&cfg).as_millis()).unwrap_or(u64::MAX),
     })?;
-    let (req, fds) = conn.recv()?;
+    let (req, mut fds) = conn.recv()?;
+    // A decide may carry the client's terminal, for the tracer of its
+    // line; nothing else carries a descriptor.
+    if matches!(req, Request::Decide { tty: true, .. }) && fds.len() == 1 {
+        *conn.terminal.borrow_mut() = fds.pop();
+    }
     if !fds.is_empty() {
         return Err(Fault::Protocol(format!("descriptors on {}", req.kind())));
     }
@@ -207,6 +235,7 @@ fn decide(
         env_names,
         env: mut values,
         scope,
+        tty: _,
     } = req
     else {
         return Err(Fault::Protocol("not a decide".to_string()));
@@ -325,12 +354,12 @@ fn decide(
     if mode == "open" {
         crate::audit::event("session-start", &session.id, "interactive session started");
         let trace = broker.exec_tree;
-        conn.send(&Reply::Verdict {
+        let reply = Reply::Verdict {
             id,
             verdict: wire::Verdict { trace, ..base },
-        })?;
+        };
         if !trace {
-            return Ok(());
+            return conn.send(&reply);
         }
         // The interactive shell itself is traced, so every line's
         // programs are: the lines it decides are handed to its tracer.
@@ -345,8 +374,11 @@ fn decide(
             &env,
             &session,
             Default::default(),
-            id,
             Some(launches),
+        )
+        .map_or_else(
+            |message| conn.send(&Reply::Error { id, message }),
+            |()| conn.send(&reply),
         );
     }
     // Files the line sources, or its kubeconfig, as the agent sees them.
@@ -513,10 +545,12 @@ fn decide_line(
                 },
             };
             if trace {
-                conn.send(&reply)?;
                 let line =
                     crate::trace::judge::Line::from_verdict(grant.seq, &v).with_secrets(secrets);
-                return attach(broker, conn, shared, env, session, line, id, None);
+                return attach(broker, conn, shared, env, session, line, None).map_or_else(
+                    |message| conn.send(&Reply::Error { id, message }),
+                    |()| conn.send(&reply),
+                );
             }
             if mode == "interactive" {
                 // Its shell starts under the session's tracer.
@@ -591,11 +625,11 @@ fn verdict(
     Ok((text, v))
 }
 
-/// The line is allowed and will be traced: wait for the client to
-/// install its filter (`attach`), seize it from a tracer thread of its
-/// own, and only then tell it to exec (`attached`). The tracer decides
-/// everything the line starts, until the last of it exits.
-#[allow(clippy::too_many_arguments)]
+/// The line is allowed and will be traced: seize the client from a
+/// tracer thread of its own and put the exec filter in it, while it
+/// waits for its verdict. Only then is the verdict sent, so the client
+/// execs nothing untraced, and the line costs one round trip. The tracer
+/// decides everything the line starts, until the last of it exits.
 fn attach(
     broker: &Arc<Broker>,
     conn: &Conn<'_>,
@@ -603,91 +637,57 @@ fn attach(
     env: &Env,
     session: &Session,
     line: crate::trace::judge::Line,
-    id: u64,
     launches: Option<crate::trace::judge::Launches>,
-) -> Result<(), Fault> {
-    let (msg, mut fds) = conn.recv()?;
-    let tty = match msg {
-        Request::Attach { id: got, tty } if got == id => tty,
-        other => {
-            return Err(Fault::Protocol(format!(
-                "expected attach, got {}",
-                other.kind()
-            )))
-        }
-    };
+) -> Result<(), String> {
     // A terminal only if it is the session's (as for a line's review).
-    let terminal = fds.pop().filter(|fd| {
-        tty && session.tty_dev.is_some_and(|want| {
+    let terminal = conn.terminal.borrow_mut().take().filter(|fd| {
+        session.tty_dev.is_some_and(|want| {
             nix::sys::stat::fstat(fd.as_fd()).is_ok_and(|st| {
                 st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFCHR && st.st_rdev == want
             }) && nix::unistd::isatty(fd).unwrap_or(false)
         })
     });
     let pid = nix::unistd::Pid::from_raw(conn.peer.pid);
+    // The filter goes in by the broker's hand: the client is the agent's
+    // process, and may have been made to skip it.
+    crate::trace::seize(pid)?;
+    crate::trace::filter::shared()
+        .and_then(|p| crate::trace::tracee::install_filters(pid, std::slice::from_ref(p)))
+        .map_err(|e| format!("cannot install the exec filter in the client: {e}"))?;
     let who = crate::actor::current();
     let cfg = Arc::clone(shared);
     let home = env.home.clone();
     let session = session.clone();
     let broker = Arc::clone(broker);
-    let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
-    let spawned = std::thread::Builder::new()
-        .name(format!("trace-{pid}"))
-        .stack_size(16 << 20)
-        .spawn(move || {
-            // ptrace belongs to the thread that attached: this one. The
-            // filter goes in by the broker's hand: the client is the
-            // agent's process, and may have been made to skip it.
-            let seized = crate::trace::seize(pid).and_then(|()| {
-                crate::trace::filter::programs()
-                    .and_then(|p| crate::trace::tracee::install_filters(pid, &p))
-                    .map_err(|e| format!("cannot install the exec filter in the client: {e}"))
-            });
-            let ok = seized.is_ok();
-            let _ = tx.send(seized);
-            if !ok {
-                return;
+    let tree = move || {
+        let sid = session.id.clone();
+        crate::actor::with(Arc::clone(&who), || {
+            let ask = move |r: &crate::approve::Request<'_>, t: Duration| match &terminal {
+                Some(fd) => crate::approve::tty::ask_on(fd.as_fd(), r, t, false),
+                None => Answer::Unavailable("no terminal of the session's".to_string()),
+            };
+            let mut judge = crate::trace::judge::LineJudge::new(
+                &cfg,
+                home,
+                session,
+                Arc::clone(&who),
+                line,
+                Box::new(ask),
+            )
+            .writing_exit();
+            if let Some(l) = launches {
+                judge = judge.with_launches(l);
             }
-            let sid = session.id.clone();
-            crate::actor::with(Arc::clone(&who), || {
-                let ask = move |r: &crate::approve::Request<'_>, t: Duration| match &terminal {
-                    Some(fd) => crate::approve::tty::ask_on(fd.as_fd(), r, t, false),
-                    None => Answer::Unavailable("no terminal of the session's".to_string()),
-                };
-                let mut judge = crate::trace::judge::LineJudge::new(
-                    &cfg,
-                    home,
-                    session,
-                    Arc::clone(&who),
-                    line,
-                    Box::new(ask),
-                )
-                .writing_exit();
-                if let Some(l) = launches {
-                    judge = judge.with_launches(l);
-                }
-                let mut tree = crate::trace::Tree::new(pid).sealing(broker.seal);
-                tree.run(&mut judge);
-                judge.finish();
-                if let Ok(mut all) = broker.launches.lock() {
-                    all.remove(&sid);
-                }
-            });
+            let mut tree = crate::trace::Tree::new(pid).sealing(broker.seal);
+            tree.run(&mut judge);
+            judge.finish();
+            if let Ok(mut all) = broker.launches.lock() {
+                all.remove(&sid);
+            }
         });
-    if let Err(e) = spawned {
-        return conn.send(&Reply::Error {
-            id,
-            message: format!("cannot start a tracer: {e}"),
-        });
-    }
-    match rx.recv() {
-        Ok(Ok(())) => conn.send(&Reply::Attached { id }),
-        Ok(Err(e)) => conn.send(&Reply::Error { id, message: e }),
-        Err(_) => conn.send(&Reply::Error {
-            id,
-            message: "the tracer did not start".to_string(),
-        }),
-    }
+    };
+    *conn.then.borrow_mut() = Some(Tracing(Box::new(tree)));
+    Ok(())
 }
 
 fn shell_of(cfg: &Result<Config, crate::rules::load::ConfigError>) -> String {

@@ -32,15 +32,14 @@ pub(super) fn run(flags: &ShellArgs, spec: &BrokerSpec) -> i32 {
                 scope: None,
             };
             let Decided {
-                mut conn,
-                id,
+                conn: _conn,
                 v,
                 sent,
             } = match decide(spec, flags, starts, ask) {
                 Ok(x) => x,
                 Err(code) => return code,
             };
-            if let Err(code) = apply(&v, &sent).and_then(|()| traced(&mut conn, id, &v)) {
+            if let Err(code) = apply(&v, &sent) {
                 return code;
             }
             let argv: Vec<OsString> = words.iter().map(OsString::from).collect();
@@ -54,15 +53,14 @@ pub(super) fn run(flags: &ShellArgs, spec: &BrokerSpec) -> i32 {
                 scope: None,
             };
             let Decided {
-                mut conn,
-                id,
+                conn: _conn,
                 v,
                 sent,
             } = match decide(spec, flags, starts, ask) {
                 Ok(x) => x,
                 Err(code) => return code,
             };
-            if let Err(code) = apply(&v, &sent).and_then(|()| traced(&mut conn, id, &v)) {
+            if let Err(code) = apply(&v, &sent) {
                 return code;
             }
             let launch = Launch {
@@ -90,22 +88,14 @@ fn refuse(e: &client::ClientError) -> i32 {
     REFUSED
 }
 
-/// With a verdict that says so, be traced before running anything.
-fn traced(conn: &mut Conn, id: u64, v: &Verdict) -> Result<(), i32> {
-    if !v.trace {
-        return Ok(());
-    }
-    conn.attach(id).map_err(|e| {
-        eprintln!("guard: denied: the broker could not trace the line: {e}");
-        REFUSED
-    })
-}
-
 fn decide(spec: &BrokerSpec, flags: &ShellArgs, starts: bool, ask: Ask) -> Result<Decided, i32> {
     let mut conn = Conn::open(spec).map_err(|e| refuse(&e))?;
     let (env_names, env) = client::environment();
     let sent = Sent(env.keys().cloned().collect());
     let id = conn.id();
+    // For the tracer of the line, which the broker starts before it
+    // answers: reviews of what the line starts are drawn there.
+    let terminal = client::own_terminal();
     let req = Request::Decide {
         id,
         mode: ask.mode.to_string(),
@@ -120,9 +110,12 @@ fn decide(spec: &BrokerSpec, flags: &ShellArgs, starts: bool, ask: Ask) -> Resul
         env_names,
         env,
         scope: ask.scope,
+        tty: terminal.is_some(),
     };
-    let v = conn.decide(req).map_err(|e| refuse(&e))?;
-    Ok(Decided { conn, id, v, sent })
+    let v = conn
+        .decide(req, terminal.as_ref())
+        .map_err(|e| refuse(&e))?;
+    Ok(Decided { conn, v, sent })
 }
 
 /// The names whose values the broker was sent, and so scanned for
@@ -135,10 +128,10 @@ impl Sent {
     }
 }
 
-/// A verdict, with the connection it came on.
+/// A verdict, with the connection it came on: kept open until the line
+/// is set up, so the broker sees this client until then.
 struct Decided {
     conn: Conn,
-    id: u64,
     v: Verdict,
     sent: Sent,
 }
@@ -192,18 +185,14 @@ fn interactive(flags: &ShellArgs, spec: &BrokerSpec) -> i32 {
         argv: None,
         scope: None,
     };
-    let Decided {
-        mut conn,
-        id,
-        v,
-        sent,
-    } = match decide(spec, flags, true, open) {
+    // The whole interactive session is traced (the broker attached
+    // before it answered): every program any of its lines starts is
+    // decided as it starts.
+    let Decided { conn, v, sent } = match decide(spec, flags, true, open) {
         Ok(x) => x,
         Err(code) => return code,
     };
-    // The whole interactive session is traced: every program any of
-    // its lines starts is decided as it starts.
-    if let Err(code) = apply(&v, &sent).and_then(|()| traced(&mut conn, id, &v)) {
+    if let Err(code) = apply(&v, &sent) {
         return code;
     }
     drop(conn);

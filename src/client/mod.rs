@@ -178,9 +178,15 @@ impl Conn {
     /// Ask for a decision. A review may make the broker ask for the
     /// terminal; the client hands over its controlling terminal and
     /// restores the terminal's settings if the broker goes away mid-way.
-    pub fn decide(&mut self, req: Request) -> Result<Verdict, ClientError> {
+    /// `terminal` rides on the request (`tty: true`), for the tracer.
+    pub fn decide(
+        &mut self,
+        req: Request,
+        terminal: Option<&OwnedFd>,
+    ) -> Result<Verdict, ClientError> {
         let id = req.id();
-        self.send(&req, &[])?;
+        let fds: Vec<std::os::fd::RawFd> = terminal.iter().map(|t| t.as_raw_fd()).collect();
+        self.send(&req, &fds)?;
         self.greeted()?;
         self.wait_longer(self.decide_timeout);
         let mut saved: Option<(OwnedFd, nix::sys::termios::Termios)> = None;
@@ -244,27 +250,6 @@ impl Conn {
         result
     }
 
-    /// Be traced from here on: hand the broker the terminal (for reviews
-    /// of what the line starts) and wait until it has attached and put
-    /// the exec filter in this process itself. After this every exec of
-    /// this process and its descendants is the broker's to decide.
-    pub fn attach(&mut self, id: u64) -> Result<(), ClientError> {
-        let tty = own_terminal();
-        let fds: Vec<std::os::fd::RawFd> = tty.iter().map(|t| t.as_raw_fd()).collect();
-        self.send(
-            &Request::Attach {
-                id,
-                tty: tty.is_some(),
-            },
-            &fds,
-        )?;
-        match self.recv()? {
-            Reply::Attached { id: got } if got == id => Ok(()),
-            Reply::Error { message, .. } => Err(ClientError::Broker(message)),
-            other => Err(ClientError::Wire(format!("unexpected answer {other:?}"))),
-        }
-    }
-
     /// An admin request answered with text to print.
     pub fn request(&mut self, req: Request) -> Result<(i32, String, String), ClientError> {
         let id = req.id();
@@ -318,7 +303,7 @@ fn open_for_broker(id: u64, path: &str) -> (Request, Option<OwnedFd>) {
 }
 
 /// The controlling terminal, if there is one.
-fn own_terminal() -> Option<OwnedFd> {
+pub fn own_terminal() -> Option<OwnedFd> {
     use nix::fcntl::{open, OFlag};
     open(
         "/dev/tty",

@@ -68,7 +68,7 @@ pub fn run<'a>(
     group: Group,
 ) -> Result<Ended, String> {
     super::available()?;
-    let programs = super::filter::programs()?;
+    let program = super::filter::shared()?;
     // The tree runs as this user, and without Yama nothing but this keeps
     // it from writing guard's or the tracer's memory through
     // /proc/PID/mem (and so running code outside the tree).
@@ -82,7 +82,7 @@ pub fn run<'a>(
     match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => {
             drop(status_r);
-            let code = tracer(exec, not_found, judge, &programs, status_w, pgrp, group);
+            let code = tracer(exec, not_found, judge, program, status_w, pgrp, group);
             // SAFETY: ends the tracer without the parent's exit handlers.
             unsafe { nix::libc::_exit(code) }
         }
@@ -98,7 +98,7 @@ fn tracer<'a>(
     exec: impl FnOnce() -> ExecError,
     not_found: i32,
     judge: impl FnOnce() -> LineJudge<'a>,
-    programs: &[seccompiler::BpfProgram; 2],
+    program: &seccompiler::BpfProgram,
     status: OwnedFd,
     pgrp: Pid,
     group: Group,
@@ -140,7 +140,7 @@ fn tracer<'a>(
                 Group::Own => Pid::from_raw(0),
             };
             let _ = nix::unistd::setpgid(Pid::from_raw(0), target);
-            if let Err(e) = super::filter::install(programs) {
+            if let Err(e) = super::filter::install(program) {
                 eprintln!("guard: denied: {e}");
                 // SAFETY: ends the child.
                 unsafe { nix::libc::_exit(126) }

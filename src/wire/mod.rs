@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use frame::{FrameError, MAX_FRAME};
 
 /// Bumped on any change a peer of the other version would misread.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Variables whose values every client sends with `decide`: what the
 /// shipped rules and boundary signals read. The client sends the other
@@ -95,6 +95,10 @@ pub enum Request {
         /// by the broker like any other script.
         #[serde(default)]
         scope: Option<String>,
+        /// The client's controlling terminal rides on this frame, for
+        /// reviews of what a traced line starts.
+        #[serde(default)]
+        tty: bool,
     },
     /// Answer to `tty-request`; the terminal rides on this frame.
     Tty {
@@ -115,14 +119,6 @@ pub enum Request {
         opened: bool,
         #[serde(default)]
         error: Option<String>,
-    },
-    /// The client installed the exec filter and waits to be traced. With
-    /// `tty`, its controlling terminal rides on this frame, for reviews
-    /// of what the line starts.
-    Attach {
-        id: u64,
-        #[serde(default)]
-        tty: bool,
     },
     SessionStart {
         id: u64,
@@ -164,7 +160,6 @@ impl Request {
             | Request::Tty { id, .. }
             | Request::File { id, .. }
             | Request::Env { id, .. }
-            | Request::Attach { id, .. }
             | Request::SessionStart { id, .. }
             | Request::SessionEnd { id, .. }
             | Request::SessionStatus { id, .. }
@@ -180,7 +175,6 @@ impl Request {
             Request::Tty { .. } => "tty",
             Request::File { .. } => "file",
             Request::Env { .. } => "env",
-            Request::Attach { .. } => "attach",
             Request::SessionStart { .. } => "session-start",
             Request::SessionEnd { .. } => "session-end",
             Request::SessionStatus { .. } => "session-status",
@@ -229,7 +223,8 @@ pub struct Verdict {
     /// The line is this one static argv: exec it without a shell.
     #[serde(default)]
     pub direct: Option<Vec<String>>,
-    /// The client must install the exec filter and `attach` first.
+    /// The line is traced: the broker seized the client and put the exec
+    /// filter in it before answering.
     #[serde(default)]
     pub trace: bool,
     /// The decision record's place in the chain.
@@ -271,9 +266,6 @@ pub enum Reply {
     Verdict {
         id: u64,
         verdict: Verdict,
-    },
-    Attached {
-        id: u64,
     },
     /// The outcome of an admin request, rendered as the command prints it.
     Done {
