@@ -184,6 +184,40 @@ struct Expect {
     argv: Vec<String>,
 }
 
+/// The tracer thread held on the CPU it started on, for as long as it
+/// traces, and let go after. Every exec in the tree is a few ptrace
+/// stops, each a wake-up of the tracer and then of the tracee; when the
+/// two are on different CPUs each wake-up is an interprocessor interrupt,
+/// which on a virtual machine costs more than the work of the stop. The
+/// scheduler then tends to wake a resumed tracee where its tracer runs.
+struct Pinned(Option<nix::sched::CpuSet>);
+
+impl Pinned {
+    fn here() -> Pinned {
+        use nix::sched::{sched_getaffinity, sched_getcpu, sched_setaffinity, CpuSet};
+        let me = Pid::from_raw(0);
+        let Ok(before) = sched_getaffinity(me) else {
+            return Pinned(None);
+        };
+        let Ok(cpu) = sched_getcpu() else {
+            return Pinned(None);
+        };
+        let mut one = CpuSet::new();
+        if one.set(cpu).is_err() || sched_setaffinity(me, &one).is_err() {
+            return Pinned(None);
+        }
+        Pinned(Some(before))
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if let Some(before) = &self.0 {
+            let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), before);
+        }
+    }
+}
+
 /// The tracer's view of one tree.
 pub struct Tree {
     root: Pid,
@@ -242,6 +276,7 @@ impl Tree {
     /// As `run`, calling `root_done` the moment the root ends (the tree
     /// may go on).
     pub fn run_with(&mut self, judge: &mut dyn Judge, root_done: &mut dyn FnMut(Ended)) -> Ended {
+        let _pinned = Pinned::here();
         loop {
             let status = waitpid(None, Some(WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD));
             match status {
@@ -613,5 +648,37 @@ fn expectation(call: &Call) -> Expect {
         argvs,
         path: call.path.clone(),
         argv: call.args.argv.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pinned;
+    use nix::sched::{sched_getaffinity, sched_getcpu};
+    use nix::unistd::Pid;
+
+    fn cpus() -> Vec<usize> {
+        let set = sched_getaffinity(Pid::from_raw(0)).expect("affinity");
+        (0..nix::sched::CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap_or(false))
+            .collect()
+    }
+
+    /// The tracer is held on one CPU, its own, and gets back the CPUs it
+    /// had: a broker thread traces one line and then serves others.
+    #[test]
+    fn a_pinned_tracer_is_let_go_as_it_was() {
+        std::thread::spawn(|| {
+            let before = cpus();
+            {
+                let _pinned = Pinned::here();
+                let now = cpus();
+                assert_eq!(now.len(), 1, "pinned to {now:?}");
+                assert_eq!(now[0], sched_getcpu().expect("cpu"));
+            }
+            assert_eq!(cpus(), before);
+        })
+        .join()
+        .expect("the pinned thread");
     }
 }
