@@ -721,6 +721,85 @@ fn a_thousand_clients_from_fifty_processes() {
     assert_eq!(code, 0, "{out}");
 }
 
+/// What may ride on a `decide`: the client's terminal, once, and only
+/// when it says so. Anything else closes the connection; a descriptor
+/// that is not the session's terminal is dropped, and the line is still
+/// decided (and traced) as usual.
+#[test]
+fn descriptors_on_a_decide_are_the_terminal_or_nothing() {
+    let users = require_users!();
+    let mut b = Broker::new(users, "approval:\n  tty: false\n");
+    b.start();
+    const SENDER: &str = r#"
+import json, os, socket, struct, sys
+sock, version, tty, nfds = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(15)
+s.connect(sock)
+def put(msg, fds=()):
+    body = json.dumps(msg).encode()
+    frame = struct.pack(">I", len(body)) + body
+    if fds:
+        socket.send_fds(s, [frame], list(fds))
+    else:
+        s.sendall(frame)
+def get():
+    head = b""
+    while len(head) < 4:
+        more = s.recv(4 - len(head))
+        if not more:
+            return "EOF"
+        head += more
+    (n,) = struct.unpack(">I", head)
+    body = b""
+    while len(body) < n:
+        body += s.recv(n - len(body))
+    return body.decode()
+put({"type": "hello", "id": 1, "version": version, "client": "fds"})
+get()
+fds = [os.open("/dev/null", os.O_RDWR) for _ in range(nfds)]
+put({"type": "decide", "id": 2, "mode": "-c", "line": "true", "tty": tty}, fds)
+print(get())
+"#;
+    let sock = b.socket().display().to_string();
+    let version = guard::wire::VERSION.to_string();
+    // (tty flag, descriptors sent) -> an allowed verdict, or an error.
+    let cases: &[(bool, usize, bool)] = &[
+        (false, 0, true),
+        (true, 0, true),
+        (true, 1, true),
+        (false, 1, false),
+        (true, 2, false),
+    ];
+    for &(tty, nfds, allowed) in cases {
+        let out = run(&mut b.as_user(
+            &users.agent,
+            Path::new("/usr/bin/python3"),
+            &[
+                "-c",
+                SENDER,
+                &sock,
+                &version,
+                if tty { "1" } else { "0" },
+                &nfds.to_string(),
+            ],
+        ));
+        let got = text(&out.stdout);
+        let what = format!("tty {tty}, {nfds} descriptors: {got} {}", text(&out.stderr));
+        if allowed {
+            assert!(got.contains(r#""type":"verdict""#), "{what}");
+            assert!(got.contains(r#""allow":true"#), "{what}");
+            assert!(got.contains(r#""trace":true"#), "{what}");
+        } else {
+            assert!(got.contains(r#""type":"error""#), "{what}");
+            assert!(got.contains("descriptors on decide"), "{what}");
+        }
+    }
+    assert!(b.logs().contains("descriptors on decide"));
+    let (code, v) = b.verify();
+    assert_eq!(code, 0, "{v}");
+}
+
 #[test]
 fn a_fuzzed_protocol_stream_never_crashes_the_broker() {
     let users = require_users!();

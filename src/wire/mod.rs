@@ -3,8 +3,9 @@
 //! `schemas/broker-*.schema.json` describe it for other implementations.
 //!
 //! Every connection is: `hello` both ways, then one request and its
-//! answer (a `decide` may be interrupted by a `tty-request` and followed
-//! by an `attach`). Each message carries the request id it belongs to.
+//! answer (a `decide` may be interrupted by `tty-request`,
+//! `env-request` and `file-request`; a traced line is attached before
+//! its verdict). Each message carries the request id it belongs to.
 //! Nothing here says who the client is: the broker takes that from the
 //! kernel, and a message naming a uid or pid is malformed.
 
