@@ -721,6 +721,110 @@ fn a_thousand_clients_from_fifty_processes() {
     assert_eq!(code, 0, "{out}");
 }
 
+/// A traced line's inner exec, reviewed on the client's own terminal:
+/// the terminal rides on the line's `decide`, the broker's tracer draws
+/// the card there (a real pty), and the key pressed decides whether the
+/// credential CLI runs. The line itself (`python3 x.py`) names no
+/// credential CLI, so only the exec can be what is reviewed.
+#[test]
+fn an_inner_exec_is_reviewed_on_the_clients_terminal() {
+    use expectrl::Expect;
+    let users = require_users!();
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("skipped: no /usr/bin/python3");
+        return;
+    }
+    let mut b = Broker::new(users, "approval:\n  tty: true\n  timeout: 30s\n");
+    b.start();
+    let marker = b.fake_cli("aws");
+    let script = b.work().join("x.py");
+    // By its path: a bare `aws` would be tried in each PATH directory,
+    // and each try is an exec of its own to review.
+    std::fs::write(
+        &script,
+        format!(
+            "import subprocess, sys\ntry:\n    sys.exit(subprocess.run(['{}', 's3', 'ls']).returncode)\nexcept PermissionError:\n    sys.exit(13)\n",
+            b.bin_dir().join("aws").display()
+        ),
+    )
+    .unwrap();
+    broker::chmod(&script, 0o644);
+    // One shell on one terminal runs both lines: the session is opened on
+    // that terminal, and only that terminal may approve.
+    let mut c = b.as_user(
+        &users.agent,
+        Path::new("/bin/bash"),
+        &[
+            "-c",
+            r#""$GUARD" -c 'python3 x.py'; echo "first=$?"; "$GUARD" -c 'python3 x.py'; echo "second=$?"; "$GUARD" -c 'aws s3 ls'; echo "third=$?""#,
+        ],
+    );
+    c.env("GUARD", &users.bin)
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1");
+    let mut s = expectrl::Session::spawn(c).expect("spawn on a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(30)));
+    let card = match s.expect("[y] allow once") {
+        Ok(c) => c,
+        Err(e) => {
+            let rest = s
+                .expect(expectrl::Eof)
+                .map(|c| String::from_utf8_lossy(c.before()).into_owned())
+                .unwrap_or_default();
+            panic!(
+                "no first card ({e}): {rest}\nbroker log:\n{}\naudit: {:?}",
+                b.logs(),
+                b.audit()
+            );
+        }
+    };
+    let shown = String::from_utf8_lossy(card.before()).into_owned();
+    assert!(shown.contains("aws s3 ls"), "{shown}");
+    s.send("n").unwrap();
+    s.expect("first=13")
+        .expect("the first line ends with EACCES");
+    assert!(
+        !marker.exists(),
+        "refused at the terminal, yet aws ran: {:?}",
+        std::fs::read_to_string(&marker)
+    );
+    s.expect("[y] allow once").expect("the second card");
+    s.send("y").unwrap();
+    s.expect("second=0").expect("the second line runs aws");
+    let ran = std::fs::read_to_string(&marker).unwrap_or_default();
+    assert!(ran.contains("argv: s3 ls"), "{ran}");
+    // The line's own review (`tty-request`) on the same terminal; the
+    // exec of what it approved is not asked about again.
+    s.expect("[y] allow once").expect("the line's card");
+    s.send("y").unwrap();
+    let rest = s.expect("third=").expect("the third line ends");
+    let after = String::from_utf8_lossy(rest.before()).into_owned();
+    assert!(!after.contains("allow once"), "asked twice: {after}");
+    s.expect("0").expect("the third line's status");
+    let ran = std::fs::read_to_string(&marker).unwrap_or_default();
+    assert_eq!(ran.matches("argv: s3 ls").count(), 2, "{ran}");
+    // Both inner decisions are the broker's, approved or refused at the
+    // terminal, each linked to its line.
+    let execs: Vec<serde_json::Value> = b
+        .audit()
+        .into_iter()
+        .filter(|r| r["parent"].is_u64() && r["rule"] == "cloud.aws")
+        .collect();
+    assert_eq!(execs.len(), 2, "{execs:?}");
+    assert_eq!(execs[0]["decision"], "deny", "{:?}", execs[0]);
+    assert_eq!(execs[1]["decision"], "allow", "{:?}", execs[1]);
+    assert_eq!(execs[1]["approval"]["channel"], "tty", "{:?}", execs[1]);
+    let line = b
+        .decisions()
+        .into_iter()
+        .find(|r| r["line"] == "aws s3 ls" && r["mode"] == "-c")
+        .expect("the third line's record");
+    assert_eq!(line["decision"], "allow", "{line:?}");
+    assert_eq!(line["approval"]["channel"], "tty", "{line:?}");
+    let (code, v) = b.verify();
+    assert_eq!(code, 0, "{v}");
+}
+
 /// What may ride on a `decide`: the client's terminal, once, and only
 /// when it says so. Anything else closes the connection; a descriptor
 /// that is not the session's terminal is dropped, and the line is still

@@ -4,7 +4,7 @@
 //! never takes the broker down.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::Duration;
@@ -641,11 +641,9 @@ fn attach(
 ) -> Result<(), String> {
     // A terminal only if it is the session's (as for a line's review).
     let terminal = conn.terminal.borrow_mut().take().filter(|fd| {
-        session.tty_dev.is_some_and(|want| {
-            nix::sys::stat::fstat(fd.as_fd()).is_ok_and(|st| {
-                st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFCHR && st.st_rdev == want
-            }) && nix::unistd::isatty(fd).unwrap_or(false)
-        })
+        session
+            .tty_dev
+            .is_some_and(|want| is_terminal(fd.as_fd(), want))
     });
     let pid = nix::unistd::Pid::from_raw(conn.peer.pid);
     // The filter goes in by the broker's hand: the client is the agent's
@@ -703,6 +701,25 @@ fn live_of(uid: u32) -> Vec<String> {
         .collect()
 }
 
+nix::ioctl_read!(tiocgdev, b'T', 0x32, u32);
+
+/// Whether `fd` is a terminal, and the one numbered `want` (as `tty_nr`
+/// in `/proc/PID/stat` numbers it). The number is the kernel's
+/// (`TIOCGDEV`), not the inode's: a client hands over `/dev/tty`, whose
+/// own device is 5,0 whatever terminal it stands for.
+fn is_terminal(fd: BorrowedFd<'_>, want: u64) -> bool {
+    let is_char = nix::sys::stat::fstat(fd)
+        .is_ok_and(|st| st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFCHR);
+    if !is_char || !nix::unistd::isatty(fd).unwrap_or(false) {
+        return false;
+    }
+    let mut dev: u32 = 0;
+    // SAFETY: TIOCGDEV writes one u32 through the pointer, which is
+    // valid for the call; on an fd that is not a tty it fails instead.
+    let got = unsafe { tiocgdev(fd.as_raw_fd(), &mut dev) };
+    got.is_ok() && u64::from(dev) == want
+}
+
 /// The terminal link of the chain in broker mode: ask the client for its
 /// terminal, and draw the card there only if it is the terminal the
 /// session was opened on. Such an approval trusts whoever holds that
@@ -730,11 +747,7 @@ fn ask_terminal(
     let Some(fd) = fds.pop().filter(|_| present && fds.is_empty()) else {
         return Answer::Unavailable("no controlling terminal".to_string());
     };
-    let Ok(st) = nix::sys::stat::fstat(fd.as_fd()) else {
-        return Answer::Unavailable("the terminal handed over cannot be examined".to_string());
-    };
-    let is_char = st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFCHR;
-    if !is_char || st.st_rdev != want || !nix::unistd::isatty(&fd).unwrap_or(false) {
+    if !is_terminal(fd.as_fd(), want) {
         return Answer::Unavailable(format!(
             "the terminal handed over is not the one session {} was opened on",
             session.id
