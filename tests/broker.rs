@@ -738,14 +738,12 @@ fn an_inner_exec_is_reviewed_on_the_clients_terminal() {
     b.start();
     let marker = b.fake_cli("aws");
     let script = b.work().join("x.py");
-    // By its path: a bare `aws` would be tried in each PATH directory,
-    // and each try is an exec of its own to review.
+    // A bare name: `execvp` tries it in every PATH directory, each try an
+    // exec of its own, and one answer at the terminal is the answer to
+    // all of them (one card, not one per directory).
     std::fs::write(
         &script,
-        format!(
-            "import subprocess, sys\ntry:\n    sys.exit(subprocess.run(['{}', 's3', 'ls']).returncode)\nexcept PermissionError:\n    sys.exit(13)\n",
-            b.bin_dir().join("aws").display()
-        ),
+        "import subprocess, sys\ntry:\n    sys.exit(subprocess.run(['aws', 's3', 'ls']).returncode)\nexcept PermissionError:\n    sys.exit(13)\n",
     )
     .unwrap();
     broker::chmod(&script, 0o644);

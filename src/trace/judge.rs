@@ -386,7 +386,22 @@ pub struct LineJudge<'a> {
     claimed: Option<Vec<(String, String)>>,
     /// Every credential name handed out in this tree.
     secrets: std::collections::HashSet<String>,
+    /// Each process's last refused exec (program name and arguments) and
+    /// what it was told: `execvp` tries a bare name in every PATH
+    /// directory, and one refusal, at a terminal too, answers them all.
+    refused: HashMap<i32, (Vec<String>, String)>,
 }
+
+/// What makes two execs of one process the same attempt: the program's
+/// name and its arguments, whichever PATH directory it was tried in.
+fn attempt(call: &Call) -> Vec<String> {
+    let mut key = vec![crate::command::basename(&call.path).to_string()];
+    key.extend(call.args.argv.iter().skip(1).cloned());
+    key
+}
+
+/// Processes whose last refusal is remembered, at most.
+const REFUSED_MAX: usize = 1024;
 
 impl<'a> LineJudge<'a> {
     pub fn new(
@@ -414,6 +429,7 @@ impl<'a> LineJudge<'a> {
             unclaimed: Some(default.secrets.clone()).filter(|s| !s.is_empty()),
             claimed: None,
             secrets: default.secrets.iter().map(|(k, _)| k.clone()).collect(),
+            refused: HashMap::new(),
             default,
         }
     }
@@ -594,6 +610,25 @@ impl<'a> LineJudge<'a> {
             self.launch = None;
             return Judgement::Allow(Vec::new());
         }
+        let attempt = attempt(call);
+        match self.refused.remove(&call.pid) {
+            Some((tried, why)) if tried == attempt => {
+                self.refused.insert(call.pid, (tried, why.clone()));
+                return Judgement::Deny(why);
+            }
+            _ => {}
+        }
+        let judged = self.judge_anew(call);
+        if let Judgement::Deny(why) = &judged {
+            if self.refused.len() >= REFUSED_MAX {
+                self.refused.clear();
+            }
+            self.refused.insert(call.pid, (attempt, why.clone()));
+        }
+        judged
+    }
+
+    fn judge_anew(&mut self, call: &Call) -> Judgement {
         let line = self.line_of(call);
         let env = Env {
             home: self.home.clone(),
