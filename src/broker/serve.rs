@@ -625,10 +625,11 @@ fn verdict(
     Ok((text, v))
 }
 
-/// The line is allowed and will be traced: seize the client from a
-/// tracer thread of its own and put the exec filter in it, while it
-/// waits for its verdict. Only then is the verdict sent, so the client
-/// execs nothing untraced, and the line costs one round trip. The tracer
+/// The line is allowed and will be traced: seize the client from this
+/// thread and put the exec filter in it, while it waits for its verdict.
+/// Only then is the verdict sent, so the client execs nothing untraced,
+/// and the line costs one round trip. The tree's loop is left in
+/// `conn.then`, for this thread to run once the connection is over: it
 /// decides everything the line starts, until the last of it exits.
 fn attach(
     broker: &Arc<Broker>,
