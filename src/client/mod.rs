@@ -175,10 +175,10 @@ impl Conn {
             .set_read_timeout(Some(d.max(Duration::from_secs(1))));
     }
 
-    /// Ask for a decision. A review may make the broker ask for the
-    /// terminal; the client hands over its controlling terminal and
-    /// restores the terminal's settings if the broker goes away mid-way.
-    /// `terminal` rides on the request (`tty: true`), for the tracer.
+    /// Ask for a decision. `terminal` rides on the request (`tty: true`),
+    /// for the tracer; a review may make the broker ask for it again
+    /// (`tty-request`), and the client restores the terminal's settings
+    /// if the broker goes away mid-way.
     pub fn decide(
         &mut self,
         req: Request,
@@ -197,9 +197,7 @@ impl Conn {
             };
             match reply {
                 Reply::TtyRequest { id: got } if got == id => {
-                    let tty = own_terminal();
-                    let fds: Vec<std::os::fd::RawFd> = tty.iter().map(|t| t.as_raw_fd()).collect();
-                    if let Some(t) = &tty {
+                    if let Some(t) = terminal {
                         if let Ok(settings) = nix::sys::termios::tcgetattr(t.as_fd()) {
                             if let Ok(dup) = t.try_clone() {
                                 saved = Some((dup, settings));
@@ -208,7 +206,7 @@ impl Conn {
                     }
                     let answer = Request::Tty {
                         id,
-                        present: tty.is_some(),
+                        present: terminal.is_some(),
                     };
                     if let Err(e) = self.send(&answer, &fds) {
                         break Err(e);

@@ -76,6 +76,12 @@ fn chain(first: &BpfProgram, then: &BpfProgram) -> Result<BpfProgram, String> {
 /// The filter: exec calls stop for the tracer, the calls that steer other
 /// processes or type into terminals fail, the rest run.
 pub fn program() -> Result<BpfProgram, String> {
+    let (exec, deny) = parts()?;
+    chain(&exec, &deny)
+}
+
+/// The two programs `program` chains: one per action.
+fn parts() -> Result<(BpfProgram, BpfProgram), String> {
     let exec = SeccompFilter::new(
         BTreeMap::from([
             (nix::libc::SYS_execve, Vec::new()),
@@ -122,7 +128,7 @@ pub fn program() -> Result<BpfProgram, String> {
         arch()?,
     )
     .map_err(|e| e.to_string())?;
-    chain(&compile(exec)?, &compile(deny)?)
+    Ok((compile(exec)?, compile(deny)?))
 }
 
 /// The filter, built once per process: the broker installs it in every
@@ -260,5 +266,18 @@ mod tests {
             "i386 execve answered {killed:#x}"
         );
         assert!(one.len() < 4096);
+        // And every system call number, native and x32, with each ioctl
+        // the deny filter names: the chained program answers as the two
+        // would, installed one after the other. The kernel takes the
+        // stricter action, the lower as a signed number.
+        let (exec, deny) = parts().expect("parts");
+        let stricter = |a: u32, b: u32| if (a as i32) <= (b as i32) { a } else { b };
+        for nr in (0..512).chain(X32..X32 + 560) {
+            for arg1 in [0, TIOCSTI, TIOCLINUX] {
+                let args = [0, arg1, 0, 0, 0, 0];
+                let two = stricter(run(&exec, nr, x86, args), run(&deny, nr, x86, args));
+                assert_eq!(run(&one, nr, x86, args), two, "nr {nr:#x} arg {arg1:#x}");
+            }
+        }
     }
 }

@@ -610,20 +610,17 @@ impl<'a> LineJudge<'a> {
             self.launch = None;
             return Judgement::Allow(Vec::new());
         }
-        let attempt = attempt(call);
-        match self.refused.remove(&call.pid) {
-            Some((tried, why)) if tried == attempt => {
-                self.refused.insert(call.pid, (tried, why.clone()));
-                return Judgement::Deny(why);
+        if let Some((tried, why)) = self.refused.get(&call.pid) {
+            if *tried == attempt(call) {
+                return Judgement::Deny(why.clone());
             }
-            _ => {}
         }
         let judged = self.judge_anew(call);
         if let Judgement::Deny(why) = &judged {
             if self.refused.len() >= REFUSED_MAX {
                 self.refused.clear();
             }
-            self.refused.insert(call.pid, (attempt, why.clone()));
+            self.refused.insert(call.pid, (attempt(call), why.clone()));
         }
         judged
     }
