@@ -28,6 +28,7 @@ mod gitleaks_table;
 use std::path::Path;
 
 fn main() {
+    shell_front();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     println!("cargo:rerun-if-changed={}", dir.display());
     println!("cargo:rerun-if-changed=src/rules/spec.rs");
@@ -82,4 +83,66 @@ fn gitleaks_rules() {
         .unwrap_or_else(|e| panic!("rules/secrets/gitleaks.toml: {e}"));
     let dest = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("gitleaks_rules.rs");
     std::fs::write(dest, table).expect("write gitleaks_rules.rs");
+}
+
+/// The shell front (`src/front/`, README "The shell front"): a program
+/// with no C library, so it cannot be a Cargo binary of this package,
+/// whose every dependency is built with `std`. It is compiled here with
+/// the same rustc, aborting on panic, linked static with no start files,
+/// and put beside the full binary as `guard-shell` (and in `OUT_DIR`,
+/// where the tests find it).
+fn shell_front() {
+    use std::path::PathBuf;
+    println!("cargo:rerun-if-changed=src/front");
+    println!("cargo:rerun-if-env-changed=GUARD_FULL_BIN");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    // OUT_DIR is <target>/<profile>/build/guard-<hash>/out.
+    let profile_dir = out
+        .ancestors()
+        .nth(3)
+        .expect("OUT_DIR is inside the target directory")
+        .to_path_buf();
+    let full = std::env::var("GUARD_FULL_BIN")
+        .unwrap_or_else(|_| profile_dir.join("guard").display().to_string());
+    std::fs::write(
+        out.join("front_paths.rs"),
+        format!("/// The full binary this front was built beside.\nconst BUILT_FULL: &str = {full:?};\n"),
+    )
+    .expect("write front_paths.rs");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let dest = out.join("guard-shell");
+    let status = std::process::Command::new(rustc)
+        .args([
+            "--edition=2021",
+            "--crate-type=bin",
+            "--crate-name=guard_shell",
+            "-C",
+            "opt-level=2",
+            "-C",
+            "panic=abort",
+            "-C",
+            "relocation-model=static",
+            "-C",
+            "target-feature=+crt-static",
+            "-C",
+            "strip=symbols",
+            "-C",
+            "link-arg=-nostartfiles",
+            "-C",
+            "link-arg=-nostdlib",
+            "-o",
+        ])
+        .arg(&dest)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/front/main.rs"))
+        .env("OUT_DIR", &out)
+        .status()
+        .expect("run rustc for the shell front");
+    assert!(
+        status.success(),
+        "the shell front (src/front) did not build"
+    );
+    let beside = profile_dir.join("guard-shell");
+    let tmp = profile_dir.join(".guard-shell.tmp");
+    std::fs::copy(&dest, &tmp).expect("copy guard-shell");
+    std::fs::rename(&tmp, &beside).expect("place guard-shell");
 }

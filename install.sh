@@ -2,11 +2,14 @@
 # Install guard as a login shell.
 #
 #   ./install.sh [--prefix DIR] [--root DIR] [--user NAME [--create-user]] [--binary PATH]
-#                [--no-broker] [--broker-user NAME]
+#                [--front PATH] [--no-broker] [--broker-user NAME]
 #   ./install.sh --uninstall [--prefix DIR] [--root DIR] [--user NAME]
 #
-# Installs the release binary to PREFIX/bin/guard (default /usr/local),
-# adds it to /etc/shells once, and creates a root-owned /etc/guard/ with
+# Installs the release build: the shell front (guard-shell, README "The
+# shell front") as PREFIX/bin/guard (default /usr/local), and the full
+# binary it hands all else to as PREFIX/libexec/guard/guard. --binary
+# names the full binary; --front the front, by default guard-shell beside
+# it. Adds PREFIX/bin/guard to /etc/shells once, and creates a root-owned /etc/guard/ with
 # config.yaml and rules.d/ that the agent cannot write. With --user, sets
 # that user's login shell (creating the user with --create-user). Running it
 # again changes nothing; --uninstall reverses it (the user's shell goes back
@@ -29,6 +32,7 @@ user=""
 create_user=0
 uninstall=0
 binary=""
+front=""
 sysroot=/
 broker=1
 broker_user=guard
@@ -43,13 +47,14 @@ while [ $# -gt 0 ]; do
     --user=*) user=${1#*=}; shift ;;
     --create-user) create_user=1; shift ;;
     --binary) binary=${2:?--binary needs a path}; shift 2 ;;
+    --front) front=${2:?--front needs a path}; shift 2 ;;
     --root) sysroot=${2:?--root needs a directory}; shift 2 ;;
     --root=*) sysroot=${1#*=}; shift ;;
     --uninstall) uninstall=1; shift ;;
     --no-broker) broker=0; shift ;;
     --broker-user) broker_user=${2:?--broker-user needs a name}; shift 2 ;;
     --broker-user=*) broker_user=${1#*=}; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
@@ -76,6 +81,7 @@ if [ $root -eq 0 ]; then
   [ -n "$user" ] && die "--user needs root"
 fi
 dest="$prefix/bin/guard"
+full="$prefix/libexec/guard/guard"
 
 if [ $uninstall -eq 1 ]; then
   if [ -n "$user" ] && id "$user" >/dev/null 2>&1; then
@@ -101,8 +107,9 @@ if [ $uninstall -eq 1 ]; then
     cat "$shells.guard-tmp" > "$shells" && rm -f "$shells.guard-tmp"
     echo "install.sh: removed $dest from $shells"
   fi
-  rm -f "$dest"
-  echo "install.sh: removed $dest"
+  rm -f "$dest" "$full"
+  rmdir "$prefix/libexec/guard" 2>/dev/null || true
+  echo "install.sh: removed $dest and $full"
   exit 0
 fi
 
@@ -115,11 +122,15 @@ if [ -z "$binary" ]; then
   fi
 fi
 [ -x "$binary" ] || die "not an executable: $binary"
+[ -n "$front" ] || front="$(dirname "$binary")/guard-shell"
+[ -x "$front" ] || die "no shell front at $front (cargo build --release puts guard-shell beside guard; or give --front)"
 
-install -d -m 0755 "$prefix/bin"
-install -m 0755 "$binary" "$dest.new"
+install -d -m 0755 "$prefix/bin" "$prefix/libexec" "$prefix/libexec/guard"
+install -m 0755 "$binary" "$full.new"
+mv -f "$full.new" "$full"
+install -m 0755 "$front" "$dest.new"
 mv -f "$dest.new" "$dest"
-echo "install.sh: installed $dest"
+echo "install.sh: installed $dest (the shell front) and $full"
 
 if [ $system -eq 1 ]; then
   install -d -m 0755 "$(dirname "$shells")"
@@ -167,7 +178,7 @@ YAML
   if [ -d "$here/contrib/systemd" ]; then
     install -d -m 0755 "$units"
     for unit in guard-reap@.service guard-reap@.timer; do
-      sed "s|@GUARD@|$dest|g" "$here/contrib/systemd/$unit" > "$units/$unit.new"
+      sed "s|@GUARD@|$full|g" "$here/contrib/systemd/$unit" > "$units/$unit.new"
       chmod 0644 "$units/$unit.new"
       mv -f "$units/$unit.new" "$units/$unit"
     done
@@ -187,7 +198,7 @@ YAML
     if [ -d "$here/contrib/systemd" ]; then
       install -d -m 0755 "$units"
       for unit in guard-broker.socket guard-broker.service; do
-        sed -e "s|@GUARD@|$dest|g" -e "s|@BROKER_USER@|$broker_user|g" \
+        sed -e "s|@GUARD@|$full|g" -e "s|@BROKER_USER@|$broker_user|g" \
           "$here/contrib/systemd/$unit" > "$units/$unit.new"
         chmod 0644 "$units/$unit.new"
         mv -f "$units/$unit.new" "$units/$unit"
@@ -200,7 +211,7 @@ YAML
     else
       echo "install.sh: no systemd here; run the broker yourself, as $broker_user:"
       echo "  setpriv --reuid=$broker_user --regid=$broker_user --init-groups \\"
-      echo "    --inh-caps=+sys_ptrace,+dac_read_search --ambient-caps=+sys_ptrace,+dac_read_search $dest broker &"
+      echo "    --inh-caps=+sys_ptrace,+dac_read_search --ambient-caps=+sys_ptrace,+dac_read_search $full broker &"
     fi
   fi
 

@@ -7,7 +7,10 @@
 #   guard -c true                       vs bash -c true
 # The broker runs as its own user (`guard`, created if missing) on a temp
 # socket; the client is a fresh `guard` process per run, as an agent's
-# harness starts one per command.
+# harness starts one per command. `guard` is laid out as install.sh lays
+# it out: the shell front (guard-shell) as bin/guard, the full binary as
+# libexec/guard/guard. FULL_CLIENT=1 adds the same rows for the full
+# binary as the client, for comparison.
 #
 # Usage: sudo benches/broker_ratio.sh [RUNS]   (needs root, hyperfine, setpriv)
 #   SKIP_BUILD=1       use target/release/guard as it is
@@ -25,8 +28,10 @@ id guard >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /var/li
 
 work=$(mktemp -d /tmp/guard-bench.XXXXXX)
 chmod 755 "$work"
-install -m 0755 target/release/guard "$work/guard"
-guard=$work/guard
+install -D -m 0755 target/release/guard "$work/libexec/guard/guard"
+install -D -m 0755 target/release/guard-shell "$work/bin/guard"
+full=$work/libexec/guard/guard
+guard=$work/bin/guard
 install -d -o guard -g guard -m 0700 "$work/state" "$work/audit" "$work/private"
 install -d -o guard -g guard -m 0755 "$work/run"
 cleanup() {
@@ -59,7 +64,7 @@ printf 'broker: %s\nbroker_user: guard\n' "$work/run/broker.sock" > "$work/clien
 chmod 644 "$work/client.yaml"
 
 setpriv --reuid=guard --regid=guard --init-groups --inh-caps=+sys_ptrace,+dac_read_search --ambient-caps=+sys_ptrace,+dac_read_search \
-  "$guard" broker --socket "$work/run/broker.sock" --config "$work/private/broker.yaml" \
+  "$full" broker --socket "$work/run/broker.sock" --config "$work/private/broker.yaml" \
   --state-dir "$work/state" --audit-dir "$work/audit" 2> "$work/broker.log" &
 broker_pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/broker.log" 2>/dev/null && break; sleep 0.05; done
@@ -71,10 +76,15 @@ cd /tmp
 "$guard" -c 'ls /' >/dev/null
 
 [ -n "${PAUSE:-}" ] && { echo "$work" > /tmp/bench-work; sleep "$PAUSE"; }
-hyperfine -N --warmup 30 --runs "$runs" --export-json "$work/h.json" \
-  "bash -c 'ls /'" "$guard -c 'ls /'" \
-  "bash -c 'cd /tmp && ls | head -1'" "$guard -c 'cd /tmp && ls | head -1'" \
-  "bash -c true" "$guard -c true" >&2
+rows=("bash -c 'ls /'" "$guard -c 'ls /'"
+      "bash -c 'cd /tmp && ls | head -1'" "$guard -c 'cd /tmp && ls | head -1'"
+      "bash -c true" "$guard -c true")
+if [ -n "${FULL_CLIENT:-}" ]; then
+  rows+=("bash -c 'ls /'" "$full -c 'ls /'"
+         "bash -c 'cd /tmp && ls | head -1'" "$full -c 'cd /tmp && ls | head -1'"
+         "bash -c true" "$full -c true")
+fi
+hyperfine -N --warmup 30 --runs "$runs" --export-json "$work/h.json" "${rows[@]}" >&2
 
 records=$(grep -c '"kind":"decision"' "$work/audit/audit.jsonl" || true)
 python3 - "$work/h.json" "$records" <<'PY'
@@ -83,7 +93,9 @@ r = json.load(open(sys.argv[1]))["results"]
 print(f"{'command':<44} {'median ms':>10} {'vs bash':>8}")
 for bash, guard in zip(r[0::2], r[1::2]):
     for x, ratio in ((bash, 1.0), (guard, guard["median"] / bash["median"])):
-        name = x["command"].replace(x["command"].split()[0], x["command"].split()[0].split("/")[-1], 1)
+        prog = x["command"].split()[0]
+        short = "guard (full client)" if prog.endswith("libexec/guard/guard") else prog.split("/")[-1]
+        name = x["command"].replace(prog, short, 1)
         print(f"{name:<44} {x['median']*1000:>10.3f} {ratio:>8.2f}")
 print(f"(decision records written by the broker: {sys.argv[2]})")
 PY

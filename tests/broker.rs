@@ -1420,7 +1420,9 @@ int execvp(const char *p, char *const a[]) {{
         .expect("cc");
     assert!(built.status.success(), "cc: {}", text(&built.stderr));
     broker::chmod(&so, 0o755);
-    let out = run(b.agent(&["-c", "ls /"]).env("LD_PRELOAD", &so));
+    // The full binary: the shell front links nothing, so LD_PRELOAD has
+    // nothing to hook in it.
+    let out = run(b.agent_full(&["-c", "ls /"]).env("LD_PRELOAD", &so));
     assert!(
         !marker.exists(),
         "the swapped exec ran: {}",
@@ -1438,6 +1440,12 @@ int execvp(const char *p, char *const a[]) {{
         .find(|r| r["mode"] == "exec" && r["line"].as_str().is_some_and(|l| l.contains("s3 rm")));
     let swapped = swapped.expect("the swapped exec was decided, and recorded");
     assert_eq!(swapped["decision"], "deny", "{swapped}");
+    // The shell front links no C library: the same preload reaches
+    // nothing in it, and the line runs as decided.
+    let out = run(b.agent(&["-c", "ls /"]).env("LD_PRELOAD", &so));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("usr"), "{}", text(&out.stdout));
+    assert!(!marker.exists(), "the front was hijacked");
     // The filter is in the tree though the client installed nothing.
     let probe = b.work().join("ptrace.py");
     std::fs::write(

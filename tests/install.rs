@@ -43,9 +43,14 @@ impl Install {
         install
     }
 
-    /// PREFIX/bin/guard
+    /// PREFIX/bin/guard: the shell front.
     fn dest(&self) -> PathBuf {
         self.prefix.path().join("bin/guard")
+    }
+
+    /// PREFIX/libexec/guard/guard: the full binary, which the units run.
+    fn full(&self) -> PathBuf {
+        self.prefix.path().join("libexec/guard/guard")
     }
 
     fn shells(&self) -> String {
@@ -117,8 +122,13 @@ fn install_into_a_prefix_and_root_is_idempotent_and_reversible() {
     assert!(meta.permissions().mode() & 0o111 != 0, "not executable");
     assert_eq!(
         fs::read(&dest).unwrap(),
+        fs::read(common::front()).unwrap(),
+        "PREFIX/bin/guard is not the shell front built beside --binary"
+    );
+    assert_eq!(
+        fs::read(t.full()).unwrap(),
         fs::read(common::bin()).unwrap(),
-        "the installed binary differs from --binary"
+        "PREFIX/libexec/guard/guard differs from --binary"
     );
     if !is_root() {
         // Without root nothing system-wide is touched, even under --root.
@@ -127,6 +137,7 @@ fn install_into_a_prefix_and_root_is_idempotent_and_reversible() {
         t.run(&[]);
         t.run(&["--uninstall"]);
         assert!(!dest.exists(), "--uninstall left the binary");
+        assert!(!t.full().exists(), "--uninstall left the full binary");
         return;
     }
     assert_eq!(t.shells_entries(), 1, "{}", t.shells());
@@ -139,7 +150,7 @@ fn install_into_a_prefix_and_root_is_idempotent_and_reversible() {
     let units = t.root.path().join("etc/systemd/system");
     let service = std::fs::read_to_string(units.join("guard-reap@.service")).unwrap();
     assert!(
-        service.contains(&format!("ExecStart={} session reap", t.dest().display())),
+        service.contains(&format!("ExecStart={} session reap", t.full().display())),
         "{service}"
     );
     assert!(units.join("guard-reap@.timer").is_file());
@@ -157,7 +168,7 @@ fn install_into_a_prefix_and_root_is_idempotent_and_reversible() {
         "AmbientCapabilities=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH".to_string(),
         "CapabilityBoundingSet=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH".to_string(),
         "NoNewPrivileges=yes".to_string(),
-        format!("ExecStart={} broker", t.dest().display()),
+        format!("ExecStart={} broker", t.full().display()),
     ] {
         assert!(broker.contains(&want), "no {want} in {broker}");
     }

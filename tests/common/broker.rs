@@ -31,8 +31,10 @@ pub struct Users {
     pub broker: Account,
     pub agent: Account,
     pub other: Account,
-    /// guard, where every user can run it.
+    /// guard, where every user can run it: the shell front.
     pub bin: PathBuf,
+    /// The full binary the front hands all but `-c LINE` to.
+    pub full: PathBuf,
 }
 
 fn account(name: &str, system: bool) -> Account {
@@ -72,16 +74,35 @@ fn account(name: &str, system: bool) -> Account {
 }
 
 /// guard copied where every user can execute it.
-fn shared_bin() -> PathBuf {
-    let dir = Path::new("/usr/local/libexec/guard-test");
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let dest = dir.join("guard-broker-test");
-    let tmp = dir.join(format!(".guard.{}", std::process::id()));
-    std::fs::copy(super::bin(), &tmp).unwrap();
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::rename(&tmp, &dest).unwrap();
-    dest
+/// The binaries as `install.sh` lays them out, where every user can run
+/// them: the shell front as `bin/guard` (what agents run, and what the
+/// broker is started as), the full binary it hands everything else to as
+/// `libexec/guard/guard`.
+pub fn installed() -> PathBuf {
+    static ONCE: OnceLock<PathBuf> = OnceLock::new();
+    ONCE.get_or_init(place_binaries).clone()
+}
+
+fn place_binaries() -> PathBuf {
+    let root = Path::new("/usr/local/libexec/guard-test/prefix");
+    let place = |from: &Path, dest: &Path| {
+        let dir = dest.parent().unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        for d in dir
+            .ancestors()
+            .take_while(|d| d.starts_with("/usr/local/libexec"))
+        {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let tmp = dir.join(format!(".guard.{}", std::process::id()));
+        std::fs::copy(from, &tmp).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, dest).unwrap();
+    };
+    place(&super::bin(), &root.join("libexec/guard/guard"));
+    let front = root.join("bin/guard");
+    place(&super::front(), &front);
+    front
 }
 
 impl Users {
@@ -105,7 +126,12 @@ impl Users {
                 broker: account(BROKER_USER, true),
                 agent: account(AGENT, false),
                 other: account(OTHER, false),
-                bin: shared_bin(),
+                bin: installed(),
+                full: installed()
+                    .parent()
+                    .and_then(Path::parent)
+                    .expect("PREFIX/bin/guard")
+                    .join("libexec/guard/guard"),
             })
         })
         .as_ref()
@@ -361,6 +387,12 @@ impl Broker {
     /// `work`, with a clean environment plus `env`.
     pub fn agent(&self, args: &[&str]) -> Command {
         self.as_user(&self.account, &self.users.bin, args)
+    }
+
+    /// As `agent`, with the full binary as the client instead of the
+    /// front.
+    pub fn agent_full(&self, args: &[&str]) -> Command {
+        self.as_user(&self.account, &self.users.full, args)
     }
 
     /// `who` running `program ARGS…` with the client config set.

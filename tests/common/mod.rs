@@ -36,6 +36,11 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_guard"))
 }
 
+/// The shell front, which `build.rs` puts beside the full binary.
+pub fn front() -> PathBuf {
+    bin().with_file_name("guard-shell")
+}
+
 /// A `bin/NAME` under `dir` that appends its arguments, one per line, to
 /// `dir/NAME-ran`, so a test can tell whether and how it ran. Returns a
 /// PATH with that bin first, and the record file.

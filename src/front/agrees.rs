@@ -1,0 +1,168 @@
+//! The front speaks the protocol as `wire` defines it: what it writes,
+//! serde reads as the same request; what serde writes, it reads.
+
+use super::json::{self, Value};
+use super::talk;
+use crate::wire::{self, FileGrant, Reply, Request, Verdict};
+
+#[test]
+fn its_constants_are_the_clients() {
+    assert_eq!(talk::VERSION, u64::from(wire::VERSION));
+    assert_eq!(talk::MAX_FRAME, wire::MAX_FRAME);
+    assert_eq!(super::conf::BASE_ENV, wire::BASE_ENV);
+}
+
+#[test]
+fn its_hello_and_decide_are_what_the_broker_reads() {
+    let hello: Request = serde_json::from_slice(&talk::hello()).unwrap();
+    assert!(matches!(
+        hello,
+        Request::Hello {
+            id: 1,
+            version: wire::VERSION,
+            ..
+        }
+    ));
+    let env = [
+        ("HOME", "/home/a"),
+        ("Q", "quote \" back\\slash \n tab\t ctrl\u{1} é 🦀"),
+    ];
+    for (login, session, terminal) in [(false, None, None), (true, Some("s-1"), Some(3))] {
+        let ask = talk::Ask {
+            line: "cd /tmp && ls | head -1 # \"x\"",
+            login,
+            session,
+            cwd: "/tmp/d ir",
+            env: &env,
+            terminal,
+        };
+        let got: Request = serde_json::from_slice(&talk::decide(&ask)).unwrap();
+        let want = Request::Decide {
+            id: 2,
+            mode: "-c".into(),
+            line: Some(ask.line.into()),
+            argv: None,
+            login,
+            starts_session: login,
+            session: session.map(String::from),
+            cwd: "/tmp/d ir".into(),
+            env_names: env.iter().map(|(k, _)| k.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            scope: None,
+            tty: terminal.is_some(),
+        };
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn it_reads_what_the_broker_writes() {
+    let v = Verdict {
+        allow: true,
+        code: 0,
+        stderr: vec!["guard: warning: \"x\"\u{7f} é".into()],
+        session: Some("s-2".into()),
+        set_env: [("AWS_ACCESS_KEY_ID".to_string(), "AKIA\\u0041".to_string())].into(),
+        unset_env: vec!["TOKEN".into()],
+        files: vec![FileGrant {
+            credential: "kube".into(),
+            env: "KUBECONFIG".into(),
+            name: "config".into(),
+            dir: false,
+            content: "apiVersion: v1\n\t🦀\n".into(),
+        }],
+        shell: "/bin/bash".into(),
+        startup_files: true,
+        direct: Some(vec!["ls".into(), "/".into()]),
+        trace: true,
+        seq: Some(u64::from(u32::MAX) * 3),
+        live_sessions: vec!["s-1".into(), "s-2".into()],
+    };
+    let text = serde_json::to_vec(&Reply::Verdict {
+        id: 2,
+        verdict: v.clone(),
+    })
+    .unwrap();
+    let got = json::parse(&text).unwrap();
+    assert_eq!(got.str("type"), Some("verdict"));
+    let g = got.get("verdict").unwrap();
+    assert!(g.bool("allow") && g.bool("startup_files") && g.bool("trace"));
+    assert_eq!(g.strs("stderr").unwrap(), v.stderr);
+    assert_eq!(g.str("session"), Some("s-2"));
+    assert_eq!(g.strs("direct").unwrap(), vec!["ls", "/"]);
+    assert_eq!(g.int("seq"), Some(i64::from(u32::MAX) * 3));
+    let Some(Value::Arr(files)) = g.get("files") else {
+        panic!("files")
+    };
+    assert_eq!(files[0].str("content"), Some("apiVersion: v1\n\t🦀\n"));
+    let Some(Value::Obj(set)) = g.get("set_env") else {
+        panic!("set_env")
+    };
+    assert_eq!(
+        set[0],
+        ("AWS_ACCESS_KEY_ID".into(), Value::Str("AKIA\\u0041".into()))
+    );
+}
+
+#[test]
+fn it_refuses_what_is_not_json() {
+    for bad in [
+        &b""[..],
+        b"{",
+        b"{\"a\":}",
+        b"[1,]",
+        b"\"\\ud800\"",
+        b"\"\x01\"",
+        b"1.5",
+        b"99999999999999999999",
+        b"{\"a\":1} x",
+        b"\"\xff\"",
+    ] {
+        assert!(
+            json::parse(bad).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    let deep = "[".repeat(100) + &"]".repeat(100);
+    assert!(json::parse(deep.as_bytes()).is_err());
+    assert_eq!(
+        json::parse(b" {\"a\" : [true, false, null, -3, \"\\u00e9\\ud83e\\udd80\"]} ")
+            .unwrap()
+            .get("a"),
+        Some(&Value::Arr(vec![
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Null,
+            Value::Int(-3),
+            Value::Str("é🦀".into())
+        ]))
+    );
+}
+
+#[test]
+fn its_shell_argv_is_the_clients() {
+    use std::ffi::OsString;
+    for (shell, login, startup) in [
+        ("/bin/bash", false, false),
+        ("/bin/bash", true, true),
+        ("/usr/bin/zsh", true, false),
+        ("/bin/dash", false, true),
+    ] {
+        let rest = vec![b"name".to_vec(), b"arg".to_vec()];
+        let front = super::launch::shell_argv(shell, login, startup, "echo hi", &rest);
+        let full = crate::exec::shell_argv(
+            shell,
+            login,
+            startup,
+            &[],
+            &OsString::from("echo hi"),
+            &[OsString::from("name"), OsString::from("arg")],
+        );
+        let full: Vec<Vec<u8>> = full.iter().map(|a| a.as_encoded_bytes().to_vec()).collect();
+        assert_eq!(front, full, "{shell} {login} {startup}");
+    }
+}
