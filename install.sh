@@ -128,7 +128,10 @@ fi
 install -d -m 0755 "$prefix/bin" "$prefix/libexec" "$prefix/libexec/guard"
 install -m 0755 "$binary" "$full.new"
 mv -f "$full.new" "$full"
-install -m 0755 "$front" "$dest.new"
+# Executable but not readable: the kernel then starts every front
+# undumpable, so no process of the agent's user can open its memory
+# (README, "The shell front").
+install -m 0711 "$front" "$dest.new"
 mv -f "$dest.new" "$dest"
 echo "install.sh: installed $dest (the shell front) and $full"
 

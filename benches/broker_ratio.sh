@@ -29,7 +29,7 @@ id guard >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /var/li
 work=$(mktemp -d /tmp/guard-bench.XXXXXX)
 chmod 755 "$work"
 install -D -m 0755 target/release/guard "$work/libexec/guard/guard"
-install -D -m 0755 target/release/guard-shell "$work/bin/guard"
+install -D -m 0711 target/release/guard-shell "$work/bin/guard"
 full=$work/libexec/guard/guard
 guard=$work/bin/guard
 install -d -o guard -g guard -m 0700 "$work/state" "$work/audit" "$work/private"

@@ -362,3 +362,92 @@ fn with_no_broker_to_ask_the_front_refuses() {
         "{err}"
     );
 }
+
+/// Installed as install.sh installs it (executable, not readable), the
+/// front starts undumpable: while it waits on the broker, no process of
+/// the agent's user can open its memory, so nobody can rewrite what the
+/// broker writes into it (the exec filter) before the kernel reads it. A
+/// readable copy of the same binary, the control, can be opened.
+#[test]
+fn the_front_is_undumpable_while_it_waits() {
+    let users = require_users!();
+    let b = Broker::new(users, "rules: []\n");
+    // A "broker" that is the broker's user and never answers.
+    let mut listener = b
+        .as_user(
+            &users.broker,
+            std::path::Path::new("/usr/bin/python3"),
+            &[
+                "-c",
+                &format!(
+                    "import os,socket\ns=socket.socket(socket.AF_UNIX)\ns.bind('{0}')\n\
+                     os.chmod('{0}',0o666)\ns.listen(8)\nprint('up',flush=True)\nkeep=[]\n\
+                     while True:\n    c,_=s.accept()\n    keep.append(c)\n",
+                    b.socket().display()
+                ),
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut up = std::io::BufReader::new(listener.stdout.take().unwrap());
+    let _listener = Reap(listener);
+    assert!(broker::wait_line(&mut up, "up", std::time::Duration::from_secs(10)).is_some());
+    let readable = b.path().join("readable-front");
+    std::fs::copy(common::front(), &readable).unwrap();
+    broker::chmod(&readable, 0o755);
+    for (front, undumpable) in [(users.bin.clone(), true), (readable, false)] {
+        // Through env: setpriv keeps root's capabilities up to its own
+        // exec, and a process that may read the binary is dumpable; env
+        // runs as the agent alone, as sshd, su and a harness do.
+        let mut client = b
+            .as_user(
+                &users.agent,
+                std::path::Path::new("/usr/bin/env"),
+                &[front.to_str().unwrap(), "-c", "true"],
+            )
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("front");
+        let pid = client.id();
+        // Waiting on the hello that never comes.
+        let waiting = broker::eventually(std::time::Duration::from_secs(5), || {
+            std::fs::read_link(format!("/proc/{pid}/fd/3"))
+                .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+        });
+        assert!(waiting.is_some(), "the front never connected");
+        let probe = run_for(
+            &mut b.as_user(
+                &users.agent,
+                std::path::Path::new("/usr/bin/python3"),
+                &[
+                    "-c",
+                    &format!(
+                        "try:\n    open('/proc/{pid}/mem','rb')\n    print('opened')\n\
+                         except PermissionError:\n    print('refused')\n"
+                    ),
+                ],
+            ),
+            None,
+            std::time::Duration::from_secs(10),
+        );
+        let _ = client.kill();
+        let _ = client.wait();
+        let want = if undumpable { "refused" } else { "opened" };
+        assert_eq!(
+            text(&probe.stdout).trim(),
+            want,
+            "{}: {}",
+            front.display(),
+            text(&probe.stderr)
+        );
+    }
+}

@@ -85,7 +85,7 @@ pub fn installed() -> PathBuf {
 
 fn place_binaries() -> PathBuf {
     let root = Path::new("/usr/local/libexec/guard-test/prefix");
-    let place = |from: &Path, dest: &Path| {
+    let place = |from: &Path, dest: &Path, mode: u32| {
         let dir = dest.parent().unwrap();
         std::fs::create_dir_all(dir).unwrap();
         for d in dir
@@ -96,12 +96,13 @@ fn place_binaries() -> PathBuf {
         }
         let tmp = dir.join(format!(".guard.{}", std::process::id()));
         std::fs::copy(from, &tmp).unwrap();
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).unwrap();
         std::fs::rename(&tmp, dest).unwrap();
     };
-    place(&super::bin(), &root.join("libexec/guard/guard"));
+    place(&super::bin(), &root.join("libexec/guard/guard"), 0o755);
     let front = root.join("bin/guard");
-    place(&super::front(), &front);
+    // As install.sh has it: executable, not readable.
+    place(&super::front(), &front, 0o711);
     front
 }
 
@@ -441,10 +442,12 @@ impl Broker {
     }
 
     /// Every record of the broker's log.
+    /// A last line still being written (no newline yet) is not a record
+    /// yet.
     pub fn audit(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.audit_log())
-            .unwrap_or_default()
-            .lines()
+        let text = std::fs::read_to_string(self.audit_log()).unwrap_or_default();
+        let done = text.rfind('\n').map_or("", |i| &text[..=i]);
+        done.lines()
             .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
             .collect()
     }
