@@ -55,6 +55,11 @@ impl Env {
 
 /// Scrub and grant. `Err` is a refusal line.
 pub fn apply(env: &mut Env, v: &Value) -> Result<(), String> {
+    // `shell` is required in a verdict (`wire::Verdict`): the full
+    // client refuses one without it, and so does the front.
+    if v.str("shell").is_none_or(str::is_empty) {
+        return Err(String::from("malformed verdict: no shell"));
+    }
     let unset = v
         .strs("unset_env")
         .ok_or_else(|| String::from("malformed unset_env"))?;
@@ -135,7 +140,7 @@ pub fn shell_argv(
 
 /// Run the allowed line. Returns the errno of a failed exec of the shell.
 pub fn exec(env: &mut Env, v: &Value, login: bool, text: &str, rest: &[Vec<u8>]) -> (String, i32) {
-    let shell = String::from(v.str("shell").unwrap_or("/bin/bash"));
+    let shell = String::from(v.str("shell").unwrap_or_default());
     let startup = v.bool("startup_files");
     if !(startup && login) {
         if let Some(argv) = v.strs("direct").filter(|a| !a.is_empty()) {
