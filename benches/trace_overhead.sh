@@ -3,8 +3,12 @@
 # traced run against the same run with `exec_tree: off`:
 #   guard -c 'for i in $(seq 500); do /bin/true; done'   (target <= 1.15)
 #   guard -c 'make -j2' of a small C project (8 files)    (target <= 1.10)
-# Embedded mode (guard is the tracer of its child), and with ROOT=1 also
-# broker mode (the broker is the tracer), the same pairs.
+# Embedded mode (guard is the tracer of its child).
+#
+# Beside them, the floor: the same two runs under plain bash, and under
+# benches/floor_tracer.c, which traces with guard's filter, options and
+# reads but decides nothing. Its ratio is what the mechanism alone costs
+# on this machine; guard's ratio less the floor's is guard's own work.
 #
 # Usage: benches/trace_overhead.sh [RUNS]   (needs hyperfine, cc, make)
 #   SKIP_BUILD=1   use target/release/guard as it is
@@ -14,6 +18,7 @@ runs=${1:-30}
 command -v hyperfine >/dev/null || { echo "trace_overhead.sh: hyperfine is required" >&2; exit 2; }
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet
 guard=$PWD/target/release/guard
+command -v cc >/dev/null || { echo "trace_overhead.sh: cc is required" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/guard-trace-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -42,6 +47,7 @@ clean:
 	rm -f app $(OBJ)
 .PHONY: clean
 MK
+cc -O2 -o "$work/floor" benches/floor_tracer.c
 printf 'approval: {tty: false}\nexec_tree: on\n' > "$work/on.yaml"
 printf 'approval: {tty: false}\nexec_tree: off\n' > "$work/off.yaml"
 loop='for i in $(seq 500); do /bin/true; done'
@@ -54,13 +60,18 @@ done
 for mode in off on; do
   cmds+=("env GUARD_CONFIG=$work/$mode.yaml $guard -c '$build'")
 done
+for run in "$loop" "$build"; do
+  cmds+=("/bin/bash -c '$run'" "$work/floor /bin/bash -c '$run'")
+done
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/h.json" "${cmds[@]}" >&2
 
 python3 - "$work/h.json" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))["results"]
+r = [x["median"] * 1000 for x in json.load(open(sys.argv[1]))["results"]]
 names = ["500 x /bin/true", "make -j2 (8 files)"]
-print(f"{'run':<22} {'untraced ms':>12} {'traced ms':>10} {'ratio':>6}")
-for name, (off, on) in zip(names, zip(r[0::2], r[1::2])):
-    print(f"{name:<22} {off['median']*1000:>12.1f} {on['median']*1000:>10.1f} {on['median']/off['median']:>6.2f}")
+guard = [(r[0], r[1]), (r[2], r[3])]
+floor = [(r[4], r[5]), (r[6], r[7])]
+print(f"{'run':<20} {'untraced ms':>11} {'traced ms':>9} {'ratio':>5}   {'bash ms':>7} {'floor ms':>8} {'floor':>5}")
+for name, (off, on), (bash, fl) in zip(names, guard, floor):
+    print(f"{name:<20} {off:>11.1f} {on:>9.1f} {on/off:>5.2f}   {bash:>7.1f} {fl:>8.1f} {fl/bash:>5.2f}")
 PY

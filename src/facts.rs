@@ -556,9 +556,43 @@ fn push_path(text: &str, glob: bool, ctx: &Context<'_>, out: &mut Vec<PathArg>) 
 
 /// Where an existing path really leads, when that is somewhere else.
 fn real_path(path: &str) -> Option<String> {
-    let real = std::fs::canonicalize(path).ok()?;
+    let real = match opened_path(path) {
+        Opened::At(real) => real,
+        Opened::Unsaid => std::fs::canonicalize(path).ok()?,
+        Opened::Nothing => return None,
+    };
     let real = real.to_str()?;
     (real != path).then(|| real.to_string())
+}
+
+/// Where `path` leads, as the kernel names the file it opens: one open
+/// (`O_PATH`, which never blocks and reads nothing) and one readlink,
+/// where `canonicalize` asks about every component in turn. A decided
+/// exec's arguments are looked at this way each time, and a compiler's
+/// run a dozen of them.
+fn opened_path(path: &str) -> Opened {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_PATH)
+        .open(path);
+    let Ok(f) = f else {
+        return Opened::Nothing;
+    };
+    match std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())) {
+        Ok(real) if real.is_absolute() => Opened::At(real),
+        _ => Opened::Unsaid,
+    }
+}
+
+enum Opened {
+    At(std::path::PathBuf),
+    /// Nothing there can be opened.
+    Nothing,
+    /// Opened, but the kernel would not name it (no /proc): the slow way
+    /// must answer.
+    Unsaid,
 }
 
 /// Directories listed for a pattern are capped: past this, the pattern is
@@ -1303,6 +1337,47 @@ fn scan_code(code: &str, ctx: &Context<'_>, facts: &mut Facts) {
     for id in detect::scan(code) {
         if !facts.secrets.contains(&id) {
             facts.secrets.push(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::real_path;
+
+    /// Where a path leads, as the kernel opens it: every kind of link on
+    /// the way is seen through, and a path that leads nowhere else, or
+    /// nowhere, has no other name.
+    #[test]
+    fn a_path_is_judged_where_it_leads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(dir.path()).expect("canonical");
+        let d = root.to_str().expect("utf-8");
+        std::fs::create_dir(root.join("real")).expect("mkdir");
+        std::fs::write(root.join("real/secret"), "k").expect("write");
+        std::os::unix::fs::symlink("real/secret", root.join("innocent.txt")).expect("link");
+        std::os::unix::fs::symlink(format!("{d}/real"), root.join("dir")).expect("link");
+        std::os::unix::fs::symlink("innocent.txt", root.join("chain")).expect("link");
+        std::os::unix::fs::symlink("nowhere", root.join("dangling")).expect("link");
+        nix::unistd::mkfifo(
+            &root.join("fifo"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .expect("fifo");
+        let secret = format!("{d}/real/secret");
+        let cases: &[(String, Option<&str>)] = &[
+            (format!("{d}/innocent.txt"), Some(&secret)),
+            (format!("{d}/dir/secret"), Some(&secret)),
+            (format!("{d}/chain"), Some(&secret)),
+            (format!("{d}/real/../innocent.txt"), Some(&secret)),
+            (secret.clone(), None),
+            (format!("{d}/dangling"), None),
+            (format!("{d}/missing"), None),
+            // Never opened for reading: a FIFO cannot hold the judge up.
+            (format!("{d}/fifo"), None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(real_path(path).as_deref(), *want, "{path}");
         }
     }
 }

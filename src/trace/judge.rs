@@ -152,27 +152,7 @@ fn flagged_on_path(cfg: &Config, pid: i32, path: &str) -> Vec<Flagged> {
             return table.found.clone();
         }
     }
-    let mut found = Vec::new();
-    for name in names {
-        for (dir, _) in &dirs {
-            if let Ok(m) = std::fs::metadata(format!("/proc/{pid}/root{dir}/{name}")) {
-                if m.is_file() {
-                    let id = Identity {
-                        dev: m.dev(),
-                        ino: m.ino(),
-                        size: m.size(),
-                    };
-                    // Every copy counts, not just the first: a decoy
-                    // earlier on PATH must not hide the real program.
-                    found.push(Flagged {
-                        id,
-                        name: name.to_string(),
-                        dir: dir.clone(),
-                    });
-                }
-            }
-        }
-    }
+    let found = scan(&names, pid, &dirs);
     if let Ok(mut t) = tables.lock() {
         if t.len() > 256 {
             t.clear();
@@ -187,6 +167,56 @@ fn flagged_on_path(cfg: &Config, pid: i32, path: &str) -> Vec<Flagged> {
         );
     }
     found
+}
+
+/// Every copy of a name in `names` in the PATH directories `dirs`, in
+/// the order of `names`, then of `dirs`. Each directory is listed once
+/// rather than asked for each name: a PATH of a dozen directories and a
+/// hundred flagged names is a thousand lookups, nearly all of them for
+/// nothing. A directory that can be searched but not listed is asked
+/// name by name, as the kernel would find a program in it.
+fn scan(names: &[&str], pid: i32, dirs: &[(String, Stamp)]) -> Vec<Flagged> {
+    use std::os::unix::fs::MetadataExt;
+    let wanted: std::collections::HashMap<&str, usize> =
+        names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let mut hits: Vec<(usize, usize, Flagged)> = Vec::new();
+    for (d, (dir, _)) in dirs.iter().enumerate() {
+        let at = format!("/proc/{pid}/root{dir}");
+        let present: Vec<usize> = match std::fs::read_dir(&at) {
+            Ok(entries) => entries
+                .filter_map(|e| {
+                    let e = e.ok()?;
+                    wanted.get(e.file_name().to_str()?).copied()
+                })
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                (0..names.len()).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        for n in present {
+            let name = names[n];
+            if let Ok(m) = std::fs::metadata(format!("{at}/{name}")) {
+                if m.is_file() {
+                    let id = Identity {
+                        dev: m.dev(),
+                        ino: m.ino(),
+                        size: m.size(),
+                    };
+                    // Every copy counts, not just the first: a decoy
+                    // earlier on PATH must not hide the real program.
+                    let f = Flagged {
+                        id,
+                        name: name.to_string(),
+                        dir: dir.clone(),
+                    };
+                    hits.push((n, d, f));
+                }
+            }
+        }
+    }
+    hits.sort_by_key(|(n, d, _)| (*n, *d));
+    hits.into_iter().map(|(_, _, f)| f).collect()
 }
 
 /// Interpreters that run a script named by their first operand.
@@ -472,6 +502,13 @@ impl<'a> LineJudge<'a> {
         }
         if self.roots.is_empty() {
             return self.default.clone();
+        }
+        if let Some(l) = self.roots.get(&call.pid) {
+            return l.clone();
+        }
+        // The tracer saw the fork: its parent needs no look at /proc.
+        if let Some(l) = self.roots.get(&call.ppid) {
+            return l.clone();
         }
         let mut at = call.pid;
         for _ in 0..64 {
@@ -777,7 +814,46 @@ impl Judge for LineJudge<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::launches;
+    use super::{launches, scan};
+
+    /// The table of flagged programs on PATH, made by listing each
+    /// directory once: every copy, in the order of the names, then of
+    /// PATH; a directory, a missing directory or an unflagged name is no
+    /// program.
+    #[test]
+    fn flagged_programs_are_found_in_every_path_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(dir.path()).expect("canonical");
+        for d in ["a", "b"] {
+            std::fs::create_dir(root.join(d)).expect("mkdir");
+        }
+        std::fs::write(root.join("a/kubectl"), "1").expect("write");
+        std::fs::write(root.join("b/aws"), "2").expect("write");
+        std::fs::write(root.join("b/kubectl"), "3").expect("write");
+        std::fs::write(root.join("b/ls"), "4").expect("write");
+        std::fs::create_dir(root.join("a/psql")).expect("mkdir");
+        std::os::unix::fs::symlink("../b/aws", root.join("a/aws")).expect("link");
+        let d = root.to_str().expect("utf-8");
+        let dirs: Vec<(String, super::Stamp)> = ["a", "missing", "b"]
+            .iter()
+            .map(|x| (format!("{d}/{x}"), None))
+            .collect();
+        let me = std::process::id() as i32;
+        let got: Vec<(String, String)> = scan(&["aws", "kubectl", "psql"], me, &dirs)
+            .into_iter()
+            .map(|f| (f.name, f.dir.trim_start_matches(d).to_string()))
+            .collect();
+        let want: Vec<(String, String)> = [
+            ("aws", "/a"),
+            ("aws", "/b"),
+            ("kubectl", "/a"),
+            ("kubectl", "/b"),
+        ]
+        .iter()
+        .map(|(n, x)| (n.to_string(), x.to_string()))
+        .collect();
+        assert_eq!(got, want);
+    }
 
     fn argv(script: &str) -> Vec<String> {
         vec!["bash".into(), "-c".into(), script.into()]
