@@ -102,11 +102,18 @@ fn shell_front() {
         .nth(3)
         .expect("OUT_DIR is inside the target directory")
         .to_path_buf();
-    let full = std::env::var("GUARD_FULL_BIN")
-        .unwrap_or_else(|_| profile_dir.join("guard").display().to_string());
+    let packaged = std::env::var("GUARD_FULL_BIN").ok();
+    let full = packaged
+        .clone()
+        .unwrap_or_else(|| profile_dir.join("guard").display().to_string());
     std::fs::write(
         out.join("front_paths.rs"),
-        format!("/// The full binary this front was built beside.\nconst BUILT_FULL: &str = {full:?};\n"),
+        format!(
+            "/// The full binary this front was built beside.\nconst BUILT_FULL: &str = {full:?};\n\
+             /// Whether a packager named it (`GUARD_FULL_BIN`), rather than the build tree.\n\
+             const FULL_PACKAGED: bool = {};\n",
+            packaged.is_some()
+        ),
     )
     .expect("write front_paths.rs");
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());

@@ -149,6 +149,12 @@ pub fn shell_argv(
     }
     argv.extend(options.iter().cloned());
     argv.push(OsString::from("-c"));
+    // `bash -c -x CMD` takes `-x` for an option and runs CMD: a script
+    // that starts like an option would be decided as one text and run as
+    // another. `--` makes it the script, as it was decided.
+    if script.as_bytes().starts_with(b"-") || script.as_bytes().starts_with(b"+") {
+        argv.push(OsString::from("--"));
+    }
     argv.push(script.clone());
     argv.extend(rest.iter().cloned());
     argv

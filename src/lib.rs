@@ -20,6 +20,7 @@ pub mod command;
 pub mod creds;
 pub mod cwd;
 pub mod detect;
+pub mod env_once;
 pub mod exec;
 pub mod facts;
 pub mod fileview;

@@ -336,6 +336,54 @@ fn a_fake_approver_on_the_webhook_port_is_refused() {
     );
 }
 
+/// `/proc/PID/cmdline` of a root process (in the wild, a setuid `su`
+/// waiting at its password prompt) is root-owned, mode 0444, in root's
+/// 0555 directories, and holds whatever arguments its caller chose. As
+/// `GUARD_CONFIG` it must not name the broker: the fake broker's socket
+/// here never sees a connection, from the front or the full client, and
+/// the line it would have answered does not run on its word.
+#[test]
+fn a_root_processs_command_line_is_no_admin_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("fake.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let yaml = format!(
+        "\nbroker: {}\nbroker_user: root\nexec_tree: off\n",
+        sock.display()
+    );
+    let mut holder = Command::new("sh")
+        .args(["-c", "sleep 60; :"])
+        .arg(&yaml)
+        .spawn()
+        .expect("holder");
+    let cmdline = format!("/proc/{}/cmdline", holder.id());
+    for _ in 0..100 {
+        if std::fs::read(&cmdline).is_ok_and(|c| c.ends_with(format!("{yaml}\0").as_bytes())) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for client in [common::front(), common::bin()] {
+        let out = Command::new(&client)
+            .args(["-c", "echo ran"])
+            .env("GUARD_CONFIG", &cmdline)
+            .env("GUARD_STATE_DIR", dir.path().join("state"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("client");
+        let asked = listener.accept();
+        assert!(
+            matches!(&asked, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{}: connected to the broker a command line named ({})",
+            client.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
+
 #[test]
 fn an_agent_owned_config_gets_user_trust_only() {
     let users = require_users!();

@@ -451,3 +451,41 @@ fn the_front_is_undumpable_while_it_waits() {
         );
     }
 }
+
+/// What the front hands over goes only to a full binary it can vouch
+/// for: the installed one beside it, or the one it was built beside. A
+/// front copied elsewhere refuses rather than run whatever a build tree,
+/// perhaps the agent's to write, holds at the path it remembers.
+#[test]
+fn a_front_copied_away_from_its_full_binary_refuses_to_hand_over() {
+    let built = common::front();
+    let out = std::process::Command::new(&built)
+        .arg("--version")
+        .output()
+        .expect("front");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("guard "),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    for at in ["elsewhere/guard", "usr/bin/guard"] {
+        let copy = dir.path().join(at);
+        std::fs::create_dir_all(copy.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&built, &copy).expect("copy");
+        let out = std::process::Command::new(&copy)
+            .arg("--version")
+            .output()
+            .expect("copied front");
+        assert_eq!(out.status.code(), Some(126), "{at}");
+        assert_eq!(text(&out.stdout), "", "{at}");
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{at}: {err}");
+        assert!(
+            err.starts_with("guard: denied: no full guard binary beside this one"),
+            "{at}: {err}"
+        );
+    }
+}

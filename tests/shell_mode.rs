@@ -411,3 +411,137 @@ fn a_variable_that_is_not_utf8_does_not_stop_a_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A script that looks like an option (`guard -c -- -x CMD`) is decided
+/// as that text, so it must run as that text: bash would take `-x` for
+/// its own option and run CMD, which nobody decided. Builtins and a
+/// redirection write the marker, so no exec decision could stop them.
+#[test]
+fn a_script_that_looks_like_an_option_runs_as_it_was_decided() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["-c", "--", "-x"], "-x"),
+        (&["-c", "-", "-x"], "-x"),
+        (&["-c", "+"], "+"),
+        (&["-c", "--", "+o"], "+o"),
+        (&["-lc", "--", "-e"], "-e"),
+    ];
+    for (args, text) in cases {
+        let g = Guard::new();
+        let marker = g.path().join("MARKER");
+        let payload = format!("echo ran > '{}'", marker.display());
+        let mut argv: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        argv.push(payload);
+        let run = g.args(argv.clone()).run();
+        assert!(
+            !marker.exists(),
+            "{argv:?}: the word after the decided script ran (status {}, {})",
+            run.code(),
+            run.stderr()
+        );
+        let decided: Vec<String> = run
+            .audit()
+            .iter()
+            .filter_map(|r| r["line"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(decided, vec![text.to_string()], "{argv:?}");
+    }
+    // The plain shape still runs the script and passes `$0` on.
+    let g = Guard::new();
+    let marker = g.path().join("MARKER");
+    let script = format!("echo \"$0\" > '{}'", marker.display());
+    let run = g.args(["-c", script.as_str(), "name"]).run();
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(std::fs::read_to_string(&marker).expect("marker"), "name\n");
+}
+
+/// Runs argv[1..] with its environment plus `AWS_PROFILE` given twice,
+/// `prod` first and `dev` last, as only a program (not `env`, not a
+/// shell) can pass it.
+const DUPEXEC_C: &str = r#"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+extern char **environ;
+int main(int argc, char **argv) {
+    int n = 0, j = 0;
+    while (environ[n]) n++;
+    char **env = calloc(n + 3, sizeof *env);
+    env[j++] = "AWS_PROFILE=prod";
+    for (int i = 0; i < n; i++)
+        if (strncmp(environ[i], "AWS_PROFILE=", 12)) env[j++] = environ[i];
+    env[j++] = "AWS_PROFILE=dev";
+    env[j] = 0;
+    if (argc < 2) return 2;
+    execve(argv[1], argv + 1, env);
+    return 127;
+}
+"#;
+
+/// A variable named twice is one value to guard, the first (as `getenv`
+/// reads it), and only that value reaches the program: bash and Python
+/// read the last, glibc and Go the first, so a decision on one and a
+/// program reading the other would not agree. Through guard's own
+/// environment (guard started with the repeat) and through a traced exec
+/// (a program in the line passing the repeat on), each way of running.
+#[test]
+fn a_variable_given_twice_reaches_the_program_once_as_decided() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("dupexec.c");
+    std::fs::write(&src, DUPEXEC_C).expect("write");
+    let dupexec = dir.path().join("dupexec");
+    let cc = std::process::Command::new("cc")
+        .arg("-o")
+        .arg(&dupexec)
+        .arg(&src)
+        .output()
+        .expect("cc");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let profiles = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.starts_with("AWS_PROFILE="))
+            .map(str::to_string)
+            .collect()
+    };
+    let want = vec!["AWS_PROFILE=prod".to_string()];
+    let d = dupexec.display();
+    // A traced exec that passes the repeat on: direct, and under bash.
+    for line in [
+        format!("{d} /usr/bin/env"),
+        format!("{d} /usr/bin/env | cat"),
+    ] {
+        let run = Guard::new().c(&line).run();
+        assert_eq!(run.code(), 0, "{line}: {}", run.stderr());
+        assert_eq!(profiles(&run.stdout()), want, "{line}");
+    }
+    // guard itself started with the repeat: the direct path, and bash,
+    // with no tracer to mend what guard passes on.
+    for line in [
+        "/usr/bin/env",
+        "/usr/bin/env | cat",
+        "echo \"AWS_PROFILE=$AWS_PROFILE\"",
+    ] {
+        let g = Guard::new();
+        let state = g.path().join("state");
+        let config = g.path().join("config.yaml");
+        std::fs::write(&config, "exec_tree: off\n").expect("config");
+        let out = std::process::Command::new(&dupexec)
+            .arg(common::bin())
+            .args(["-c", line])
+            .env("GUARD_CONFIG", &config)
+            .env("GUARD_STATE_DIR", &state)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("guard");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(profiles(&stdout), want, "{line}");
+    }
+}

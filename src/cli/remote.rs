@@ -144,7 +144,7 @@ fn apply(v: &Verdict, sent: &Sent) -> Result<(), i32> {
         eprintln!("{line}");
     }
     if !v.allow {
-        return Err(if v.code == 0 { REFUSED } else { v.code });
+        return Err(refusal_code(v.code));
     }
     exec::scrub(&|name| v.unset_env.iter().any(|n| n == name), &|name| {
         sent.scan_here(name)
@@ -246,7 +246,7 @@ impl Backend for Remote<'_> {
             eprintln!("{l}");
         }
         if !v.allow {
-            return Err(if v.code == 0 { REFUSED } else { v.code });
+            return Err(refusal_code(v.code));
         }
         self.shell = v.shell.clone();
         self.startup = v.startup_files;
@@ -296,4 +296,36 @@ impl Backend for Remote<'_> {
     }
 
     fn started(&self) {}
+}
+
+/// The exit status of a refusal the broker sent: its code when that is a
+/// status (1..=255), else guard's own. `exit(256)` would be a success.
+fn refusal_code(code: i32) -> i32 {
+    if (1..=255).contains(&code) {
+        code
+    } else {
+        REFUSED
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{refusal_code, REFUSED};
+
+    #[test]
+    fn a_refusal_never_exits_as_a_success() {
+        let cases = [
+            (1, 1),
+            (126, 126),
+            (255, 255),
+            (0, REFUSED),
+            (256, REFUSED),
+            (512, REFUSED),
+            (-1, REFUSED),
+            (i32::MIN, REFUSED),
+        ];
+        for (code, want) in cases {
+            assert_eq!(refusal_code(code), want, "{code}");
+        }
+    }
 }

@@ -152,17 +152,25 @@ fn its_shell_argv_is_the_clients() {
         ("/usr/bin/zsh", true, false),
         ("/bin/dash", false, true),
     ] {
-        let rest = vec![b"name".to_vec(), b"arg".to_vec()];
-        let front = super::launch::shell_argv(shell, login, startup, "echo hi", &rest);
-        let full = crate::exec::shell_argv(
-            shell,
-            login,
-            startup,
-            &[],
-            &OsString::from("echo hi"),
-            &[OsString::from("name"), OsString::from("arg")],
-        );
-        let full: Vec<Vec<u8>> = full.iter().map(|a| a.as_encoded_bytes().to_vec()).collect();
-        assert_eq!(front, full, "{shell} {login} {startup}");
+        // A script that looks like an option is ended from the options
+        // by both, or the shell would run the next word instead.
+        for text in ["echo hi", "-x", "+o", "--", "-"] {
+            let rest = vec![b"name".to_vec(), b"arg".to_vec()];
+            let front = super::launch::shell_argv(shell, login, startup, text, &rest);
+            let full = crate::exec::shell_argv(
+                shell,
+                login,
+                startup,
+                &[],
+                &OsString::from(text),
+                &[OsString::from("name"), OsString::from("arg")],
+            );
+            let full: Vec<Vec<u8>> = full.iter().map(|a| a.as_encoded_bytes().to_vec()).collect();
+            assert_eq!(front, full, "{shell} {login} {startup} {text:?}");
+            let at = full.iter().position(|a| a == b"-c").expect("-c");
+            let ended = full[at + 1] == b"--";
+            assert_eq!(ended, text.starts_with(['-', '+']), "{text:?}: {full:?}");
+            assert_eq!(full[at + 1 + usize::from(ended)], text.as_bytes());
+        }
     }
 }

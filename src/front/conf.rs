@@ -43,6 +43,11 @@ pub fn line(argv0: &[u8], args: &[&[u8]]) -> Result<Line, Delegate> {
         return Err(Delegate);
     }
     let text = core::str::from_utf8(args[i]).map_err(|_| Delegate)?;
+    // `-c -x CMD` is an option and then the script, to bash and to the
+    // full client's parser: the front parses neither.
+    if text.starts_with(['-', '+']) {
+        return Err(Delegate);
+    }
     Ok(Line {
         login,
         text: String::from(text),
@@ -86,9 +91,27 @@ fn safe(st: &sys::Stat) -> bool {
     st.uid == 0 && st.mode & 0o022 == 0
 }
 
+/// Filesystems whose owners and modes mean what they say: on them, a
+/// root-owned file was written by root. The front takes admin settings
+/// from these only; anything else (`/proc/PID/cmdline` of a setuid
+/// program is root's and says what its caller chose, a FUSE daemon
+/// says what it likes) goes to the full binary, which knows the rest
+/// (`trust::ordinary_fs`).
+const ORDINARY_FS: &[u64] = &[
+    0xEF53,      // ext2/3/4
+    0x5846_5342, // xfs
+    0x9123_683E, // btrfs
+    0x0102_1994, // tmpfs
+    0x794C_7630, // overlayfs
+];
+
 fn checked(fd: i32) -> Result<Vec<u8>, Trust> {
     let st = sys::fstat(fd).map_err(|_| Trust::Bad)?;
     if !st.is_file() || !safe(&st) {
+        return Err(Trust::Bad);
+    }
+    let fs = sys::fs_type(fd).map_err(|_| Trust::Bad)?;
+    if !ORDINARY_FS.contains(&fs) {
         return Err(Trust::Bad);
     }
     let mut link = Vec::from(&b"/proc/self/fd/"[..]);
@@ -249,6 +272,13 @@ pub fn environment<'a>(envp: &[&'a [u8]]) -> Result<Vec<(&'a str, &'a str)>, Del
         }
         out.push((k, v));
     }
+    // A name given twice: the full binary keeps the first of each
+    // (`env_once`) before it decides; the front does not try.
+    let mut names: Vec<&str> = out.iter().map(|(k, _)| *k).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return Err(Delegate);
+    }
     Ok(out)
 }
 
@@ -275,8 +305,35 @@ mod tests {
             &[b"check", b"-c", b"ls"],
             &[],
             &[b"-c", b"\xff"],
+            &[b"-c", b"-x", b"curl x | sh"],
+            &[b"-c", b"+x", b"curl x | sh"],
+            &[b"-c", b"--", b"-x"],
+            &[b"-c", b"-o", b"pipefail", b"ls"],
         ] {
             assert_eq!(line(b"guard", delegated), Err(Delegate), "{delegated:?}");
+        }
+    }
+
+    /// `trust::unvouched_fs`, for the front: a root-owned file on a
+    /// pseudo filesystem (`/proc/PID/cmdline` of a setuid program says
+    /// what its caller chose) is no admin file; an ordinary one is.
+    #[test]
+    fn only_an_ordinary_filesystem_vouches_for_an_admin_file() {
+        for pseudo in [
+            &b"/proc/self/cmdline"[..],
+            b"/proc/self/status",
+            b"/sys/kernel/uevent_seqnum",
+        ] {
+            assert_eq!(admin_file(pseudo), Err(Trust::Bad), "{pseudo:?}");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(&file, "broker: /run/guard/broker.sock\n").expect("write");
+        let got = admin_file(file.to_str().expect("utf-8").as_bytes());
+        if sys::getuid() == 0 {
+            assert_eq!(got, Ok(b"broker: /run/guard/broker.sock\n".to_vec()));
+        } else {
+            assert_eq!(got, Err(Trust::Bad));
         }
     }
 
@@ -321,6 +378,10 @@ mod tests {
     fn an_environment_the_broker_cannot_be_sent_whole_is_delegated() {
         let env = environment(&[b"HOME=/h", b"A=b=c"]).unwrap();
         assert_eq!(env, vec![("HOME", "/h"), ("A", "b=c")]);
+        assert_eq!(
+            environment(&[b"AWS_PROFILE=prod", b"HOME=/h", b"AWS_PROFILE=dev"]),
+            Err(Delegate)
+        );
         assert_eq!(environment(&[b"SSH_ORIGINAL_COMMAND=ls"]), Err(Delegate));
         assert_eq!(environment(&[b"X=\xff"]), Err(Delegate));
         let big = [b'x'; ENV_BUDGET + 10];

@@ -133,6 +133,12 @@ pub fn shell_argv(
         argv.extend(switches.iter().map(|s| s.as_bytes().to_vec()));
     }
     argv.push(b"-c".to_vec());
+    // As `exec::shell_argv`: a script that looks like an option is ended
+    // from the options, or the shell would take it for one and run the
+    // next word, which nobody decided.
+    if text.starts_with(['-', '+']) {
+        argv.push(b"--".to_vec());
+    }
     argv.push(text.as_bytes().to_vec());
     argv.extend(rest.iter().cloned());
     argv

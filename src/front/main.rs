@@ -103,7 +103,10 @@ extern "C" fn entry(sp: *const usize) -> ! {
 fn delegate(args: &[&[u8]], env: &[&[u8]]) -> i32 {
     let argv: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
     let envp: Vec<Vec<u8>> = env.iter().map(|e| e.to_vec()).collect();
-    let full = full_binary();
+    let Some(full) = full_binary() else {
+        say("denied: no full guard binary beside this one (PREFIX/libexec/guard/guard); refusing");
+        return REFUSED;
+    };
     let e = sys::execve(full.as_bytes(), &argv, &envp);
     say(&alloc::format!(
         "denied: cannot start the full guard binary {full}: {}",
@@ -113,21 +116,23 @@ fn delegate(args: &[&[u8]], env: &[&[u8]]) -> i32 {
 }
 
 /// Where the full binary is: beside an installed front
-/// (`PREFIX/bin/guard` → `PREFIX/libexec/guard/guard`), else where this
-/// front was built next to it.
-fn full_binary() -> String {
-    if let Ok(me) = sys::readlink(b"/proc/self/exe") {
-        let me = String::from_utf8_lossy(&me);
-        if let Some(bin) = me.rsplit_once('/').map(|(d, _)| d) {
-            if let Some(prefix) = bin.strip_suffix("/bin") {
-                let installed = alloc::format!("{prefix}/libexec/guard/guard");
-                if sys::stat(installed.as_bytes(), true).is_ok() {
-                    return installed;
-                }
-            }
+/// (`PREFIX/bin/guard` → `PREFIX/libexec/guard/guard`), else where a
+/// packager said (`GUARD_FULL_BIN` at build time), else beside this
+/// front in the build tree it was built in. A front copied anywhere else
+/// finds none: the build tree may be anyone's to write, and what it
+/// holds would run as the shell for every line the front hands over.
+fn full_binary() -> Option<String> {
+    let me = sys::readlink(b"/proc/self/exe").ok()?;
+    let me = String::from_utf8_lossy(&me);
+    let (here, _) = me.rsplit_once('/')?;
+    if let Some(prefix) = here.strip_suffix("/bin") {
+        let installed = alloc::format!("{prefix}/libexec/guard/guard");
+        if sys::stat(installed.as_bytes(), true).is_ok() {
+            return Some(installed);
         }
     }
-    String::from(BUILT_FULL)
+    let beside = BUILT_FULL.rsplit_once('/').map(|(d, _)| d);
+    (FULL_PACKAGED || beside == Some(here)).then(|| String::from(BUILT_FULL))
 }
 
 fn run(args: &[&[u8]], env: &[&[u8]]) -> i32 {
@@ -264,8 +269,10 @@ fn allowed(v: json::Value, line: &conf::Line, vars: &[(&str, &str)]) -> i32 {
         let _ = sys::write_all(2, &out);
     }
     if !v.bool("allow") {
+        // An exit status is 1..=255; anything else from the broker would
+        // wrap, perhaps to 0, and a refusal must never look like success.
         return match v.int("code") {
-            Some(c) if c != 0 => c as i32,
+            Some(c @ 1..=255) => c as i32,
             _ => REFUSED,
         };
     }

@@ -37,6 +37,7 @@ const SYS_EXECVE: usize = 59;
 const SYS_GETCWD: usize = 79;
 const SYS_FCHMOD: usize = 91;
 const SYS_GETUID: usize = 102;
+const SYS_FSTATFS: usize = 138;
 const SYS_GETDENTS64: usize = 217;
 const SYS_EXIT_GROUP: usize = 231;
 const SYS_OPENAT: usize = 257;
@@ -173,6 +174,17 @@ pub fn fstat(fd: i32) -> Result<Stat, i32> {
         [fd as usize, buf.as_mut_ptr() as usize, 0, 0, 0, 0],
     )?;
     Ok(stat_of(&buf))
+}
+
+/// The type (`f_type`) of the filesystem `fd` is on.
+pub fn fs_type(fd: i32) -> Result<u64, i32> {
+    // struct statfs is 120 bytes on x86_64, f_type its first word.
+    let mut buf = [0u64; 15];
+    call(
+        SYS_FSTATFS,
+        [fd as usize, buf.as_mut_ptr() as usize, 0, 0, 0, 0],
+    )?;
+    Ok(buf[0])
 }
 
 const AT_SYMLINK_NOFOLLOW: usize = 0x100;

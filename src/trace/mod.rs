@@ -141,7 +141,6 @@ impl Call {
         self.args
             .env
             .iter()
-            .rev()
             .find_map(|(_, e)| e.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
     }
 }
@@ -365,7 +364,7 @@ impl Tree {
             Ok(r) => r,
             Err(_) => return,
         };
-        let args = match tracee::exec_args(pid, &regs) {
+        let mut args = match tracee::exec_args(pid, &regs) {
             Ok(a) => a,
             Err(why) => {
                 tracee::note(pid, &format!("guard: denied: cannot read the exec: {why}"));
@@ -374,6 +373,10 @@ impl Tree {
                 return;
             }
         };
+        // A name given twice is decided, and run, on its first value only.
+        let repeats = crate::env_once::first_of_each(&mut args.env, |(_, e)| {
+            crate::env_once::name_of(e.as_bytes())
+        });
         let call = self.call(pid, args);
         let judged = match &call.unexamined {
             Some(why) => Judgement::Deny(format!(
@@ -403,7 +406,7 @@ impl Tree {
                             || env.iter().any(|(k, _)| k == n)
                             || (holder && loads_code(n))
                     };
-                    let set = tracee::set_env(pid, regs, &call.args, &[], &out);
+                    let set = tracee::set_env(pid, regs, &call.args, &[], &out, repeats);
                     if carry.is_empty() {
                         self.carry.remove(&pid.as_raw());
                     } else {
@@ -412,7 +415,14 @@ impl Tree {
                     set
                 } else {
                     let holder = !env.is_empty();
-                    tracee::set_env(pid, regs, &call.args, &env, &|n| holder && loads_code(n))
+                    tracee::set_env(
+                        pid,
+                        regs,
+                        &call.args,
+                        &env,
+                        &|n| holder && loads_code(n),
+                        repeats,
+                    )
                 };
                 if let Err(why) = set {
                     let _ = tracee::fail(pid, regs, nix::libc::EACCES);

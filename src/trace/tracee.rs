@@ -244,13 +244,16 @@ pub fn set_env(
     args: &ExecArgs,
     add: &[(String, String)],
     drop: &dyn Fn(&str) -> bool,
+    rewrite: bool,
 ) -> Result<(), String> {
     let names: Vec<&str> = add.iter().map(|(k, _)| k.as_str()).collect();
     let gone = |entry: &str| {
         let name = env_name(entry);
         names.contains(&name) || drop(name)
     };
-    if add.is_empty() && !args.env.iter().any(|(_, s)| gone(s)) {
+    // `rewrite`: `args.env` is already less than what the call passes
+    // (a repeated name's later entries), so the table is written anyway.
+    if !rewrite && add.is_empty() && !args.env.iter().any(|(_, s)| gone(s)) {
         return Ok(());
     }
     let kept: Vec<u64> = args
