@@ -62,4 +62,5 @@ mod front {
     pub mod launch;
     pub mod sys;
     pub mod talk;
+    pub mod verdict;
 }

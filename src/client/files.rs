@@ -53,7 +53,13 @@ fn root() -> Result<PathBuf, String> {
             return Ok(dir);
         }
     }
-    let dir = std::env::temp_dir().join(format!("guard-{}", nix::unistd::getuid().as_raw()));
+    // Not `temp_dir()`: an empty or relative TMPDIR would put the files
+    // under the current directory, wherever that is.
+    let tmp = std::env::var_os("TMPDIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute())
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    let dir = tmp.join(format!("guard-{}", nix::unistd::getuid().as_raw()));
     private(&dir)?;
     Ok(dir)
 }

@@ -174,3 +174,55 @@ fn its_shell_argv_is_the_clients() {
         }
     }
 }
+
+/// A verdict the full client's serde refuses, the front refuses, and the
+/// other way round: the same fields, types, required ones, nothing
+/// unknown, nothing twice.
+#[test]
+fn it_takes_the_verdicts_the_full_client_takes() {
+    let full = serde_json::to_string(&Verdict {
+        shell: "/bin/bash".into(),
+        ..Verdict::default()
+    })
+    .unwrap();
+    let base = r#""allow":true,"code":0,"shell":"/bin/bash""#;
+    let cases: Vec<String> = vec![
+        full.clone(),
+        format!("{{{base}}}"),
+        format!(r#"{{{base},"session":"s-1","seq":7,"direct":["ls"],"trace":true}}"#),
+        format!(r#"{{{base},"session":null,"seq":null,"direct":null}}"#),
+        format!(r#"{{{base},"set_env":{{"A":"1","B":"2"}},"unset_env":["C"]}}"#),
+        format!(
+            r#"{{{base},"files":[{{"credential":"k","env":"KUBECONFIG","name":"c","content":"x"}}]}}"#
+        ),
+        // Refused by both:
+        format!(r#"{{{base},"session":5}}"#),
+        format!(r#"{{{base},"seq":-1}}"#),
+        format!(r#"{{{base},"direct":"ls"}}"#),
+        format!(r#"{{{base},"direct":["ls",1]}}"#),
+        format!(r#"{{{base},"set_env":{{"A":1}}}}"#),
+        format!(r#"{{{base},"set_env":{{"A":"1","A":"2"}}}}"#),
+        format!(r#"{{{base},"files":[{{"credential":"k","env":"E","name":"c"}}]}}"#),
+        format!(
+            r#"{{{base},"files":[{{"credential":"k","env":"E","name":"c","content":"x","mode":1}}]}}"#
+        ),
+        format!(r#"{{{base},"sneaky":true}}"#),
+        format!(r#"{{{base},"allow":false}}"#),
+        format!(r#"{{{base},"trace":"yes"}}"#),
+        r#"{"allow":true,"shell":"/bin/bash"}"#.to_string(),
+        r#"{"code":0,"shell":"/bin/bash"}"#.to_string(),
+        r#"{"allow":true,"code":0}"#.to_string(),
+        r#"{"allow":false,"code":4294967296,"shell":""}"#.to_string(),
+        r#"{"allow":1,"code":0,"shell":"/bin/bash"}"#.to_string(),
+        "[]".to_string(),
+    ];
+    let mut refused = 0;
+    for text in &cases {
+        let serde_ok = serde_json::from_str::<Verdict>(text).is_ok();
+        let parsed = json::parse(text.as_bytes()).expect("JSON");
+        let front_ok = super::verdict::check(&parsed).is_ok();
+        assert_eq!(front_ok, serde_ok, "{text}");
+        refused += usize::from(!serde_ok);
+    }
+    assert!(refused >= 15, "the table refuses {refused}");
+}

@@ -55,7 +55,7 @@ fn root(env: &Env) -> Result<String, String> {
     }
     let tmp = env
         .get("TMPDIR")
-        .filter(|d| !d.is_empty())
+        .filter(|d| d.starts_with('/'))
         .unwrap_or("/tmp");
     let dir = join(
         tmp.trim_end_matches('/'),

@@ -28,6 +28,7 @@ mod mem;
 mod memfns;
 mod sys;
 mod talk;
+mod verdict;
 
 use alloc::string::String;
 use alloc::vec::Vec;

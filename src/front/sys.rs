@@ -295,6 +295,23 @@ pub fn rename(from: &[u8], to: &[u8]) -> Result<(), i32> {
 
 /// The entries of an open directory: (name, is a directory), without
 /// `.` and `..`.
+fn lstat_at(dir: i32, name: &[u8]) -> Result<Stat, i32> {
+    let p = cstr(name);
+    let mut buf = [0u64; 18];
+    call(
+        SYS_NEWFSTATAT,
+        [
+            dir as usize,
+            p.as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            AT_SYMLINK_NOFOLLOW,
+            0,
+            0,
+        ],
+    )?;
+    Ok(stat_of(&buf))
+}
+
 pub fn entries(fd: i32) -> Result<Vec<(Vec<u8>, bool)>, i32> {
     let mut out = Vec::new();
     let mut buf = alloc::vec![0u8; 8192];
@@ -317,7 +334,13 @@ pub fn entries(fd: i32) -> Result<Vec<(Vec<u8>, bool)>, i32> {
             let name = &buf[at + 19..at + reclen];
             let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
             if name != b"." && name != b".." {
-                out.push((name.to_vec(), kind == 4));
+                // Not every filesystem fills in d_type (DT_UNKNOWN, 0):
+                // then the entry itself says, without following a link.
+                let dir = match kind {
+                    0 => lstat_at(fd, name).is_ok_and(|st| st.is_dir()),
+                    k => k == 4,
+                };
+                out.push((name.to_vec(), dir));
             }
             at += reclen;
         }

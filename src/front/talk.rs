@@ -288,7 +288,13 @@ fn questions(conn: &Conn, a: &Ask<'_>, saved: &mut Option<sys::Termios>) -> Resu
                         .rev()
                         .find(|(k, _)| k == "verdict")
                         .map(|(_, v)| v)
-                        .ok_or_else(|| Failure::Wire(String::from("verdict without a verdict"))),
+                        .ok_or_else(|| Failure::Wire(String::from("verdict without a verdict")))
+                        .and_then(|v| match super::verdict::check(&v) {
+                            Ok(()) => Ok(v),
+                            Err(why) => {
+                                Err(Failure::Wire(alloc::format!("malformed verdict: {why}")))
+                            }
+                        }),
                     _ => Err(Failure::Wire(String::from("malformed verdict"))),
                 }
             }
