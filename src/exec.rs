@@ -148,16 +148,21 @@ pub fn shell_argv(
         argv.extend(no_startup_files(shell).iter().map(OsString::from));
     }
     argv.extend(options.iter().cloned());
-    argv.push(OsString::from("-c"));
-    // `bash -c -x CMD` takes `-x` for an option and runs CMD: a script
-    // that starts like an option would be decided as one text and run as
-    // another. `--` makes it the script, as it was decided.
-    if script.as_bytes().starts_with(b"-") || script.as_bytes().starts_with(b"+") {
-        argv.push(OsString::from("--"));
-    }
-    argv.push(script.clone());
+    argv.extend(command_words(script));
     argv.extend(rest.iter().cloned());
     argv
+}
+
+/// `-c SCRIPT` for a shell. `bash -c -x CMD` takes `-x` for an option
+/// and runs CMD: a script that starts like an option would be decided as
+/// one text and run as another, so `--` ends the options before it.
+pub fn command_words(script: &std::ffi::OsStr) -> Vec<OsString> {
+    let mut out = vec![OsString::from("-c")];
+    if script.as_bytes().starts_with(b"-") || script.as_bytes().starts_with(b"+") {
+        out.push(OsString::from("--"));
+    }
+    out.push(script.to_os_string());
+    out
 }
 
 /// Replace this process with the exact argv, searched on PATH.

@@ -888,6 +888,12 @@ fn shell(program: &str, cmd: &Command, args: &[Word], out: &mut Vec<Inner>) {
             i += if takes_value { 2 } else { 1 };
             continue;
         }
+        // A lone `+` is an empty set of options (`bash -c + SCRIPT` runs
+        // SCRIPT), not the script.
+        if w == "+" {
+            i += 1;
+            continue;
+        }
         if (w.starts_with('-') || w.starts_with('+')) && w.len() > 1 {
             let mut extra = 0;
             for ch in w[1..].chars() {

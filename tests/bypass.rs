@@ -274,6 +274,14 @@ fn nested_shells() {
             ("bash --norc -c 'aws s3 ls'", Rule(AWS)),
             ("bash -o pipefail -c 'aws s3 ls'", Rule(AWS)),
             ("bash -c -- 'aws s3 ls'", Rule(AWS)),
+            // A lone `+` is an empty set of options to bash and dash, and
+            // `-` ends them: the script is the word after either.
+            ("bash -c + 'aws s3 ls'", Rule(AWS)),
+            ("dash -c + 'psql db'", Rule(PG)),
+            ("bash + -c 'aws s3 ls'", Rule(AWS)),
+            ("bash -c - 'aws s3 ls'", Rule(AWS)),
+            ("bash -c +x 'aws s3 ls'", Rule(AWS)),
+            ("sh -c -e 'kubectl get pods'", Rule(KUBE)),
             ("/bin/bash -c 'aws s3 ls'", Rule(AWS)),
             ("fish -c 'aws s3 ls'", Rule(AWS)),
             (r#"bash -c 'bash -c "bash -c \"aws s3 ls\""'"#, Rule(AWS)),

@@ -86,6 +86,12 @@ pub fn parse(argv0: &OsStr, args: &[OsString]) -> Result<ShellArgs, FlagError> {
             i += 1;
             continue;
         }
+        // A lone `+` is an empty set of options to bash: skipped, as bash
+        // skips it, so the word after it is the script.
+        if a == b"+" {
+            i += 1;
+            continue;
+        }
         if (a[0] == b'-' || a[0] == b'+') && a.len() > 1 {
             let sign = a[0] as char;
             let mut extra = 0;
@@ -152,6 +158,18 @@ mod tests {
         let p = parse(OsStr::new("guard"), &os(&["-c", "-l", "ls"])).unwrap();
         assert!(p.login);
         assert_eq!(p.command, Some(OsString::from("ls")));
+
+        // As bash reads them: a lone `+` is no option and no script;
+        // `-` and `--` end the options.
+        for args in [
+            &["-c", "+", "ls", "n"][..],
+            &["+", "-c", "ls", "n"],
+            &["-c", "-", "ls", "n"],
+        ] {
+            let p = parse(OsStr::new("guard"), &os(args)).unwrap();
+            assert_eq!(p.command, Some(OsString::from("ls")), "{args:?}");
+            assert_eq!(p.rest, os(&["n"]), "{args:?}");
+        }
 
         let p = parse(
             OsStr::new("guard"),

@@ -441,7 +441,8 @@ fn run_line(
     if !startup {
         cmd.args(exec::no_startup_files(shell));
     }
-    cmd.args(&flags.passthrough).arg("-c").arg(script);
+    cmd.args(&flags.passthrough)
+        .args(exec::command_words(std::ffi::OsStr::new(script)));
     cmd.envs(grant.iter().map(|(k, v)| (k, v)));
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {

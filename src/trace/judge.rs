@@ -247,9 +247,13 @@ fn script_arg(words: &[String]) -> Option<usize> {
 
 /// Does this argv run `text` as a line of a `-c` script?
 fn launches(argv: &[String], text: &str) -> bool {
+    // guard's own `-c -- SCRIPT` for a script that looks like an option.
     argv.iter()
         .position(|a| a == "-c")
-        .and_then(|i| argv.get(i + 1))
+        .and_then(|i| match argv.get(i + 1) {
+            Some(end) if end == "--" => argv.get(i + 2),
+            next => next,
+        })
         .is_some_and(|script| holds_lines(script, text))
 }
 
@@ -891,5 +895,8 @@ mod tests {
             );
         }
         assert!(!launches(&["bash".into(), "ls".into()], "ls"));
+        let ended: Vec<String> = ["bash", "-c", "--", "-x"].map(String::from).to_vec();
+        assert!(launches(&ended, "-x"));
+        assert!(!launches(&ended, "--"));
     }
 }
