@@ -43,10 +43,12 @@ pub fn own() {
             .map(|(k, _)| k.as_bytes())
             .collect()
     };
-    for (k, v) in firsts
-        .iter()
-        .filter(|(k, _)| repeated.contains(k.as_bytes()))
-    {
+    for (k, v) in firsts.iter().filter(|(k, _)| {
+        // `remove_var` refuses (panics on) a name that is empty or holds
+        // `=`; Rust reads an entry `=A=1` as the name `=A`. Such a
+        // name is left as it came: no rule reads it.
+        repeated.contains(k.as_bytes()) && !k.is_empty() && !k.as_bytes().contains(&b'=')
+    }) {
         // unsetenv removes every entry of the name; one is put back.
         std::env::remove_var(k);
         std::env::set_var(k, v);

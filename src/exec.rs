@@ -140,14 +140,22 @@ pub fn shell_argv(
     rest: &[OsString],
 ) -> Vec<OsString> {
     let mut argv: Vec<OsString> = vec![OsString::from(crate::command::basename(shell))];
+    let zsh = crate::command::basename(shell) == "zsh";
     if startup {
         if login {
             argv.push(OsString::from("-l"));
         }
-    } else {
+    } else if !zsh {
         argv.extend(no_startup_files(shell).iter().map(OsString::from));
     }
     argv.extend(options.iter().cloned());
+    // zsh reads its options in order, so a passed-on `+f` or `-o rcs`
+    // before `-f` would turn the startup files (`$ZDOTDIR/.zshenv`, the
+    // agent's to write) back on: `-f` comes last. bash's long options
+    // must come first, and bash has no option that undoes them.
+    if !startup && zsh {
+        argv.extend(no_startup_files(shell).iter().map(OsString::from));
+    }
     argv.extend(command_words(script));
     argv.extend(rest.iter().cloned());
     argv
@@ -284,4 +292,45 @@ fn find_program(name: &str) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod argv_tests {
+    use super::shell_argv;
+    use std::ffi::OsString;
+
+    fn os(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    /// The startup files stay off whatever options are passed on: zsh
+    /// reads options in order, so its `-f` comes after them.
+    #[test]
+    fn passed_on_options_cannot_turn_the_startup_files_back_on() {
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            (
+                "/bin/bash",
+                &["+o", "posix"],
+                &["bash", "--noprofile", "--norc", "+o", "posix", "-c", "ls"],
+            ),
+            ("/usr/bin/zsh", &["+f"], &["zsh", "+f", "-f", "-c", "ls"]),
+            (
+                "/usr/bin/zsh",
+                &["-o", "rcs"],
+                &["zsh", "-o", "rcs", "-f", "-c", "ls"],
+            ),
+            ("/bin/dash", &["-e"], &["dash", "-e", "-c", "ls"]),
+        ];
+        for (shell, options, want) in cases {
+            let got = shell_argv(
+                shell,
+                false,
+                false,
+                &os(options),
+                &OsString::from("ls"),
+                &[],
+            );
+            assert_eq!(got, os(want), "{shell} {options:?}");
+        }
+    }
 }

@@ -426,23 +426,27 @@ fn an_agent_owned_config_gets_user_trust_only() {
         }
     }
     let _unmake = Unmake(made);
-    let inner = format!(
-        "mount --bind '{etc}' /etc/guard && exec setpriv --reuid={uid} --regid={gid} --init-groups -- \
-         env -i HOME='{home}' PATH='/usr/bin:/bin' GUARD_CONFIG='{mine}' \"$0\" \"$@\"",
-        etc = etc.display(),
-        uid = users.agent.uid,
-        gid = users.agent.gid,
-        home = users.agent.home.display(),
-        mine = mine.display(),
-    );
-    let in_ns = |args: &[&str]| {
+    let inner_with = |config: &Path| {
+        format!(
+            "mount --bind '{etc}' /etc/guard && exec setpriv --reuid={uid} --regid={gid} --init-groups -- \
+             env -i HOME='{home}' PATH='/usr/bin:/bin' GUARD_CONFIG='{mine}' \"$0\" \"$@\"",
+            etc = etc.display(),
+            uid = users.agent.uid,
+            gid = users.agent.gid,
+            home = users.agent.home.display(),
+            mine = config.display(),
+        )
+    };
+    let inner = inner_with(&mine);
+    let in_ns_with = |inner: &str, bin: &Path, args: &[&str]| {
         let mut c = Command::new("unshare");
-        c.args(["--mount", "--propagation", "private", "sh", "-c", &inner])
-            .arg(&users.bin)
+        c.args(["--mount", "--propagation", "private", "sh", "-c", inner])
+            .arg(bin)
             .args(args)
             .current_dir(b.work());
         run(&mut c)
     };
+    let in_ns = |args: &[&str]| in_ns_with(&inner, &users.bin, args);
     let out = in_ns(&["-c", "echo through-the-broker"]);
     assert_ok(&out, "echo");
     assert_eq!(text(&out.stdout), "through-the-broker\n");
@@ -458,6 +462,25 @@ fn an_agent_owned_config_gets_user_trust_only() {
     assert_eq!(v["mode"], "broker", "{v}");
     let untrusted = v["untrusted_config"].to_string();
     assert!(untrusted.contains("mine.yaml"), "{v}");
+
+    // Any root-owned file passes the ownership walk: an empty one (an
+    // `__init__.py`, a `hosts.deny` of comments) names no broker, and
+    // must not turn off the broker that /etc/guard names, for the front
+    // or the full client.
+    let empty = Path::new("/usr/local/libexec/guard-test/empty-config.yaml");
+    std::fs::write(empty, "# nothing\n").unwrap();
+    broker::chmod(empty, 0o644);
+    let inner = inner_with(empty);
+    for bin in [&users.bin, &users.full] {
+        let line = format!("echo still-the-broker {}", bin.display());
+        let out = in_ns_with(&inner, bin, &["-c", &line]);
+        assert_ok(&out, "echo");
+        assert!(
+            b.decisions().iter().any(|r| r["line"] == line.as_str()),
+            "{}: an empty root-owned GUARD_CONFIG took the line away from the broker",
+            bin.display()
+        );
+    }
 }
 
 #[test]

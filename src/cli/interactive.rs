@@ -438,11 +438,16 @@ fn run_line(
 ) -> Ended {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(shell);
-    if !startup {
+    // As `exec::shell_argv`: zsh's `-f` after the passed-on options.
+    let zsh = crate::command::basename(shell) == "zsh";
+    if !startup && !zsh {
         cmd.args(exec::no_startup_files(shell));
     }
-    cmd.args(&flags.passthrough)
-        .args(exec::command_words(std::ffi::OsStr::new(script)));
+    cmd.args(&flags.passthrough);
+    if !startup && zsh {
+        cmd.args(exec::no_startup_files(shell));
+    }
+    cmd.args(exec::command_words(std::ffi::OsStr::new(script)));
     cmd.envs(grant.iter().map(|(k, v)| (k, v)));
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {

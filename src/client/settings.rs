@@ -19,10 +19,34 @@ pub struct Settings {
     pub error: Option<String>,
 }
 
-/// The admin settings the shell starts from.
+/// The admin settings the shell starts from. A broker that
+/// `/etc/guard/config.yaml` names is the broker, whatever `GUARD_CONFIG`
+/// says: any root-owned file passes the ownership walk (an empty
+/// `__init__.py`, a `hosts.deny` of comments), and one that names no
+/// broker would otherwise turn broker mode off.
 pub fn read() -> Settings {
     let mut out = Settings::default();
+    let etc = Path::new(load::ETC).join("config.yaml");
+    let system = crate::trust::admin_file(&etc);
     let named = std::env::var_os("GUARD_CONFIG").filter(|p| !p.is_empty());
+    if let Ok(t) = &system {
+        let mut mine = Settings::default();
+        scan_into(&mut mine, &t.path, &t.bytes);
+        if mine.broker.is_some() || mine.error.is_some() {
+            if let Some(path) = &named {
+                let path = Path::new(path);
+                mine.untrusted.push(match crate::trust::admin_file(path) {
+                    Err(e) => e.to_string(),
+                    Ok(_) => format!(
+                        "{}: ignored: {} names the broker",
+                        path.display(),
+                        etc.display()
+                    ),
+                });
+            }
+            return mine;
+        }
+    }
     if let Some(path) = named {
         match crate::trust::admin_file(Path::new(&path)) {
             Ok(t) => {
@@ -32,8 +56,7 @@ pub fn read() -> Settings {
             Err(e) => out.untrusted.push(e.to_string()),
         }
     }
-    let etc = Path::new(load::ETC).join("config.yaml");
-    match crate::trust::admin_file(&etc) {
+    match system {
         Ok(t) => scan_into(&mut out, &t.path, &t.bytes),
         Err(e) if etc.exists() => out.untrusted.push(e.to_string()),
         Err(_) => {}
