@@ -181,6 +181,17 @@ struct Expect {
     /// The path and argv asked for, to say what was decided.
     path: String,
     argv: Vec<String>,
+    /// The environment the call passes, as decided (a hash): another
+    /// thread could rewrite a string after the tracer read it
+    /// (`XD_PRELOAD` into `LD_PRELOAD` for a credential holder).
+    env: u64,
+}
+
+fn env_hash(env: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    env.hash(&mut h);
+    h.finish()
 }
 
 /// The tracer thread held on the CPU it started on, for as long as it
@@ -424,17 +435,21 @@ impl Tree {
                         repeats,
                     )
                 };
-                if let Err(why) = set {
-                    let _ = tracee::fail(pid, regs, nix::libc::EACCES);
-                    tracee::note(
-                        pid,
-                        &format!(
-                            "guard: denied: cannot hand the credentials to the program: {why}"
-                        ),
-                    );
-                } else {
-                    let expect = expectation(&call);
-                    self.pending.insert(pid.as_raw(), expect);
+                match set {
+                    Err(why) => {
+                        let _ = tracee::fail(pid, regs, nix::libc::EACCES);
+                        tracee::note(
+                            pid,
+                            &format!(
+                                "guard: denied: cannot hand the credentials to the program: {why}"
+                            ),
+                        );
+                    }
+                    Ok(passed) => {
+                        let mut expect = expectation(&call);
+                        expect.env = env_hash(&passed);
+                        self.pending.insert(pid.as_raw(), expect);
+                    }
                 }
             }
         }
@@ -535,7 +550,8 @@ impl Tree {
         let argv_ok = expect.argvs.is_empty()
             || expect.argvs.contains(&argv)
             || (argv == [String::new()] && expect.argvs.iter().any(Vec::is_empty));
-        if file_ok && argv_ok && !expect.files.is_empty() {
+        let env_ok = tracee::environ(pid).is_some_and(|e| env_hash(&e) == expect.env);
+        if file_ok && argv_ok && env_ok && !expect.files.is_empty() {
             go_sealed(pid, carry);
             return;
         }
@@ -550,11 +566,14 @@ impl Tree {
                 shell_words::join(expect.argvs.first().unwrap_or(&expect.argv))
             )
         };
-        let got = format!(
+        let mut got = format!(
             "{} running {}",
             tracee::proc_link(pid, "exe").unwrap_or_default(),
             shell_words::join(&argv)
         );
+        if file_ok && argv_ok && !env_ok {
+            got.push_str(", with an environment other than the one decided");
+        }
         tracee::kill(pid);
         judge.mismatch(pid.as_raw(), &expected, &got);
     }
@@ -658,6 +677,7 @@ fn expectation(call: &Call) -> Expect {
         argvs,
         path: call.path.clone(),
         argv: call.args.argv.clone(),
+        env: 0,
     }
 }
 

@@ -245,7 +245,7 @@ pub fn set_env(
     add: &[(String, String)],
     drop: &dyn Fn(&str) -> bool,
     rewrite: bool,
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
     let names: Vec<&str> = add.iter().map(|(k, _)| k.as_str()).collect();
     let gone = |entry: &str| {
         let name = env_name(entry);
@@ -254,14 +254,15 @@ pub fn set_env(
     // `rewrite`: `args.env` is already less than what the call passes
     // (a repeated name's later entries), so the table is written anyway.
     if !rewrite && add.is_empty() && !args.env.iter().any(|(_, s)| gone(s)) {
-        return Ok(());
+        return Ok(args.env.iter().map(|(_, s)| s.clone()).collect());
     }
-    let kept: Vec<u64> = args
+    let (kept, mut passed): (Vec<u64>, Vec<String>) = args
         .env
         .iter()
         .filter(|(_, s)| !gone(s))
-        .map(|(p, _)| *p)
-        .collect();
+        .map(|(p, s)| (*p, s.clone()))
+        .unzip();
+    passed.extend(add.iter().map(|(k, v)| format!("{k}={v}")));
     let mut strings: Vec<u8> = Vec::new();
     let mut offsets = Vec::new();
     for (k, v) in add {
@@ -296,7 +297,8 @@ pub fn set_env(
     } else {
         r.rdx = base;
     }
-    nix::sys::ptrace::setregs(pid, r).map_err(|e| format!("setregs {pid}: {e}"))
+    nix::sys::ptrace::setregs(pid, r).map_err(|e| format!("setregs {pid}: {e}"))?;
+    Ok(passed)
 }
 
 /// Seal a process stopped at its exec event (`PTRACE_EVENT_EXEC`, before
@@ -753,7 +755,20 @@ fn read_proc(path: &str) -> std::io::Result<Vec<u8>> {
 
 /// `/proc/PID/cmdline` as words.
 pub fn cmdline(pid: Pid) -> Option<Vec<String>> {
-    let bytes = read_proc(&format!("/proc/{pid}/cmdline")).ok()?;
+    nul_words(pid, "cmdline")
+}
+
+/// The environment a process started its program with, as the kernel
+/// copied it (at the exec event: before the program runs).
+pub fn environ(pid: Pid) -> Option<Vec<String>> {
+    nul_words(pid, "environ")
+}
+
+fn nul_words(pid: Pid, file: &str) -> Option<Vec<String>> {
+    let bytes = read_proc(&format!("/proc/{pid}/{file}")).ok()?;
+    if bytes.is_empty() {
+        return Some(Vec::new());
+    }
     let mut words: Vec<String> = bytes
         .split(|&b| b == 0)
         .map(|w| String::from_utf8_lossy(w).into_owned())
