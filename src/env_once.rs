@@ -32,26 +32,23 @@ pub fn name_of(entry: &[u8]) -> &[u8] {
 /// with any other thread reading it).
 pub fn own() {
     let all: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let mut firsts = all.clone();
-    if !first_of_each(&mut firsts, |(k, _)| k.as_bytes()) {
-        return;
-    }
-    let repeated: HashSet<&[u8]> = {
-        let mut seen = HashSet::new();
-        all.iter()
-            .filter(|(k, _)| !seen.insert(k.as_bytes()))
-            .map(|(k, _)| k.as_bytes())
-            .collect()
-    };
-    for (k, v) in firsts.iter().filter(|(k, _)| {
+    let mut seen = HashSet::new();
+    let repeated: Vec<&OsString> = all
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| !seen.insert(k.as_bytes()))
         // `remove_var` refuses (panics on) a name that is empty or holds
-        // `=`; Rust reads an entry `=A=1` as the name `=A`. Such a
-        // name is left as it came: no rule reads it.
-        repeated.contains(k.as_bytes()) && !k.is_empty() && !k.as_bytes().contains(&b'=')
-    }) {
-        // unsetenv removes every entry of the name; one is put back.
-        std::env::remove_var(k);
-        std::env::set_var(k, v);
+        // `=`; Rust reads an entry `=A=1` as the name `=A`. Such a name is
+        // left as it came: no rule reads it.
+        .filter(|k| !k.is_empty() && !k.as_bytes().contains(&b'='))
+        .collect();
+    // A name seen three times is put back twice, to the same value.
+    for name in repeated {
+        if let Some((k, first)) = all.iter().find(|(k, _)| k == name) {
+            // unsetenv removes every entry of the name; one is put back.
+            std::env::remove_var(k);
+            std::env::set_var(k, first);
+        }
     }
 }
 

@@ -184,17 +184,14 @@ fn settings(vars: &[(&str, &str)]) -> Result<conf::Broker, conf::Delegate> {
         Err(conf::Trust::Missing) => {}
         Err(conf::Trust::Bad) => return Err(conf::Delegate),
     }
+    // No system file: `GUARD_CONFIG`, or no broker at all (embedded).
     let named = vars
         .iter()
-        .rev()
         .find(|(k, _)| *k == "GUARD_CONFIG")
         .map(|(_, v)| *v)
-        .filter(|v| !v.is_empty());
-    let path: &[u8] = match named {
-        Some(p) => p.as_bytes(),
-        None => b"/etc/guard/config.yaml",
-    };
-    let text = conf::admin_file(path).map_err(|_| conf::Delegate)?;
+        .filter(|v| !v.is_empty())
+        .ok_or(conf::Delegate)?;
+    let text = conf::admin_file(named.as_bytes()).map_err(|_| conf::Delegate)?;
     conf::broker(&text)
 }
 

@@ -191,13 +191,20 @@ const AT_SYMLINK_NOFOLLOW: usize = 0x100;
 
 /// `stat`, following links; `lstat` with `follow` false.
 pub fn stat(path: &[u8], follow: bool) -> Result<Stat, i32> {
+    stat_at(
+        AT_FDCWD as i32,
+        path,
+        if follow { 0 } else { AT_SYMLINK_NOFOLLOW },
+    )
+}
+
+fn stat_at(dir: i32, path: &[u8], flags: usize) -> Result<Stat, i32> {
     let p = cstr(path);
     let mut buf = [0u64; 18];
-    let flags = if follow { 0 } else { AT_SYMLINK_NOFOLLOW };
     call(
         SYS_NEWFSTATAT,
         [
-            AT_FDCWD as usize,
+            dir as usize,
             p.as_ptr() as usize,
             buf.as_mut_ptr() as usize,
             flags,
@@ -295,23 +302,6 @@ pub fn rename(from: &[u8], to: &[u8]) -> Result<(), i32> {
 
 /// The entries of an open directory: (name, is a directory), without
 /// `.` and `..`.
-fn lstat_at(dir: i32, name: &[u8]) -> Result<Stat, i32> {
-    let p = cstr(name);
-    let mut buf = [0u64; 18];
-    call(
-        SYS_NEWFSTATAT,
-        [
-            dir as usize,
-            p.as_ptr() as usize,
-            buf.as_mut_ptr() as usize,
-            AT_SYMLINK_NOFOLLOW,
-            0,
-            0,
-        ],
-    )?;
-    Ok(stat_of(&buf))
-}
-
 pub fn entries(fd: i32) -> Result<Vec<(Vec<u8>, bool)>, i32> {
     let mut out = Vec::new();
     let mut buf = alloc::vec![0u8; 8192];
@@ -337,7 +327,7 @@ pub fn entries(fd: i32) -> Result<Vec<(Vec<u8>, bool)>, i32> {
                 // Not every filesystem fills in d_type (DT_UNKNOWN, 0):
                 // then the entry itself says, without following a link.
                 let dir = match kind {
-                    0 => lstat_at(fd, name).is_ok_and(|st| st.is_dir()),
+                    0 => stat_at(fd, name, AT_SYMLINK_NOFOLLOW).is_ok_and(|st| st.is_dir()),
                     k => k == 4,
                 };
                 out.push((name.to_vec(), dir));

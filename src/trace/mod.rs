@@ -446,9 +446,8 @@ impl Tree {
                         );
                     }
                     Ok(passed) => {
-                        let mut expect = expectation(&call);
-                        expect.env = env_hash(&passed);
-                        self.pending.insert(pid.as_raw(), expect);
+                        self.pending
+                            .insert(pid.as_raw(), expectation(&call, &passed));
                     }
                 }
             }
@@ -647,7 +646,7 @@ fn shebang(path: &str) -> Option<Vec<String>> {
 /// What the kernel will report after an allowed call: the file itself,
 /// or for a script its interpreter, with the argv the kernel builds
 /// (interpreter, its argument, the script's path, then argv[1..]).
-fn expectation(call: &Call) -> Expect {
+fn expectation(call: &Call, env: &[String]) -> Expect {
     let mut files = Vec::new();
     let mut argvs = Vec::new();
     match (&call.file, &call.shebang) {
@@ -677,7 +676,7 @@ fn expectation(call: &Call) -> Expect {
         argvs,
         path: call.path.clone(),
         argv: call.args.argv.clone(),
-        env: 0,
+        env: env_hash(env),
     }
 }
 
