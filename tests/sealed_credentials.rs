@@ -48,13 +48,9 @@ fn approver() -> u16 {
     port
 }
 
-fn config(b: &Broker, port: u16) -> String {
+/// The approval block: no terminal, the webhook `approver` on `port`.
+fn approval(b: &Broker, port: u16) -> String {
     let secret = b.private_file("webhook.secret", &format!("{HOOK_SECRET}\n"), 0o600);
-    let mint = b.private_file(
-        "mint.sh",
-        &format!("#!/bin/sh\necho AWS_ACCESS_KEY_ID=ASIASEALED0001\necho AWS_SECRET_ACCESS_KEY={SECRET}\n"),
-        0o700,
-    );
     format!(
         "approval:
   tty: false
@@ -62,7 +58,19 @@ fn config(b: &Broker, port: u16) -> String {
     url: http://127.0.0.1:{port}/approve
     secret_file: {secret}
     timeout: 5s
-credentials:
+",
+        secret = secret.display()
+    )
+}
+
+fn config(b: &Broker, port: u16) -> String {
+    let mint = b.private_file(
+        "mint.sh",
+        &format!("#!/bin/sh\necho AWS_ACCESS_KEY_ID=ASIASEALED0001\necho AWS_SECRET_ACCESS_KEY={SECRET}\n"),
+        0o700,
+    );
+    format!(
+        "{approval}credentials:
   - name: aws-sealed
     provider: {{command: [\"{mint}\"]}}
     env: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]
@@ -73,7 +81,7 @@ rules:
     grants: [aws-sealed]
     message: \"aws: uses the sealed credential\"
 ",
-        secret = secret.display(),
+        approval = approval(b, port),
         mint = mint.display(),
     )
 }
@@ -289,4 +297,272 @@ fn an_interactive_lines_credential_is_sealed_and_not_kept() {
     s.expect("next:none")
         .expect("the next line does not hold the credential");
     s.send_line("exit").unwrap();
+}
+
+/// This run's kubeconfig token: a file an earlier run left must not
+/// count.
+fn file_secret() -> String {
+    static ONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ONE.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        format!(
+            "sealed-kubeconfig-{}-{}",
+            std::process::id(),
+            now.as_nanos()
+        )
+    })
+    .clone()
+}
+
+fn file_config(b: &Broker, port: u16) -> String {
+    let token = file_secret();
+    let kube = b.private_file(
+        "kube.sh",
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' '{{\"data\":{{\"kubeconfig\":\"kind: Config\\ntoken: {token}\\n\"}}}}'\n"
+        ),
+        0o700,
+    );
+    format!(
+        "{approval}credentials:
+  - name: kube-sealed
+    provider: {{command: [\"{kube}\"]}}
+    files: [{{env: KUBECONFIG, from: data.kubeconfig}}]
+rules:
+  - id: test.kubectl
+    match: {{program: [kubectl]}}
+    action: allow
+    grants: [kube-sealed]
+    message: \"kubectl: uses the sealed kubeconfig\"
+",
+        approval = approval(b, port),
+        kube = kube.display(),
+    )
+}
+
+/// What a process of the agent can read of `pids`' descriptors: the
+/// directory listed, each descriptor opened, or the errno.
+const FD_PROBE: &str = r#"
+import os, sys
+for pid in sys.argv[1:]:
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError as e:
+        print(pid, "fd", "refused", e.errno)
+        continue
+    got = b""
+    for n in names:
+        try:
+            with open(f"/proc/{pid}/fd/{n}", "rb") as f:
+                got += f.read(1 << 16)
+        except OSError:
+            pass
+    print(pid, "fd", "open", "secret" if b"token:" in got else "clean")
+"#;
+
+/// A credential that is a file (a kubeconfig) is made inside its sealed
+/// holder, as a descriptor of that process alone: the agent finds it on
+/// no path, cannot open it through `/proc`, and a client of its own that
+/// asks the broker for the line is not sent it.
+#[test]
+fn a_credential_file_exists_only_inside_its_sealed_holder() {
+    let users = require_users!();
+    for tool in ["/usr/bin/python3", "/usr/bin/perl"] {
+        if !Path::new(tool).exists() {
+            eprintln!("skipped: {tool} is not installed");
+            return;
+        }
+    }
+    let mut b = Broker::new(users, "# placeholder\n");
+    let yaml = file_config(&b, approver());
+    b.write_config(&yaml);
+    b.start();
+    std::fs::create_dir_all(b.bin_dir()).unwrap();
+    chmod(&b.bin_dir(), 0o755);
+    let kubectl = b.bin_dir().join("kubectl");
+    std::fs::write(
+        &kubectl,
+        "#!/bin/sh\n\
+         sleep 30 &\n\
+         echo \"$$ $! $KUBECONFIG $(grep -c token: \"$KUBECONFIG\") $(stat -L -c %a \"$KUBECONFIG\")\" > kube-pids.tmp && mv kube-pids.tmp kube-pids\n\
+         i=0; while [ ! -e go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n\
+         kill $! 2>/dev/null\n",
+    )
+    .unwrap();
+    chmod(&kubectl, 0o755);
+    let probe = b.work().join("fd_probe.py");
+    std::fs::write(&probe, FD_PROBE).unwrap();
+    chmod(&probe, 0o644);
+    let client_dir = format!("/tmp/guard-{}", users.agent.uid);
+    // The line's own analysis does not see this kubectl: the tracer
+    // grants the file at its exec.
+    let script = b.work().join("run.py");
+    std::fs::write(
+        &script,
+        "import subprocess\nsubprocess.run([\"kubectl\", \"get\", \"pods\"], check=True)\n",
+    )
+    .unwrap();
+    chmod(&script, 0o644);
+
+    for line in [
+        "kubectl get pods",
+        "kubectl get pods | cat",
+        "python3 run.py",
+    ] {
+        let _ = std::fs::remove_file(b.work().join("kube-pids"));
+        let _ = std::fs::remove_file(b.work().join("go"));
+        let mut guarded = b
+            .agent(&["-c", line])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("guard -c");
+        let pids = common::broker::eventually(Duration::from_secs(20), || {
+            b.work().join("kube-pids").exists()
+        })
+        .and_then(|_| std::fs::read_to_string(b.work().join("kube-pids")).ok());
+        let Some(pids) = pids else {
+            let _ = guarded.kill();
+            let out = guarded.wait_with_output().unwrap();
+            panic!(
+                "{line}: kubectl never started: {} {}\n{}",
+                text(&out.stdout),
+                text(&out.stderr),
+                b.logs()
+            );
+        };
+        let words: Vec<&str> = pids.split_whitespace().collect();
+        assert_eq!(words.len(), 5, "{line}: {pids}");
+        let (holder, child, path, read) = (words[0], words[1], words[2], words[3]);
+        // libpq and ssh ignore a secret file others could read.
+        assert_eq!(words[4], "600", "{line}: the file's mode");
+        assert!(
+            path.starts_with("/proc/self/fd/"),
+            "{line}: KUBECONFIG names a file on disk: {path}"
+        );
+        assert_eq!(read, "1", "{line}: kubectl read its kubeconfig");
+        // By path: nothing the agent can read holds the content.
+        let grep = run(&mut b.as_user(
+            &users.agent,
+            Path::new("/bin/sh"),
+            &[
+                "-c",
+                &format!(
+                    "grep -rlF '{}' '{client_dir}' '{}' 2>/dev/null; true",
+                    file_secret(),
+                    b.work().display()
+                ),
+            ],
+        ));
+        // Through /proc, from outside and from inside a traced line.
+        let outside = run(&mut b.as_user(
+            &users.agent,
+            Path::new("/usr/bin/python3"),
+            &[probe.to_str().unwrap(), holder, child],
+        ));
+        let inside = run(&mut b.agent(&[
+            "-c",
+            &format!("python3 {} {holder} {child}", probe.display()),
+        ]));
+        std::fs::write(b.work().join("go"), "").unwrap();
+        let done = guarded.wait_with_output().unwrap();
+        assert!(
+            done.status.success(),
+            "{line}: {:?} {}",
+            done.status,
+            text(&done.stderr)
+        );
+        assert_eq!(text(&grep.stdout), "", "{line}: the kubeconfig is on disk");
+        for (from, probe) in [("outside", &outside), ("inside", &inside)] {
+            let said = text(&probe.stdout);
+            let rows: Vec<&str> = said.lines().collect();
+            assert_eq!(
+                rows.len(),
+                2,
+                "{line} ({from}): {said} {}",
+                text(&probe.stderr)
+            );
+            for row in rows {
+                assert!(
+                    row.ends_with("refused 13"),
+                    "{line} ({from}): a process of the agent reached the kubeconfig: {row}"
+                );
+            }
+        }
+    }
+
+    // An interactive line's file is made the same way.
+    {
+        use expectrl::Expect;
+        let _ = std::fs::remove_file(b.work().join("kube-pids"));
+        let _ = std::fs::remove_file(b.work().join("go"));
+        let mut c = b.agent(&["-i"]);
+        c.env("TERM", "xterm").env("NO_COLOR", "1");
+        let mut s = expectrl::Session::spawn(c).expect("spawn guard -i on a pty");
+        s.set_expect_timeout(Some(Duration::from_secs(30)));
+        s.expect(" $ ").expect("prompt");
+        s.send_line("kubectl get pods").unwrap();
+        let pids = common::broker::eventually(Duration::from_secs(20), || {
+            b.work().join("kube-pids").exists()
+        })
+        .and_then(|_| std::fs::read_to_string(b.work().join("kube-pids")).ok())
+        .unwrap_or_else(|| panic!("interactive kubectl never started\n{}", b.logs()));
+        std::fs::write(b.work().join("go"), "").unwrap();
+        s.expect(" $ ").expect("prompt after kubectl");
+        let words: Vec<&str> = pids.split_whitespace().collect();
+        assert_eq!(words.len(), 5, "{pids}");
+        assert!(
+            words[2].starts_with("/proc/self/fd/"),
+            "interactive: {pids}"
+        );
+        assert_eq!(
+            words[3], "1",
+            "interactive kubectl read its kubeconfig: {pids}"
+        );
+        s.send_line("exit").unwrap();
+    }
+
+    let inner = b.decisions().into_iter().find(|r| {
+        r["mode"] == "exec"
+            && r["line"]
+                .as_str()
+                .is_some_and(|l| l.contains("kubectl get pods"))
+    });
+    let inner = inner.expect("python's kubectl was decided at its exec");
+    assert_eq!(inner["decision"], "allow", "{inner}");
+
+    // A client of the agent's own asks for the line: the verdict carries
+    // no file, and the broker writes none for it.
+    let script = format!(
+        r#"
+use IO::Socket::UNIX;
+my $s = IO::Socket::UNIX->new(Peer => '{sock}') or die "connect: $!";
+sub put {{ my $j = shift; print $s pack('N', length $j) . $j; }}
+sub get {{ my $h; read($s, $h, 4) == 4 or return 'EOF'; my $n = unpack('N', $h); my $b; read($s, $b, $n); return $b; }}
+put('{{"type":"hello","id":1,"version":{version},"client":"rogue"}}'); get();
+put('{{"type":"decide","id":2,"mode":"-c","line":"kubectl get pods"}}');
+print get(), "\n";
+"#,
+        sock = b.socket().display(),
+        version = guard::wire::VERSION
+    );
+    let rogue = run(&mut b.as_user(&users.agent, Path::new("/usr/bin/perl"), &["-e", &script]));
+    let said = text(&rogue.stdout);
+    assert!(
+        said.contains(r#""allow":true"#),
+        "{said} {}",
+        text(&rogue.stderr)
+    );
+    assert!(
+        !said.contains(&file_secret()),
+        "the broker sent the kubeconfig to a client: {said}"
+    );
+    let log = std::fs::read_to_string(b.audit_log()).unwrap_or_default();
+    assert!(
+        !log.contains(&file_secret()),
+        "the kubeconfig is in the audit log"
+    );
 }

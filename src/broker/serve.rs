@@ -509,12 +509,7 @@ fn decide_line(
         holder: Some(peer.pid),
     };
     let reply = match gate::gate(&ctx, mode, &text, &v) {
-        Ok(grant) => {
-            let live_sessions = if grant.files.is_empty() {
-                Vec::new()
-            } else {
-                live_of(peer.uid)
-            };
+        Ok(mut grant) => {
             let direct = matches!(mode, "-c" | "stdin" | "file")
                 .then(|| crate::parse::direct::static_argv(&text))
                 .flatten();
@@ -528,8 +523,26 @@ fn decide_line(
             } else {
                 (grant.env.into_iter().collect(), Vec::new())
             };
+            // A file is made inside the sealed program too, never by the
+            // client (whose memory and files are the agent's). Only a
+            // directory (`DOCKER_CONFIG`) still has to be written out.
+            let sealed_files: Vec<(String, String)> = if sealed {
+                let (dirs, files) = std::mem::take(&mut grant.files)
+                    .into_iter()
+                    .partition(|f| f.dir);
+                grant.files = dirs;
+                files.into_iter().map(|f| (f.env, f.content)).collect()
+            } else {
+                Vec::new()
+            };
+            let live_sessions = if grant.files.is_empty() {
+                Vec::new()
+            } else {
+                live_of(peer.uid)
+            };
             let mut unset_env = base.unset_env.clone();
             unset_env.extend(secrets.iter().map(|(k, _)| k.clone()));
+            unset_env.extend(sealed_files.iter().map(|(k, _)| k.clone()));
             let reply = Reply::Verdict {
                 id,
                 verdict: wire::Verdict {
@@ -545,8 +558,9 @@ fn decide_line(
                 },
             };
             if trace {
-                let line =
-                    crate::trace::judge::Line::from_verdict(grant.seq, &v).with_secrets(secrets);
+                let line = crate::trace::judge::Line::from_verdict(grant.seq, &v)
+                    .with_secrets(secrets)
+                    .with_files(sealed_files);
                 return attach(broker, conn, shared, env, session, line, None).map_or_else(
                     |message| conn.send(&Reply::Error { id, message }),
                     |()| conn.send(&reply),
@@ -564,7 +578,8 @@ fn decide_line(
                         l.push((
                             text.clone(),
                             crate::trace::judge::Line::from_verdict(grant.seq, &v)
-                                .with_secrets(secrets),
+                                .with_secrets(secrets)
+                                .with_files(sealed_files),
                         ));
                     }
                 }
@@ -673,6 +688,7 @@ fn attach(
                 line,
                 Box::new(ask),
             )
+            .sealing(broker.seal)
             .writing_exit();
             if let Some(l) = launches {
                 judge = judge.with_launches(l);

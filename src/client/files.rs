@@ -1,4 +1,7 @@
-//! Credential files in broker mode (`KUBECONFIG`, `DOCKER_CONFIG`, …).
+//! Credential files the broker hands the client: a directory
+//! (`DOCKER_CONFIG`) always, a file (`KUBECONFIG`) only from a broker
+//! that cannot seal (a sealing one makes files inside the holder, see
+//! `trace::tracee::seal`).
 //!
 //! The broker keeps minted values where the agent cannot read them, but
 //! the command it approved runs as the agent and must read its file. So

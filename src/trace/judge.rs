@@ -41,6 +41,9 @@ pub struct Line {
     /// Credentials its approval granted, which the tracer hands to the
     /// line's first exec itself (sealed) instead of the client.
     pub secrets: Vec<(String, String)>,
+    /// Credential files its approval granted (variable, content), which
+    /// the tracer makes inside each sealed program that is to have them.
+    pub files: Vec<(String, String)>,
 }
 
 impl Line {
@@ -49,12 +52,24 @@ impl Line {
             seq,
             approved: v.commands.iter().map(|c| normal(&c.argv_text())).collect(),
             secrets: Vec::new(),
+            files: Vec::new(),
         }
     }
 
     pub fn with_secrets(mut self, secrets: Vec<(String, String)>) -> Line {
         self.secrets = secrets;
         self
+    }
+
+    pub fn with_files(mut self, files: Vec<(String, String)>) -> Line {
+        self.files = files;
+        self
+    }
+
+    /// Everything the line's first exec is handed: its variables, and
+    /// its files by content (the tracer tells them apart).
+    fn handed(&self) -> Vec<(String, String)> {
+        self.secrets.iter().chain(&self.files).cloned().collect()
     }
 }
 
@@ -420,6 +435,11 @@ pub struct LineJudge<'a> {
     claimed: Option<Vec<(String, String)>>,
     /// Every credential name handed out in this tree.
     secrets: std::collections::HashSet<String>,
+    /// The credential files among them: variable, content.
+    files: HashMap<String, String>,
+    /// The tree is sealed (`Tree::sealing`), so a file can be handed to
+    /// a sub-exec inside it.
+    seals: bool,
     /// Each process's last refused exec (program name and arguments) and
     /// what it was told: `execvp` tries a bare name in every PATH
     /// directory, and one refusal, at a terminal too, answers them all.
@@ -460,9 +480,11 @@ impl<'a> LineJudge<'a> {
             quiet: std::collections::HashSet::new(),
             write_exit: false,
             started: Instant::now(),
-            unclaimed: Some(default.secrets.clone()).filter(|s| !s.is_empty()),
+            unclaimed: Some(default.handed()).filter(|s| !s.is_empty()),
             claimed: None,
-            secrets: default.secrets.iter().map(|(k, _)| k.clone()).collect(),
+            secrets: default.handed().into_iter().map(|(k, _)| k).collect(),
+            files: default.files.iter().cloned().collect(),
+            seals: false,
             refused: HashMap::new(),
             default,
         }
@@ -477,6 +499,12 @@ impl<'a> LineJudge<'a> {
     /// The exec guard itself makes first, from what it decided.
     pub fn with_launch(mut self, argv: Vec<String>) -> Self {
         self.launch = Some(argv);
+        self
+    }
+
+    /// The tree seals its holders: a sub-exec may be granted a file.
+    pub fn sealing(mut self, on: bool) -> Self {
+        self.seals = on;
         self
     }
 
@@ -495,10 +523,11 @@ impl<'a> LineJudge<'a> {
                 .position(|(text, _)| launches(&call.args.argv, text))
             {
                 let (_, line) = pending.remove(i);
-                if !line.secrets.is_empty() {
-                    self.secrets
-                        .extend(line.secrets.iter().map(|(k, _)| k.clone()));
-                    self.claimed = Some(line.secrets.clone());
+                let handed = line.handed();
+                if !handed.is_empty() {
+                    self.secrets.extend(handed.iter().map(|(k, _)| k.clone()));
+                    self.files.extend(line.files.iter().cloned());
+                    self.claimed = Some(handed);
                 }
                 self.roots.insert(call.pid, line.clone());
                 return line;
@@ -720,11 +749,23 @@ impl<'a> LineJudge<'a> {
         });
         match outcome {
             Ok(grant) if grant.files.is_empty() => Judgement::Allow(grant.env),
-            Ok(_) => Judgement::Deny(
-                "guard: denied: the credential it was granted is a file, which only a line of \
-                 its own can be given; run it as its own command"
-                    .to_string(),
-            ),
+            // Made inside the sealed program, as for a line.
+            Ok(mut grant) if self.seals && grant.files.iter().all(|f| !f.dir) => {
+                for f in grant.files {
+                    self.files.insert(f.env.clone(), f.content.clone());
+                    grant.env.push((f.env, f.content));
+                }
+                Judgement::Allow(grant.env)
+            }
+            Ok(_) => Judgement::Deny(format!(
+                "guard: denied: the credential it was granted is {}, which only a line of \
+                 its own can be given; run it as its own command",
+                if self.seals {
+                    "a directory of files"
+                } else {
+                    "a file"
+                }
+            )),
             Err(refusal) => Judgement::Deny(refusal.lines.join(" ")),
         }
     }
@@ -772,6 +813,10 @@ impl Judge for LineJudge<'_> {
 
     fn holds_secret(&self, name: &str) -> bool {
         self.secrets.contains(name)
+    }
+
+    fn secret_file(&self, name: &str) -> Option<&str> {
+        self.files.get(name).map(String::as_str)
     }
 
     fn mismatch(&mut self, pid: i32, expected: &str, got: &str) {

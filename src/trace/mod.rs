@@ -169,6 +169,20 @@ pub trait Judge {
     fn holds_secret(&self, _name: &str) -> bool {
         false
     }
+    /// The content of the credential file variable `name` names, if it
+    /// is one this tree was handed: each exec that carries it is given a
+    /// file of its own (`tracee::seal`).
+    fn secret_file(&self, _name: &str) -> Option<&str> {
+        None
+    }
+}
+
+/// What an allowed exec gets back once its program is in place: the
+/// variables, and the credential files (variable, content).
+#[derive(Debug, Default)]
+struct Carry {
+    vars: Vec<(String, String)>,
+    files: Vec<(String, String)>,
 }
 
 /// What an allowed exec must turn out to be.
@@ -245,7 +259,7 @@ pub struct Tree {
     seal: bool,
     /// Credentials each allowed exec gets back once its program is in
     /// place, by the thread that asked.
-    carry: HashMap<i32, Vec<(String, String)>>,
+    carry: HashMap<i32, Carry>,
 }
 
 impl Tree {
@@ -403,25 +417,34 @@ impl Tree {
             }
             Judgement::Allow(env) => {
                 let set = if self.seal {
-                    let mut carry = env.clone();
-                    for (_, e) in &call.args.env {
-                        if let Some((k, v)) = e.split_once('=') {
-                            if judge.holds_secret(k) && !carry.iter().any(|(n, _)| n == k) {
-                                carry.push((k.to_string(), v.to_string()));
-                            }
+                    let mut carry = Carry::default();
+                    let given = env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                    let inherited = call.args.env.iter().filter_map(|(_, e)| {
+                        e.split_once('=').filter(|(k, _)| judge.holds_secret(k))
+                    });
+                    for (k, v) in given.chain(inherited) {
+                        let taken = |l: &[(String, String)]| l.iter().any(|(n, _)| n == k);
+                        if taken(&carry.vars) || taken(&carry.files) {
+                            continue;
+                        }
+                        // A file's variable names where it was: the
+                        // content is the tree's, and goes into a new one.
+                        match judge.secret_file(k) {
+                            Some(content) => carry.files.push((k.to_string(), content.to_string())),
+                            None => carry.vars.push((k.to_string(), v.to_string())),
                         }
                     }
-                    let holder = !carry.is_empty();
+                    let holder = !(carry.vars.is_empty() && carry.files.is_empty());
                     let out = |n: &str| {
                         judge.holds_secret(n)
                             || env.iter().any(|(k, _)| k == n)
                             || (holder && loads_code(n))
                     };
                     let set = tracee::set_env(pid, regs, &call.args, &[], &out, repeats);
-                    if carry.is_empty() {
-                        self.carry.remove(&pid.as_raw());
-                    } else {
+                    if holder {
                         self.carry.insert(pid.as_raw(), carry);
+                    } else {
+                        self.carry.remove(&pid.as_raw());
                     }
                     set
                 } else {
@@ -588,12 +611,12 @@ fn loads_code(name: &str) -> bool {
 /// Let an exec that checked out go on, sealed first if it carries
 /// credentials. A seal that fails kills it: it must not run holding
 /// them in the open, nor silently without them.
-fn go_sealed(pid: Pid, carry: Option<Vec<(String, String)>>) {
+fn go_sealed(pid: Pid, carry: Option<Carry>) {
     let Some(carry) = carry else {
         let _ = ptrace::cont(pid, None);
         return;
     };
-    match tracee::seal(pid, &carry) {
+    match tracee::seal(pid, &carry.vars, &carry.files) {
         Ok(sig) => {
             let _ = ptrace::cont(pid, sig);
         }

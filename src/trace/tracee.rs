@@ -310,12 +310,19 @@ pub fn set_env(
 /// them even to root. Needs a tracer with `CAP_SYS_PTRACE`: an undumpable
 /// process's memory is closed to a tracer without it. Returns a signal
 /// that arrived meanwhile, for the caller to deliver.
+///
+/// A credential that is a file (`files`: the variable and the content) is
+/// made there too: a memfd of the sealed process, created by it, which
+/// its variable names as `/proc/self/fd/N`. Another process of the user
+/// cannot open that (`/proc/PID/fd` of an undumpable process is closed
+/// to it), and no file of it is ever on disk or in the client.
 pub fn seal(
     pid: Pid,
     add: &[(String, String)],
+    files: &[(String, String)],
 ) -> Result<Option<nix::sys::signal::Signal>, String> {
     let r = regs(pid)?;
-    let (ret, pending) = inject_syscall(
+    let (ret, mut pending) = inject_syscall(
         pid,
         r,
         libc::SYS_prctl as u32,
@@ -324,10 +331,103 @@ pub fn seal(
     if ret != 0 {
         return Err(format!("prctl(PR_SET_DUMPABLE) in {pid}: {ret}"));
     }
+    let mut add = add.to_vec();
+    for (name, content) in files {
+        let (fd, sig) = memfd(pid, r, name, content.as_bytes())?;
+        pending = pending.or(sig);
+        add.retain(|(k, _)| k != name);
+        add.push((name.clone(), format!("/proc/self/fd/{fd}")));
+    }
     if !add.is_empty() {
-        push_env(pid, r, add)?;
+        push_env(pid, r, &add)?;
     }
     Ok(pending)
+}
+
+/// Room below a stopped program's stack pointer that `memfd` uses for
+/// what it writes: the kernel maps at least 128 KiB of stack below the
+/// arguments at exec, and `push_env` builds its new stack there after.
+const SCRATCH: u64 = 32 * 1024;
+
+/// In a process stopped at its exec event and already undumpable: a
+/// memfd holding `content`, mode 0600 (libpq and ssh ignore a group- or
+/// world-readable secret file), close-on-exec (a later exec that is to
+/// have it is sealed and given its own; one that is not must not inherit
+/// it), at descriptor 100 or above, out of the way of a script's `3>`.
+fn memfd(
+    pid: Pid,
+    r: libc::user_regs_struct,
+    name: &str,
+    content: &[u8],
+) -> Result<(i32, Option<nix::sys::signal::Signal>), String> {
+    let scratch = r
+        .rsp
+        .checked_sub(128 + SCRATCH)
+        .ok_or("no room below the stack pointer")?
+        & !15;
+    let mut pending = None;
+    let mut call = |nr: i64, args: [u64; 5], what: &str| -> Result<i64, String> {
+        let (ret, sig) = inject_syscall(pid, r, nr as u32, args)?;
+        pending = pending.or(sig);
+        if ret < 0 {
+            return Err(format!("{what} in {pid} for {name}: errno {}", -ret));
+        }
+        Ok(ret)
+    };
+    let mut label = format!("guard-{name}").into_bytes();
+    label.truncate(200);
+    label.push(0);
+    write(pid, scratch, &label, "memfd name")?;
+    const MFD_CLOEXEC: u64 = 1;
+    let first = call(
+        libc::SYS_memfd_create,
+        [scratch, MFD_CLOEXEC, 0, 0, 0],
+        "memfd_create",
+    )?;
+    let fd = match call(
+        libc::SYS_fcntl,
+        [first as u64, libc::F_DUPFD_CLOEXEC as u64, 100, 0, 0],
+        "fcntl",
+    ) {
+        Ok(high) => {
+            call(libc::SYS_close, [first as u64, 0, 0, 0, 0], "close")?;
+            high
+        }
+        // A descriptor limit under 100: where it is will do.
+        Err(_) => first,
+    };
+    call(libc::SYS_fchmod, [fd as u64, 0o600, 0, 0, 0], "fchmod")?;
+    for chunk in content.chunks(SCRATCH as usize) {
+        write(pid, scratch, chunk, "credential file")?;
+        let mut done = 0;
+        while done < chunk.len() {
+            let n = call(
+                libc::SYS_write,
+                [
+                    fd as u64,
+                    scratch + done as u64,
+                    (chunk.len() - done) as u64,
+                    0,
+                    0,
+                ],
+                "write",
+            )?;
+            if n == 0 {
+                return Err(format!("write in {pid} for {name}: no progress"));
+            }
+            done += n as usize;
+        }
+    }
+    // The stack below is the program's own, and sealed, but it need not
+    // start with a copy of the secret in it.
+    write(
+        pid,
+        scratch,
+        &vec![0u8; content.len().min(SCRATCH as usize)],
+        "scratch",
+    )?;
+    let fd = i32::try_from(fd).map_err(|_| format!("memfd {fd} in {pid}"))?;
+    Ok((fd, pending))
 }
 
 /// Install the exec filters in a seized tracee, whatever it is doing (the
