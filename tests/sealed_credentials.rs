@@ -566,3 +566,86 @@ print get(), "\n";
         "the kubeconfig is in the audit log"
     );
 }
+
+/// A credential goes only to a program the agent cannot have written:
+/// a rule grants `aws` by name and an approver approves `aws s3 ls`, so a
+/// file of the agent's under that name (or one it could swap in) must not
+/// be what receives it. Each row says whether the program that ran saw
+/// the credential.
+#[test]
+fn only_a_program_the_agent_cannot_write_holds_a_credential() {
+    use common::broker::chown;
+    let users = require_users!();
+    let mut b = Broker::new(users, "# placeholder\n");
+    let yaml = config(&b, approver());
+    b.write_config(&yaml);
+    b.start();
+    let tell = "#!/bin/sh\necho \"got:${AWS_SECRET_ACCESS_KEY:-none}\"\n";
+    let put = |dir: &Path, name: &str, body: &str, mode: u32| {
+        std::fs::create_dir_all(dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        chmod(&p, mode);
+        p
+    };
+    // The control: root's file in root's directory.
+    std::fs::create_dir_all(b.bin_dir()).unwrap();
+    chmod(&b.bin_dir(), 0o755);
+    put(&b.bin_dir(), "aws", tell, 0o755);
+    // The agent's own file, in a directory of its own.
+    let mine = b.work().join("mybin");
+    let fake = put(&mine, "aws", tell, 0o755);
+    chown(&mine, &users.agent);
+    chown(&fake, &users.agent);
+    // Root's file, in a directory the agent can rename things in.
+    let swap = b.work().join("swap");
+    put(&swap, "aws", tell, 0o755);
+    chown(&swap, &users.agent);
+    // Root's file, writable by anyone.
+    let open = b.path().join("open");
+    put(&open, "aws", tell, 0o777);
+    chmod(&open, 0o755);
+    // Root's script, run by an interpreter the agent could have written
+    // (its own copy of sh).
+    let interp = mine.join("interp");
+    std::fs::copy("/bin/sh", &interp).unwrap();
+    chmod(&interp, 0o755);
+    chown(&interp, &users.agent);
+    let borrowed = b.path().join("borrowed");
+    put(
+        &borrowed,
+        "aws",
+        &format!(
+            "#!{}\necho \"got:${{AWS_SECRET_ACCESS_KEY:-none}}\"\n",
+            interp.display()
+        ),
+        0o755,
+    );
+    chmod(&borrowed, 0o755);
+    let rows: &[(String, bool)] = &[
+        ("aws s3 ls".into(), true),
+        ("aws s3 ls | cat".into(), true),
+        ("./mybin/aws s3 ls".into(), false),
+        ("PATH=$PWD/mybin:$PATH aws s3 ls".into(), false),
+        ("mybin/aws s3 ls | cat".into(), false),
+        ("bash -c 'PATH=$PWD/mybin:$PATH; aws s3 ls'".into(), false),
+        ("./swap/aws s3 ls".into(), false),
+        (format!("{}/aws s3 ls", open.display()), false),
+        (format!("{}/aws s3 ls", borrowed.display()), false),
+    ];
+    let mut failures = Vec::new();
+    for (line, holds) in rows {
+        let out = run(&mut b.agent(&["-c", line]));
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        let want = if *holds {
+            format!("got:{SECRET}")
+        } else {
+            "got:none".to_string()
+        };
+        let told = stderr.contains("runs without the line's credentials");
+        if !stdout.contains(&want) || told == *holds || !out.status.success() {
+            failures.push(format!("{line}: {:?} {stdout:?} {stderr:?}", out.status));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

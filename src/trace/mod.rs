@@ -21,6 +21,7 @@
 //! If the tracer dies, `EXITKILL` takes the tree with it.
 
 pub mod filter;
+mod holder;
 pub mod judge;
 pub(crate) mod resolve;
 pub mod spawn;
@@ -434,7 +435,23 @@ impl Tree {
                             None => carry.vars.push((k.to_string(), v.to_string())),
                         }
                     }
-                    let holder = !(carry.vars.is_empty() && carry.files.is_empty());
+                    let mut holder = !(carry.vars.is_empty() && carry.files.is_empty());
+                    if holder {
+                        if let Some(why) = holder::unfit(&call) {
+                            // It runs, as it would have without a grant:
+                            // what the approver approved was the program
+                            // the name stands for, not this file.
+                            tracee::note(
+                                pid,
+                                &format!(
+                                    "guard: {} runs without the line's credentials: {why}",
+                                    call.path
+                                ),
+                            );
+                            carry = Carry::default();
+                            holder = false;
+                        }
+                    }
                     let out = |n: &str| {
                         judge.holds_secret(n)
                             || env.iter().any(|(k, _)| k == n)
