@@ -649,3 +649,81 @@ fn only_a_program_the_agent_cannot_write_holds_a_credential() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A holder runs no code the agent placed through its environment: its
+/// interpreter's module path and preload options are not passed, and
+/// Python leaves out the agent's own site-packages, where a `.pth` file
+/// runs at every start-up with the credential in `os.environ`.
+#[test]
+fn a_holder_loads_no_code_the_agent_placed() {
+    let users = require_users!();
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let mut b = Broker::new(users, "# placeholder\n");
+    let yaml = config(&b, approver());
+    b.write_config(&yaml);
+    b.start();
+    std::fs::create_dir_all(b.bin_dir()).unwrap();
+    chmod(&b.bin_dir(), 0o755);
+    let aws = b.bin_dir().join("aws");
+    std::fs::write(
+        &aws,
+        "#!/usr/bin/python3\nimport os\n\
+         print('got:' + os.environ.get('AWS_SECRET_ACCESS_KEY', 'none'))\n\
+         names = ('PYTHONPATH', 'NODE_OPTIONS', 'PERL5OPT', 'BASH_FUNC_ls%%', 'PYTHONNOUSERSITE')\n\
+         print('vars:' + ','.join(k for k in names if k in os.environ))\n",
+    )
+    .unwrap();
+    chmod(&aws, 0o755);
+    // What the agent plants: a .pth in its user site, a sitecustomize on
+    // a PYTHONPATH of its own. Each writes down what it found.
+    let leak = |name: &str| b.work().join(name);
+    let site = run(&mut b.as_user(
+        &users.agent,
+        Path::new("/usr/bin/python3"),
+        &["-c", "import site; print(site.getusersitepackages())"],
+    ));
+    let site = text(&site.stdout).trim().to_string();
+    let pp = b.work().join("pp");
+    let plant = format!(
+        "mkdir -p '{site}' '{pp}' && \
+         printf '%s\\n' \"import os; open('{pth}', 'w').write(os.environ.get('AWS_SECRET_ACCESS_KEY', 'none'))\" > '{site}/leak.pth' && \
+         printf '%s\\n' \"import os; open('{sc}', 'w').write(os.environ.get('AWS_SECRET_ACCESS_KEY', 'none'))\" > '{pp}/sitecustomize.py'",
+        pp = pp.display(),
+        pth = leak("pth-ran").display(),
+        sc = leak("sitecustomize-ran").display(),
+    );
+    let planted = run(&mut b.as_user(&users.agent, Path::new("/bin/sh"), &["-c", &plant]));
+    assert!(planted.status.success(), "{}", text(&planted.stderr));
+    // The control: a program that holds nothing runs the agent's code.
+    let control = run(b.agent(&["-c", "python3 -c pass"]).env("PYTHONPATH", &pp));
+    assert!(control.status.success(), "{}", text(&control.stderr));
+    for name in ["pth-ran", "sitecustomize-ran"] {
+        assert_eq!(
+            std::fs::read_to_string(leak(name)).ok().as_deref(),
+            Some("none"),
+            "{name}: the planted code runs in a python that holds nothing"
+        );
+        std::fs::remove_file(leak(name)).unwrap();
+    }
+    for line in ["aws s3 ls", "aws s3 ls | cat", "bash -c 'aws s3 ls'"] {
+        let out = run(b
+            .agent(&["-c", line])
+            .env("PYTHONPATH", &pp)
+            .env("NODE_OPTIONS", "--require=/nonexistent.js")
+            .env("PERL5OPT", "-M/nonexistent")
+            .env("BASH_FUNC_ls%%", "() { echo hijacked; }"));
+        let said = text(&out.stdout);
+        assert!(out.status.success(), "{line}: {}", text(&out.stderr));
+        assert!(said.contains(&format!("got:{SECRET}")), "{line}: {said}");
+        assert!(said.contains("vars:PYTHONNOUSERSITE\n"), "{line}: {said}");
+        for name in ["pth-ran", "sitecustomize-ran"] {
+            assert!(
+                !leak(name).exists(),
+                "{line}: the agent's {name} ran in the holder"
+            );
+        }
+    }
+}

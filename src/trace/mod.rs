@@ -459,6 +459,11 @@ impl Tree {
                     };
                     let set = tracee::set_env(pid, regs, &call.args, &[], &out, repeats);
                     if holder {
+                        carry.vars.extend(
+                            HOLDER_SET
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.to_string())),
+                        );
                         self.carry.insert(pid.as_raw(), carry);
                     } else {
                         self.carry.remove(&pid.as_raw());
@@ -466,11 +471,19 @@ impl Tree {
                     set
                 } else {
                     let holder = !env.is_empty();
+                    let mut add = env.clone();
+                    if holder {
+                        add.extend(
+                            HOLDER_SET
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.to_string())),
+                        );
+                    }
                     tracee::set_env(
                         pid,
                         regs,
                         &call.args,
-                        &env,
+                        &add,
                         &|n| holder && loads_code(n),
                         repeats,
                     )
@@ -618,12 +631,45 @@ impl Tree {
     }
 }
 
-/// Variables that make the dynamic loader run code of someone's choosing
-/// in the program: never passed to a program that is handed credentials
-/// (the approver saw the command, not the environment it came with).
+/// Variables that make the program run code of someone's choosing before
+/// or beside its own: the dynamic loader's, the interpreters' (a module
+/// path, options that preload a file, a start-up file) and bash's
+/// exported functions. Never passed to a program that is handed
+/// credentials: the approver saw the command, not the environment it
+/// came with, and the agent can write files those variables name.
 fn loads_code(name: &str) -> bool {
-    name.starts_with("LD_") || name == "GCONV_PATH"
+    const NAMES: &[&str] = &[
+        "GCONV_PATH",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONUSERBASE",
+        "PYTHONINSPECT",
+        "PYTHONWARNINGS",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "PERL5LIB",
+        "PERLLIB",
+        "PERL5OPT",
+        "RUBYOPT",
+        "RUBYLIB",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "BASH_ENV",
+        "ENV",
+        "PROMPT_COMMAND",
+        "PS4",
+        "SHELLOPTS",
+        "BASHOPTS",
+    ];
+    name.starts_with("LD_") || name.starts_with("BASH_FUNC_") || NAMES.contains(&name)
 }
+
+/// What a credential holder is given besides: Python leaves out the
+/// user's own site-packages, where the agent can put a `.pth` file that
+/// runs at every start-up.
+const HOLDER_SET: &[(&str, &str)] = &[("PYTHONNOUSERSITE", "1")];
 
 /// Let an exec that checked out go on, sealed first if it carries
 /// credentials. A seal that fails kills it: it must not run holding
