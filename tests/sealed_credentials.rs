@@ -605,6 +605,11 @@ fn only_a_program_the_agent_cannot_write_holds_a_credential() {
     let open = b.path().join("open");
     put(&open, "aws", tell, 0o777);
     chmod(&open, 0o755);
+    // Root's file, writable by a group the agent is in.
+    let grouped = b.path().join("grouped");
+    let g = put(&grouped, "aws", tell, 0o775);
+    chmod(&grouped, 0o755);
+    nix::unistd::chown(&g, None, Some(nix::unistd::Gid::from_raw(users.agent.gid))).unwrap();
     // Root's script, run by an interpreter the agent could have written
     // (its own copy of sh).
     let interp = mine.join("interp");
@@ -631,6 +636,7 @@ fn only_a_program_the_agent_cannot_write_holds_a_credential() {
         ("bash -c 'PATH=$PWD/mybin:$PATH; aws s3 ls'".into(), false),
         ("./swap/aws s3 ls".into(), false),
         (format!("{}/aws s3 ls", open.display()), false),
+        (format!("{}/aws s3 ls", grouped.display()), false),
         (format!("{}/aws s3 ls", borrowed.display()), false),
     ];
     let mut failures = Vec::new();

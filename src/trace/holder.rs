@@ -8,9 +8,9 @@
 //! only keep the credential safe *for* the agent's code. So a program is
 //! a holder only when its file, its interpreter's, and every directory
 //! above them are out of the agent's reach: owned by another user, and
-//! writable by no group or others (a sticky directory excepted: nobody
-//! may rename what another owns in it). This is OpenSSH's `StrictModes`
-//! walk, with "not the agent" for "root".
+//! writable by no group the process is in and by no others (a sticky
+//! directory excepted: nobody may rename what another owns in it). This
+//! is OpenSSH's `StrictModes` walk, with "not the agent" for "root".
 
 use std::os::unix::fs::MetadataExt;
 
@@ -22,7 +22,7 @@ const STICKY: u32 = 0o1000;
 /// process runs as, if it could: then it gets no credentials.
 pub fn unfit(call: &super::Call) -> Option<String> {
     let pid = Pid::from_raw(call.pid);
-    let users = match uids(pid) {
+    let users = match ids(pid) {
         Some(u) => u,
         None => return Some("cannot tell whose process it is".to_string()),
     };
@@ -41,23 +41,34 @@ pub fn unfit(call: &super::Call) -> Option<String> {
     None
 }
 
-/// The real and effective uids of `pid`, from `/proc/PID/status`
-/// (readable for an undumpable process too).
-fn uids(pid: Pid) -> Option<Vec<u32>> {
+/// Who a process is, as far as writing files goes.
+#[derive(Debug)]
+struct Ids {
+    uids: Vec<u32>,
+    gids: Vec<u32>,
+}
+
+/// The real and effective uids of `pid` and all its groups, from
+/// `/proc/PID/status` (readable for an undumpable process too).
+fn ids(pid: Pid) -> Option<Ids> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
-    let ids: Vec<u32> = line
-        .split_whitespace()
-        .take(2)
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    (ids.len() == 2).then_some(ids)
+    let field = |name: &str, take: usize| -> Option<Vec<u32>> {
+        let line = status.lines().find_map(|l| l.strip_prefix(name))?;
+        line.split_whitespace()
+            .take(take)
+            .map(|w| w.parse().ok())
+            .collect()
+    };
+    let uids = field("Uid:", 2).filter(|u| u.len() == 2)?;
+    let mut gids = field("Gid:", 2).filter(|g| g.len() == 2)?;
+    gids.extend(field("Groups:", usize::MAX)?);
+    Some(Ids { uids, gids })
 }
 
 /// Could one of `users` have written the file the tracer reaches at
 /// `at` (`/proc/PID/root/…`, as `resolve` gives it), or renamed another
 /// into its place? `shown` is the path as the tracee named it.
-fn reach(at: &str, shown: &str, users: &[u32]) -> Option<String> {
+fn reach(at: &str, shown: &str, users: &Ids) -> Option<String> {
     let meta = match std::fs::metadata(at) {
         Ok(m) => m,
         Err(e) => return Some(format!("{shown}: {e}")),
@@ -99,13 +110,20 @@ fn under_root(at: &str) -> Option<&str> {
     rest.starts_with('/').then_some(rest)
 }
 
-fn open_to(m: &std::fs::Metadata, users: &[u32], dir: bool) -> Option<String> {
-    if users.contains(&m.uid()) {
+fn open_to(m: &std::fs::Metadata, who: &Ids, dir: bool) -> Option<String> {
+    if who.uids.contains(&m.uid()) {
         return Some(format!("owned by uid {}, the program's own user", m.uid()));
     }
-    if m.mode() & 0o022 != 0 && !(dir && m.mode() & STICKY != 0) {
+    let sticky = dir && m.mode() & STICKY != 0;
+    let group = m.mode() & 0o020 != 0 && who.gids.contains(&m.gid());
+    if (group || m.mode() & 0o002 != 0) && !sticky {
         return Some(format!(
-            "writable by group or others (mode {:o})",
+            "writable by {} (mode {:o})",
+            if group {
+                format!("its group {}", m.gid())
+            } else {
+                "others".to_string()
+            },
             m.mode() & 0o7777
         ));
     }
@@ -114,7 +132,14 @@ fn open_to(m: &std::fs::Metadata, users: &[u32], dir: bool) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{open_to, reach, under_root};
+    use super::{open_to, reach, under_root, Ids};
+
+    fn user(uid: u32, gids: &[u32]) -> Ids {
+        Ids {
+            uids: vec![uid, uid],
+            gids: gids.to_vec(),
+        }
+    }
     use std::os::unix::fs::MetadataExt;
 
     #[test]
@@ -137,21 +162,27 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("aws");
         std::fs::write(&f, "#!/bin/sh\n").unwrap();
-        let me = std::fs::metadata(&f).unwrap().uid();
         let m = std::fs::metadata(&f).unwrap();
-        assert!(open_to(&m, &[me], false).is_some());
-        assert!(open_to(&m, &[me + 1], false).is_none());
+        let (me, group) = (m.uid(), m.gid());
+        assert!(open_to(&m, &user(me, &[]), false).is_some());
+        assert!(open_to(&m, &user(me + 1, &[]), false).is_none());
+        // Group-writable matters to the group's members only.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let m = std::fs::metadata(&f).unwrap();
+        assert!(open_to(&m, &user(me + 1, &[group]), false).is_some());
+        assert!(open_to(&m, &user(me + 1, &[group + 1]), false).is_none());
         // The system's own programs are nobody's but root's to change.
         let at = format!("/proc/{}/root/bin/sh", std::process::id());
-        assert_eq!(reach(&at, "/bin/sh", &[me + 1]), None);
-        let why = reach(&at, "/bin/sh", &[0]).expect("root's own file");
+        assert!(reach(&at, "/bin/sh", &user(me + 1, &[])).is_none());
+        let why = reach(&at, "/bin/sh", &user(0, &[])).expect("root's own file");
         assert!(why.contains("owned by uid 0"), "{why}");
         // /tmp is open to all, but sticky: only a file's owner may
         // replace what it holds.
         let tmp = std::fs::metadata("/tmp").unwrap();
         if tmp.mode() & 0o1000 != 0 {
-            assert!(open_to(&tmp, &[tmp.uid() + 1], true).is_none());
-            assert!(open_to(&tmp, &[tmp.uid() + 1], false).is_some());
+            assert!(open_to(&tmp, &user(tmp.uid() + 1, &[]), true).is_none());
+            assert!(open_to(&tmp, &user(tmp.uid() + 1, &[]), false).is_some());
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
