@@ -48,6 +48,10 @@ pub struct Grant {
     pub warnings: Vec<String>,
     /// The credentials granted, by name.
     pub credentials: Vec<String>,
+    /// The programs whose rules granted them (`aws` of `aws s3 ls |
+    /// jq`): a sealing tracer hands the credentials to these execs
+    /// only, not to the line's shell.
+    pub holders: Vec<String>,
 }
 
 /// A refusal: what to print, and the status to exit with.
@@ -55,6 +59,27 @@ pub struct Grant {
 pub struct Refusal {
     pub lines: Vec<String>,
     pub code: i32,
+}
+
+/// The programs of `v`'s commands whose matching rules grant one of
+/// `grants`.
+fn holders(cfg: &crate::rules::load::Config, v: &Verdict, grants: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .matches
+        .iter()
+        .filter(|(_, hit)| {
+            cfg.rules
+                .get(&hit.rule)
+                .ok()
+                .flatten()
+                .is_some_and(|r| r.spec.grants.iter().any(|g| grants.contains(g)))
+        })
+        .filter_map(|(i, _)| v.commands.get(*i).map(|c| c.program().to_string()))
+        .filter(|p| !p.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Decide whether the line may run (asking an approver for a review),
@@ -157,6 +182,9 @@ pub fn gate(ctx: &Context<'_>, mode: &str, line: &str, v: &Verdict) -> Result<Gr
                 grant.warnings.extend(g.warnings);
                 grant.credentials = plan.grants.clone();
                 record.credentials = plan.grants.clone();
+                if let Ok(cfg) = ctx.cfg {
+                    grant.holders = holders(cfg, v, &plan.grants);
+                }
             }
             Err(e) => {
                 record.reason = e.to_string();

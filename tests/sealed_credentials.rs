@@ -733,3 +733,65 @@ fn a_holder_loads_no_code_the_agent_placed() {
         }
     }
 }
+
+/// A line's credential goes to the programs its rule granted it for, not
+/// to the line's shell: a file the line sources, or the line's own
+/// `echo`, runs without it, and every exec of the program has it. Each
+/// `bash-got` below printed the secret when the shell held it.
+#[test]
+fn a_lines_credential_goes_to_its_program_not_its_shell() {
+    let users = require_users!();
+    let mut b = Broker::new(users, "# placeholder\n");
+    let yaml = config(&b, approver());
+    b.write_config(&yaml);
+    b.start();
+    std::fs::create_dir_all(b.bin_dir()).unwrap();
+    chmod(&b.bin_dir(), 0o755);
+    let aws = b.bin_dir().join("aws");
+    std::fs::write(
+        &aws,
+        "#!/bin/sh\necho \"aws-got:${AWS_SECRET_ACCESS_KEY:-none}\"\n",
+    )
+    .unwrap();
+    chmod(&aws, 0o755);
+    let script = b.work().join("x.sh");
+    std::fs::write(
+        &script,
+        "echo \"bash-got:${AWS_SECRET_ACCESS_KEY:-none}\"\naws s3 ls\n",
+    )
+    .unwrap();
+    common::broker::chown(&script, &users.agent);
+    let got = format!("aws-got:{SECRET}");
+    let rows: &[(&str, String)] = &[
+        ("aws s3 ls", format!("{got}\n")),
+        ("aws s3 ls | cat", format!("{got}\n")),
+        ("env AWS_PROFILE=x aws s3 ls | cat", format!("{got}\n")),
+        (
+            "for i in 1 2; do aws s3 ls s3://b$i; done",
+            format!("{got}\n{got}\n"),
+        ),
+        ("bash x.sh", format!("bash-got:none\n{got}\n")),
+        (". ./x.sh", format!("bash-got:none\n{got}\n")),
+        (
+            "aws s3 ls; echo \"bash-got:${AWS_SECRET_ACCESS_KEY:-none}\"",
+            format!("{got}\nbash-got:none\n"),
+        ),
+        (
+            "bash -c 'echo \"bash-got:${AWS_SECRET_ACCESS_KEY:-none}\"; aws s3 ls'",
+            format!("bash-got:none\n{got}\n"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (line, want) in rows {
+        let out = run(&mut b.agent(&["-c", line]));
+        let said = text(&out.stdout);
+        if &said != want || !out.status.success() {
+            failures.push(format!(
+                "{line}: {:?} {said:?} (want {want:?}) {:?}",
+                out.status,
+                text(&out.stderr)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -518,6 +518,14 @@ fn decide_line(
             // exec itself, so they are never in the client's memory, and
             // an interactive shell must not save them with its state.
             let sealed = broker.seal && (trace || mode == "interactive");
+            // Sealed, they go to the programs they were granted for, not
+            // to the line's shell (which would run a file the line
+            // sources, or `echo $SECRET`, holding them).
+            let holders = if sealed {
+                std::mem::take(&mut grant.holders)
+            } else {
+                Vec::new()
+            };
             let (set_env, secrets): (BTreeMap<String, String>, Vec<(String, String)>) = if sealed {
                 (BTreeMap::new(), grant.env.into_iter().collect())
             } else {
@@ -560,7 +568,8 @@ fn decide_line(
             if trace {
                 let line = crate::trace::judge::Line::from_verdict(grant.seq, &v)
                     .with_secrets(secrets)
-                    .with_files(sealed_files);
+                    .with_files(sealed_files)
+                    .with_holders(holders);
                 return attach(broker, conn, shared, env, session, line, None).map_or_else(
                     |message| conn.send(&Reply::Error { id, message }),
                     |()| conn.send(&reply),
@@ -579,7 +588,8 @@ fn decide_line(
                             text.clone(),
                             crate::trace::judge::Line::from_verdict(grant.seq, &v)
                                 .with_secrets(secrets)
-                                .with_files(sealed_files),
+                                .with_files(sealed_files)
+                                .with_holders(holders),
                         ));
                     }
                 }

@@ -44,6 +44,10 @@ pub struct Line {
     /// Credential files its approval granted (variable, content), which
     /// the tracer makes inside each sealed program that is to have them.
     pub files: Vec<(String, String)>,
+    /// The programs its credentials are for. When known, each exec of
+    /// one of them in the line is handed them, and the line's first exec
+    /// (its shell) is not.
+    pub holders: Vec<String>,
 }
 
 impl Line {
@@ -53,7 +57,19 @@ impl Line {
             approved: v.commands.iter().map(|c| normal(&c.argv_text())).collect(),
             secrets: Vec::new(),
             files: Vec::new(),
+            holders: Vec::new(),
         }
+    }
+
+    pub fn with_holders(mut self, holders: Vec<String>) -> Line {
+        self.holders = holders;
+        self
+    }
+
+    /// The credentials go to its first exec, whatever that is: no
+    /// program they are for is known.
+    fn to_first(&self) -> bool {
+        self.holders.is_empty()
     }
 
     pub fn with_secrets(mut self, secrets: Vec<(String, String)>) -> Line {
@@ -480,7 +496,7 @@ impl<'a> LineJudge<'a> {
             quiet: std::collections::HashSet::new(),
             write_exit: false,
             started: Instant::now(),
-            unclaimed: Some(default.handed()).filter(|s| !s.is_empty()),
+            unclaimed: Some(default.handed()).filter(|s| !s.is_empty() && default.to_first()),
             claimed: None,
             secrets: default.handed().into_iter().map(|(k, _)| k).collect(),
             files: default.files.iter().cloned().collect(),
@@ -527,7 +543,9 @@ impl<'a> LineJudge<'a> {
                 if !handed.is_empty() {
                     self.secrets.extend(handed.iter().map(|(k, _)| k.clone()));
                     self.files.extend(line.files.iter().cloned());
-                    self.claimed = Some(handed);
+                    if line.to_first() {
+                        self.claimed = Some(handed);
+                    }
                 }
                 self.roots.insert(call.pid, line.clone());
                 return line;
@@ -770,6 +788,23 @@ impl<'a> LineJudge<'a> {
         }
     }
 
+    /// The line's credentials, if this exec runs a program they are for.
+    fn for_program(&mut self, call: &Call) -> Option<Vec<(String, String)>> {
+        if !self.seals {
+            return None;
+        }
+        let line = self.line_of(call);
+        if line.to_first() {
+            return None;
+        }
+        let words = self.words(call);
+        let program = crate::command::basename(words.first()?);
+        line.holders
+            .iter()
+            .any(|h| h == program)
+            .then(|| line.handed())
+    }
+
     fn count(&mut self, seq: Option<u64>, program: &str) {
         let s = self.summaries.entry(seq).or_default();
         s.count += 1;
@@ -799,7 +834,8 @@ impl Judge for LineJudge<'_> {
         let claimed = self.claimed.take();
         match judged {
             Judgement::Allow(mut env) => {
-                for (k, v) in first.into_iter().chain(claimed).flatten() {
+                let by_program = self.for_program(call);
+                for (k, v) in first.into_iter().chain(claimed).chain(by_program).flatten() {
                     if !env.iter().any(|(n, _)| *n == k) {
                         env.push((k, v));
                     }
