@@ -702,7 +702,11 @@ fn whole_files(opts: &Options, found: &[Finding]) -> Vec<Item> {
                     ("GIT_CONFIG_KEY_0", "credential.helper"),
                     (
                         "GIT_CONFIG_VALUE_0",
-                        "!f() { git credential-store --file=\"$GUARD_GIT_CREDENTIALS\" \"$@\"; }; f",
+                        // `get` only: the file is the holder's own copy
+                        // (in broker mode a memfd, where `store` cannot
+                        // take its lock file), and what git would store
+                        // is what it already holds.
+                        "!f() { test \"$1\" = get || exit 0; git credential-store --file=\"$GUARD_GIT_CREDENTIALS\" get; }; f",
                     ),
                 ] {
                     store.insert(k.to_string(), v.to_string());
