@@ -38,8 +38,9 @@ pub struct Line {
     /// The commands its own analysis found and its decision allowed,
     /// argv[0] reduced to a program name.
     pub approved: Vec<Vec<String>>,
-    /// Credentials its approval granted, which the tracer hands to the
-    /// line's first exec itself (sealed) instead of the client.
+    /// Credentials its approval granted, which the tracer hands out itself
+    /// (sealed) instead of the client: to the execs of `holders`, or when
+    /// none is known to the line's first exec.
     pub secrets: Vec<(String, String)>,
     /// Credential files its approval granted (variable, content), which
     /// the tracer makes inside each sealed program that is to have them.
@@ -82,8 +83,8 @@ impl Line {
         self
     }
 
-    /// Everything the line's first exec is handed: its variables, and
-    /// its files by content (the tracer tells them apart).
+    /// Everything the line hands out: its variables, and its files by
+    /// content (the tracer tells them apart).
     fn handed(&self) -> Vec<(String, String)> {
         self.secrets.iter().chain(&self.files).cloned().collect()
     }
