@@ -567,6 +567,198 @@ print get(), "\n";
     );
 }
 
+fn dir_config(b: &Broker, port: u16) -> String {
+    let token = file_secret();
+    let dock = b.private_file(
+        "dock.sh",
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' '{{\"data\":{{\"config\":\"{{\\\"auths\\\":{{}}}}\\ntoken: {token}\\n\"}}}}'\n"
+        ),
+        0o700,
+    );
+    format!(
+        "{approval}credentials:
+  - name: docker-sealed
+    provider: {{command: [\"{dock}\"]}}
+    files: [{{env: DOCKER_CONFIG, from: data.config, name: config.json, dir: true}}]
+rules:
+  - id: test.docker
+    match: {{program: [docker]}}
+    action: allow
+    grants: [docker-sealed]
+    message: \"docker: uses the sealed config\"
+",
+        approval = approval(b, port),
+        dock = dock.display(),
+    )
+}
+
+/// A credential that is a directory (docker's `DOCKER_CONFIG`) is made
+/// inside its sealed holder too: the variable names a directory of the
+/// tracer's holding only a link to the holder's own descriptor, so the
+/// agent reads nothing through it, cannot change it, cannot open the
+/// descriptor through `/proc`, and a client of its own is not sent it.
+#[test]
+fn a_credential_directory_exists_only_inside_its_sealed_holder() {
+    let users = require_users!();
+    for tool in ["/usr/bin/python3", "/usr/bin/perl"] {
+        if !Path::new(tool).exists() {
+            eprintln!("skipped: {tool} is not installed");
+            return;
+        }
+    }
+    let mut b = Broker::new(users, "# placeholder\n");
+    let yaml = dir_config(&b, approver());
+    b.write_config(&yaml);
+    b.start();
+    std::fs::create_dir_all(b.bin_dir()).unwrap();
+    chmod(&b.bin_dir(), 0o755);
+    let docker = b.bin_dir().join("docker");
+    std::fs::write(
+        &docker,
+        "#!/bin/sh\n\
+         sleep 30 &\n\
+         echo \"$$ $! $DOCKER_CONFIG $(grep -c token: \"$DOCKER_CONFIG/config.json\") $(stat -L -c %a \"$DOCKER_CONFIG/config.json\")\" > dock-pids.tmp && mv dock-pids.tmp dock-pids\n\
+         i=0; while [ ! -e go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n\
+         kill $! 2>/dev/null\n",
+    )
+    .unwrap();
+    chmod(&docker, 0o755);
+    let probe = b.work().join("fd_probe.py");
+    std::fs::write(&probe, FD_PROBE).unwrap();
+    chmod(&probe, 0o644);
+    // Started by python, the docker is granted the directory at its exec.
+    let script = b.work().join("push.py");
+    std::fs::write(
+        &script,
+        "import subprocess\nsubprocess.run([\"docker\", \"push\", \"r.example/app\"], check=True)\n",
+    )
+    .unwrap();
+    chmod(&script, 0o644);
+    let client_dir = format!("/tmp/guard-{}", users.agent.uid);
+
+    for line in [
+        "docker push r.example/app",
+        "docker push r.example/app | cat",
+        "python3 push.py",
+    ] {
+        let _ = std::fs::remove_file(b.work().join("dock-pids"));
+        let _ = std::fs::remove_file(b.work().join("go"));
+        let mut guarded = b
+            .agent(&["-c", line])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("guard -c");
+        let pids = common::broker::eventually(Duration::from_secs(20), || {
+            b.work().join("dock-pids").exists()
+        })
+        .and_then(|_| std::fs::read_to_string(b.work().join("dock-pids")).ok());
+        let Some(pids) = pids else {
+            let _ = guarded.kill();
+            let out = guarded.wait_with_output().unwrap();
+            panic!(
+                "{line}: docker never started: {} {}\n{}",
+                text(&out.stdout),
+                text(&out.stderr),
+                b.logs()
+            );
+        };
+        let words: Vec<&str> = pids.split_whitespace().collect();
+        assert_eq!(words.len(), 5, "{line}: {pids}");
+        let (holder, child, dir, read) = (words[0], words[1], words[2], words[3]);
+        assert_eq!(read, "1", "{line}: docker read its config.json");
+        assert_eq!(words[4], "600", "{line}: the file's mode");
+        // What the agent can do with the directory's path: read the
+        // config through it, list it, write into it, swap it.
+        let by_path = run(&mut b.as_user(
+            &users.agent,
+            Path::new("/bin/sh"),
+            &[
+                "-c",
+                &format!(
+                    "d='{dir}'; \
+                     if grep -q token: \"$d/config.json\" 2>/dev/null; then echo read; fi; \
+                     if grep -rqF '{secret}' \"$d/\" '{client_dir}' '{work}' 2>/dev/null; then echo found; fi; \
+                     if touch \"$d/x\" 2>/dev/null; then echo wrote; fi; \
+                     if mv \"$d\" \"$d.old\" 2>/dev/null; then echo moved; fi; \
+                     if mkdir \"$(dirname \"$d\")/x\" 2>/dev/null; then echo made; fi; \
+                     echo done",
+                    secret = file_secret(),
+                    work = b.work().display()
+                ),
+            ],
+        ));
+        let outside = run(&mut b.as_user(
+            &users.agent,
+            Path::new("/usr/bin/python3"),
+            &[probe.to_str().unwrap(), holder, child],
+        ));
+        std::fs::write(b.work().join("go"), "").unwrap();
+        let done = guarded.wait_with_output().unwrap();
+        assert!(
+            done.status.success(),
+            "{line}: {:?} {}",
+            done.status,
+            text(&done.stderr)
+        );
+        assert!(
+            !dir.starts_with(&client_dir) && !dir.starts_with(&*b.work().to_string_lossy()),
+            "{line}: DOCKER_CONFIG names a directory of the agent's: {dir}"
+        );
+        assert_eq!(
+            text(&by_path.stdout),
+            "done\n",
+            "{line}: the agent got at the directory {dir}: {}",
+            text(&by_path.stderr)
+        );
+        let said = text(&outside.stdout);
+        let rows: Vec<&str> = said.lines().collect();
+        assert_eq!(rows.len(), 2, "{line}: {said} {}", text(&outside.stderr));
+        for row in rows {
+            assert!(
+                row.ends_with("refused 13"),
+                "{line}: a process of the agent reached the config: {row}"
+            );
+        }
+    }
+    let inner = b.decisions().into_iter().find(|r| {
+        r["mode"] == "exec"
+            && r["line"]
+                .as_str()
+                .is_some_and(|l| l.contains("docker push"))
+    });
+    let inner = inner.expect("python's docker was decided at its exec");
+    assert_eq!(inner["decision"], "allow", "{inner}");
+
+    // A client of the agent's own is sent no directory of it.
+    let script = format!(
+        r#"
+use IO::Socket::UNIX;
+my $s = IO::Socket::UNIX->new(Peer => '{sock}') or die "connect: $!";
+sub put {{ my $j = shift; print $s pack('N', length $j) . $j; }}
+sub get {{ my $h; read($s, $h, 4) == 4 or return 'EOF'; my $n = unpack('N', $h); my $b; read($s, $b, $n); return $b; }}
+put('{{"type":"hello","id":1,"version":{version},"client":"rogue"}}'); get();
+put('{{"type":"decide","id":2,"mode":"-c","line":"docker push r.example/app"}}');
+print get(), "\n";
+"#,
+        sock = b.socket().display(),
+        version = guard::wire::VERSION
+    );
+    let rogue = run(&mut b.as_user(&users.agent, Path::new("/usr/bin/perl"), &["-e", &script]));
+    let said = text(&rogue.stdout);
+    assert!(
+        said.contains(r#""allow":true"#),
+        "{said} {}",
+        text(&rogue.stderr)
+    );
+    assert!(
+        !said.contains(&file_secret()) && said.contains(r#""files":[]"#),
+        "the broker sent the docker config to a client: {said}"
+    );
+}
+
 /// A credential goes only to a program the agent cannot have written:
 /// a rule grants `aws` by name and an approver approves `aws s3 ls`, so a
 /// file of the agent's under that name (or one it could swap in) must not

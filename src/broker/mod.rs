@@ -114,6 +114,16 @@ pub fn main(opts: Options) -> i32 {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
+    // Beside the socket, where every client can reach it (and after
+    // `listen`, which makes the socket's directory).
+    let links = opts.socket.with_file_name("fd");
+    let links_ok = crate::trace::links::set(&links);
+    if let (true, Err(e)) = (exec_tree && crate::trace::can_seal(), &links_ok) {
+        eprintln!(
+            "guard broker: warning: {e}: a program granted a credential directory \
+             (DOCKER_CONFIG) is refused it"
+        );
+    }
     // Signals go to the signal thread only.
     let mut handled = SigSet::empty();
     for s in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT] {

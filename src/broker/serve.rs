@@ -532,14 +532,13 @@ fn decide_line(
                 (grant.env.into_iter().collect(), Vec::new())
             };
             // A file is made inside the sealed program too, never by the
-            // client (whose memory and files are the agent's). Only a
-            // directory (`DOCKER_CONFIG`) still has to be written out.
-            let sealed_files: Vec<(String, String)> = if sealed {
-                let (dirs, files) = std::mem::take(&mut grant.files)
-                    .into_iter()
-                    .partition(|f| f.dir);
-                grant.files = dirs;
-                files.into_iter().map(|f| (f.env, f.content)).collect()
+            // client (whose memory and files are the agent's); so is a
+            // directory's (`DOCKER_CONFIG`, see `trace::links`).
+            let sealed_files: Vec<crate::trace::SecretFile> = if sealed {
+                std::mem::take(&mut grant.files)
+                    .iter()
+                    .map(crate::trace::SecretFile::of)
+                    .collect()
             } else {
                 Vec::new()
             };
@@ -550,7 +549,7 @@ fn decide_line(
             };
             let mut unset_env = base.unset_env.clone();
             unset_env.extend(secrets.iter().map(|(k, _)| k.clone()));
-            unset_env.extend(sealed_files.iter().map(|(k, _)| k.clone()));
+            unset_env.extend(sealed_files.iter().map(|f| f.var.clone()));
             let reply = Reply::Verdict {
                 id,
                 verdict: wire::Verdict {

@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Call, Identity, Judge, Judgement};
+use super::{Call, Identity, Judge, Judgement, SecretFile};
 use crate::actor::Actor;
 use crate::approve::tty::Answer;
 use crate::parse::{Env, DEFAULT_PATH};
@@ -42,9 +42,9 @@ pub struct Line {
     /// (sealed) instead of the client: to the execs of `holders`, or when
     /// none is known to the line's first exec.
     pub secrets: Vec<(String, String)>,
-    /// Credential files its approval granted (variable, content), which
-    /// the tracer makes inside each sealed program that is to have them.
-    pub files: Vec<(String, String)>,
+    /// Credential files its approval granted, which the tracer makes
+    /// inside each sealed program that is to have them.
+    pub files: Vec<SecretFile>,
     /// The programs its credentials are for. When known, each exec of
     /// one of them in the line is handed them, and the line's first exec
     /// (its shell) is not.
@@ -78,7 +78,7 @@ impl Line {
         self
     }
 
-    pub fn with_files(mut self, files: Vec<(String, String)>) -> Line {
+    pub fn with_files(mut self, files: Vec<SecretFile>) -> Line {
         self.files = files;
         self
     }
@@ -86,8 +86,24 @@ impl Line {
     /// Everything the line hands out: its variables, and its files by
     /// content (the tracer tells them apart).
     fn handed(&self) -> Vec<(String, String)> {
-        self.secrets.iter().chain(&self.files).cloned().collect()
+        let files = self
+            .files
+            .iter()
+            .map(|f| (f.var.clone(), f.content.clone()));
+        self.secrets.iter().cloned().chain(files).collect()
     }
+}
+
+/// Files grouped by the variable that names them (several, for a
+/// directory).
+fn by_var(files: &[SecretFile]) -> HashMap<String, Vec<SecretFile>> {
+    let mut out: HashMap<String, Vec<SecretFile>> = HashMap::new();
+    for f in files {
+        let of = out.entry(f.var.clone()).or_default();
+        of.retain(|g| g.name != f.name);
+        of.push(f.clone());
+    }
+    out
 }
 
 /// argv with argv[0] as a bare program name.
@@ -452,8 +468,8 @@ pub struct LineJudge<'a> {
     claimed: Option<Vec<(String, String)>>,
     /// Every credential name handed out in this tree.
     secrets: std::collections::HashSet<String>,
-    /// The credential files among them: variable, content.
-    files: HashMap<String, String>,
+    /// The credential files among them, by variable.
+    files: HashMap<String, Vec<SecretFile>>,
     /// The tree is sealed (`Tree::sealing`), so a file can be handed to
     /// a sub-exec inside it.
     seals: bool,
@@ -500,7 +516,7 @@ impl<'a> LineJudge<'a> {
             unclaimed: Some(default.handed()).filter(|s| !s.is_empty() && default.to_first()),
             claimed: None,
             secrets: default.handed().into_iter().map(|(k, _)| k).collect(),
-            files: default.files.iter().cloned().collect(),
+            files: by_var(&default.files),
             seals: false,
             refused: HashMap::new(),
             default,
@@ -543,7 +559,7 @@ impl<'a> LineJudge<'a> {
                 let handed = line.handed();
                 if !handed.is_empty() {
                     self.secrets.extend(handed.iter().map(|(k, _)| k.clone()));
-                    self.files.extend(line.files.iter().cloned());
+                    self.files.extend(by_var(&line.files));
                     if line.to_first() {
                         self.claimed = Some(handed);
                     }
@@ -769,22 +785,19 @@ impl<'a> LineJudge<'a> {
         match outcome {
             Ok(grant) if grant.files.is_empty() => Judgement::Allow(grant.env),
             // Made inside the sealed program, as for a line.
-            Ok(mut grant) if self.seals && grant.files.iter().all(|f| !f.dir) => {
-                for f in grant.files {
-                    self.files.insert(f.env.clone(), f.content.clone());
-                    grant.env.push((f.env, f.content));
+            Ok(mut grant) if self.seals => {
+                let files: Vec<SecretFile> = grant.files.iter().map(SecretFile::of).collect();
+                self.files.extend(by_var(&files));
+                for f in files {
+                    grant.env.push((f.var, f.content));
                 }
                 Judgement::Allow(grant.env)
             }
-            Ok(_) => Judgement::Deny(format!(
-                "guard: denied: the credential it was granted is {}, which only a line of \
-                 its own can be given; run it as its own command",
-                if self.seals {
-                    "a directory of files"
-                } else {
-                    "a file"
-                }
-            )),
+            Ok(_) => Judgement::Deny(
+                "guard: denied: the credential it was granted is a file, which only a line \
+                 of its own can be given; run it as its own command"
+                    .to_string(),
+            ),
             Err(refusal) => Judgement::Deny(refusal.lines.join(" ")),
         }
     }
@@ -852,8 +865,8 @@ impl Judge for LineJudge<'_> {
         self.secrets.contains(name)
     }
 
-    fn secret_file(&self, name: &str) -> Option<&str> {
-        self.files.get(name).map(String::as_str)
+    fn secret_files(&self, name: &str) -> Vec<SecretFile> {
+        self.files.get(name).cloned().unwrap_or_default()
     }
 
     fn mismatch(&mut self, pid: i32, expected: &str, got: &str) {

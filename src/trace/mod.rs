@@ -23,6 +23,7 @@
 pub mod filter;
 mod holder;
 pub mod judge;
+pub mod links;
 pub(crate) mod resolve;
 pub mod spawn;
 pub mod tracee;
@@ -170,20 +171,40 @@ pub trait Judge {
     fn holds_secret(&self, _name: &str) -> bool {
         false
     }
-    /// The content of the credential file variable `name` names, if it
-    /// is one this tree was handed: each exec that carries it is given a
-    /// file of its own (`tracee::seal`).
-    fn secret_file(&self, _name: &str) -> Option<&str> {
-        None
+    /// The credential files the variable `name` names, if it is one this
+    /// tree was handed: each exec that carries it is given files of its
+    /// own (`tracee::seal`).
+    fn secret_files(&self, _name: &str) -> Vec<SecretFile> {
+        Vec::new()
+    }
+}
+
+/// A credential file a sealed program is given (`tracee::seal`): its
+/// variable names it (`KUBECONFIG`), or, with `name`, a directory that
+/// holds it under that name (`DOCKER_CONFIG`, see `links`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretFile {
+    pub var: String,
+    pub name: Option<String>,
+    pub content: String,
+}
+
+impl SecretFile {
+    pub fn of(grant: &crate::wire::FileGrant) -> SecretFile {
+        SecretFile {
+            var: grant.env.clone(),
+            name: grant.dir.then(|| grant.name.clone()),
+            content: grant.content.clone(),
+        }
     }
 }
 
 /// What an allowed exec gets back once its program is in place: the
-/// variables, and the credential files (variable, content).
+/// variables, and the credential files.
 #[derive(Debug, Default)]
 struct Carry {
     vars: Vec<(String, String)>,
-    files: Vec<(String, String)>,
+    files: Vec<SecretFile>,
 }
 
 /// What an allowed exec must turn out to be.
@@ -424,15 +445,18 @@ impl Tree {
                         e.split_once('=').filter(|(k, _)| judge.holds_secret(k))
                     });
                     for (k, v) in given.chain(inherited) {
-                        let taken = |l: &[(String, String)]| l.iter().any(|(n, _)| n == k);
-                        if taken(&carry.vars) || taken(&carry.files) {
+                        if carry.vars.iter().any(|(n, _)| n == k)
+                            || carry.files.iter().any(|f| f.var == k)
+                        {
                             continue;
                         }
                         // A file's variable names where it was: the
                         // content is the tree's, and goes into a new one.
-                        match judge.secret_file(k) {
-                            Some(content) => carry.files.push((k.to_string(), content.to_string())),
-                            None => carry.vars.push((k.to_string(), v.to_string())),
+                        let files = judge.secret_files(k);
+                        if files.is_empty() {
+                            carry.vars.push((k.to_string(), v.to_string()));
+                        } else {
+                            carry.files.extend(files);
                         }
                     }
                     let mut holder = !(carry.vars.is_empty() && carry.files.is_empty());

@@ -311,15 +311,16 @@ pub fn set_env(
 /// process's memory is closed to a tracer without it. Returns a signal
 /// that arrived meanwhile, for the caller to deliver.
 ///
-/// A credential that is a file (`files`: the variable and the content) is
-/// made there too: a memfd of the sealed process, created by it, which
-/// its variable names as `/proc/self/fd/N`. Another process of the user
-/// cannot open that (`/proc/PID/fd` of an undumpable process is closed
-/// to it), and no file of it is ever on disk or in the client.
+/// A credential that is a file (`files`) is made there too: a memfd of
+/// the sealed process, created by it, which its variable names as
+/// `/proc/self/fd/N`. Another process of the user cannot open that
+/// (`/proc/PID/fd` of an undumpable process is closed to it), and no file
+/// of it is ever on disk or in the client. A variable that names a
+/// directory of such files names one of links to them (`links`).
 pub fn seal(
     pid: Pid,
     add: &[(String, String)],
-    files: &[(String, String)],
+    files: &[super::SecretFile],
 ) -> Result<Option<nix::sys::signal::Signal>, String> {
     let r = regs(pid)?;
     let (ret, mut pending) = inject_syscall(
@@ -332,11 +333,22 @@ pub fn seal(
         return Err(format!("prctl(PR_SET_DUMPABLE) in {pid}: {ret}"));
     }
     let mut add = add.to_vec();
-    for (name, content) in files {
-        let (fd, sig) = memfd(pid, r, name, content.as_bytes())?;
+    let mut dirs: Vec<(String, Vec<(String, i32)>)> = Vec::new();
+    for f in files {
+        let (fd, sig) = memfd(pid, r, &f.var, f.content.as_bytes())?;
         pending = pending.or(sig);
-        add.retain(|(k, _)| k != name);
-        add.push((name.clone(), format!("/proc/self/fd/{fd}")));
+        add.retain(|(k, _)| *k != f.var);
+        match &f.name {
+            None => add.push((f.var.clone(), format!("/proc/self/fd/{fd}"))),
+            Some(name) => match dirs.iter_mut().find(|(v, _)| *v == f.var) {
+                Some((_, entries)) => entries.push((name.clone(), fd)),
+                None => dirs.push((f.var.clone(), vec![(name.clone(), fd)])),
+            },
+        }
+    }
+    for (var, entries) in dirs {
+        let dir = super::links::dir(&entries)?;
+        add.push((var, dir.display().to_string()));
     }
     if !add.is_empty() {
         push_env(pid, r, &add)?;
