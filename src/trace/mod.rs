@@ -608,6 +608,11 @@ impl Tree {
             .carry
             .remove(&was)
             .or_else(|| self.carry.remove(&pid.as_raw()));
+        // Undumpable before anything else is done: from the exec until
+        // then, another process of its user can open its memory and keep
+        // the descriptor. What is checked below is not changed by it, and
+        // a process that fails the check is killed before it runs.
+        let sealed = carry.map(|c| tracee::seal(pid, &c.vars, &c.files));
         let running = std::fs::metadata(format!("/proc/{pid}/exe"))
             .ok()
             .map(|m| identity(&m));
@@ -628,7 +633,7 @@ impl Tree {
             || (argv == [String::new()] && expect.argvs.iter().any(Vec::is_empty));
         let env_ok = tracee::environ(pid).is_some_and(|e| env_hash(&e) == expect.env);
         if file_ok && argv_ok && env_ok && !expect.files.is_empty() {
-            go_sealed(pid, carry);
+            go_sealed(pid, sealed);
             return;
         }
         // Nothing was there when it was decided (a path being rewritten,
@@ -695,19 +700,18 @@ fn loads_code(name: &str) -> bool {
 /// runs at every start-up.
 const HOLDER_SET: &[(&str, &str)] = &[("PYTHONNOUSERSITE", "1")];
 
-/// Let an exec that checked out go on, sealed first if it carries
-/// credentials. A seal that fails kills it: it must not run holding
-/// them in the open, nor silently without them.
-fn go_sealed(pid: Pid, carry: Option<Carry>) {
-    let Some(carry) = carry else {
-        let _ = ptrace::cont(pid, None);
-        return;
-    };
-    match tracee::seal(pid, &carry.vars, &carry.files) {
-        Ok(sig) => {
+/// Let an exec that checked out go on, sealed if it carries credentials
+/// (`sealed`: how that went). A seal that failed kills it: it must not
+/// run holding them in the open, nor silently without them.
+fn go_sealed(pid: Pid, sealed: Option<Result<Option<Signal>, String>>) {
+    match sealed {
+        None => {
+            let _ = ptrace::cont(pid, None);
+        }
+        Some(Ok(sig)) => {
             let _ = ptrace::cont(pid, sig);
         }
-        Err(why) => {
+        Some(Err(why)) => {
             tracee::note(
                 pid,
                 &format!("guard: denied: cannot hand the credentials to the program: {why}"),
