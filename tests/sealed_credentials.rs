@@ -987,3 +987,306 @@ fn a_lines_credential_goes_to_its_program_not_its_shell() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The moment between a holder's exec and its seal. A process of the
+/// agent, outside the tree, that opens the holder's `/proc/PID/mem`
+/// right after its exec keeps that descriptor, since the kernel checks
+/// only at open. Whatever it opened then must never come to hold the
+/// credential (the credential goes only into memory that was born
+/// undumpable), and whatever it wrote through it must never run with
+/// the credential.
+#[test]
+fn memory_opened_before_the_seal_never_holds_the_credential() {
+    let users = require_users!();
+    let Some(cc) = ["/usr/bin/cc", "/usr/bin/gcc"]
+        .into_iter()
+        .find(|c| Path::new(c).exists())
+    else {
+        eprintln!("skipped: no C compiler");
+        return;
+    };
+    let mut b = Broker::new(users, "# placeholder\n");
+    let yaml = config(&b, approver());
+    b.write_config(&yaml);
+    b.start();
+    std::fs::create_dir_all(b.bin_dir()).unwrap();
+    chmod(&b.bin_dir(), 0o755);
+    let aws = b.bin_dir().join("aws");
+    std::fs::write(
+        &aws,
+        "#!/bin/sh\n\
+         echo \"$$ ${AWS_SECRET_ACCESS_KEY:-none}\" > aws-ready.tmp && mv aws-ready.tmp aws-ready\n\
+         sleep 1\n",
+    )
+    .unwrap();
+    chmod(&aws, 0o755);
+    let racer = b.work().join("seal-racer");
+    let built = std::process::Command::new(cc)
+        .args(["-O2", "-o"])
+        .arg(&racer)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/seal_racer.c"
+        ))
+        .output()
+        .expect("cc");
+    assert!(built.status.success(), "cc: {}", text(&built.stderr));
+    chmod(&racer, 0o755);
+    let started = run(&mut b.agent(&[
+        "session",
+        "start",
+        "--purpose",
+        "seal race",
+        "--grant",
+        "aws-sealed",
+    ]));
+    let out = text(&started.stdout);
+    let session = out
+        .split("GUARD_SESSION=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .unwrap_or_else(|| panic!("session start: {out} {}", text(&started.stderr)))
+        .to_string();
+    let ready = b.work().join("aws-ready");
+    let (mut won, mut lost) = (0, 0);
+    for attempt in 0..20 {
+        let _ = std::fs::remove_file(&ready);
+        let said = run(b
+            .as_user(
+                &users.agent,
+                &racer,
+                &[
+                    users.bin.to_str().unwrap(),
+                    "aws s3 ls",
+                    SECRET,
+                    ready.to_str().unwrap(),
+                    "read",
+                ],
+            )
+            .env("GUARD_SESSION", &session));
+        let said = text(&said.stdout);
+        let held = std::fs::read_to_string(&ready).unwrap_or_default();
+        assert!(
+            held.ends_with(&format!(" {SECRET}\n")),
+            "attempt {attempt}: aws did not get its credential: {held:?} {said}\n{}",
+            b.logs()
+        );
+        match said.trim() {
+            "won clean" => won += 1,
+            "lost" => lost += 1,
+            other => panic!(
+                "attempt {attempt}: memory opened before the seal held the credential: {other}"
+            ),
+        }
+        if won >= 5 {
+            break;
+        }
+    }
+    eprintln!("seal race (read): {won} opened in the window, {lost} refused");
+    assert!(
+        won > 0,
+        "the racer never opened a holder's memory in the window ({lost} tries): \
+         this test shows nothing on this machine"
+    );
+
+    // Written in the window: one byte of the loader's ELF header padding,
+    // harmless to run, but not what the exec made.
+    let (mut wrote, mut lost) = (0, 0);
+    for attempt in 0..20 {
+        let _ = std::fs::remove_file(&ready);
+        let out = run(b
+            .as_user(
+                &users.agent,
+                &racer,
+                &[
+                    users.bin.to_str().unwrap(),
+                    "aws s3 ls",
+                    SECRET,
+                    ready.to_str().unwrap(),
+                    "write",
+                ],
+            )
+            .env("GUARD_SESSION", &session));
+        let said = text(&out.stdout);
+        let held = std::fs::read_to_string(&ready).unwrap_or_default();
+        match said.trim().split_once(' ') {
+            Some(("wrote", status)) => {
+                wrote += 1;
+                assert!(
+                    !held.contains(SECRET),
+                    "attempt {attempt}: memory written before the seal ran with the credential"
+                );
+                assert_ne!(status, "0", "attempt {attempt}: the line succeeded");
+                assert!(
+                    text(&out.stderr).contains("written before it was sealed"),
+                    "attempt {attempt}: {}",
+                    text(&out.stderr)
+                );
+            }
+            _ if said.trim() == "lost" => {
+                lost += 1;
+                assert!(held.contains(SECRET), "attempt {attempt}: {held:?}");
+            }
+            _ => panic!("attempt {attempt}: {said} {}", text(&out.stderr)),
+        }
+        if wrote >= 5 {
+            break;
+        }
+    }
+    eprintln!("seal race (write): {wrote} written in the window, {lost} refused");
+    assert!(
+        wrote > 0,
+        "the racer never wrote in the window ({lost} tries)"
+    );
+    // Each refusal is on the record.
+    let log = std::fs::read_to_string(b.audit_log()).unwrap_or_default();
+    assert!(
+        log.contains("written before it was sealed"),
+        "no audit record of the refused holder"
+    );
+}
+
+/// A holder's program runs in a child of the process that exec'd it
+/// (`trace::relay`), which stands in for it: whoever waits for the
+/// holder sees its program's own exit status and signal, a signal sent
+/// to the holder reaches the program, and its input and output are the
+/// program's.
+#[test]
+fn a_sealed_program_keeps_its_status_signals_and_input() {
+    let users = require_users!();
+    let mut b = Broker::new(users, "# placeholder\n");
+    let yaml = config(&b, approver());
+    b.write_config(&yaml);
+    b.start();
+    std::fs::create_dir_all(b.bin_dir()).unwrap();
+    chmod(&b.bin_dir(), 0o755);
+    let aws = b.bin_dir().join("aws");
+    // `aws exit N`, `aws signal SIG`, `aws wait` (until SIGTERM, then
+    // exit 7), `aws read` (a line of input, written back).
+    std::fs::write(
+        &aws,
+        "#!/bin/sh\n\
+         case \"$1\" in\n\
+         exit) exit \"$2\" ;;\n\
+         signal) kill -\"$2\" $$; sleep 5; exit 1 ;;\n\
+         wait) trap 'kill $p; echo \"term ${AWS_SECRET_ACCESS_KEY:-none}\" > aws-term; exit 7' TERM\n\
+               sleep 20 >/dev/null 2>&1 & p=$!; echo up > aws-up; wait $p ;;\n\
+         read) read -r line; echo \"read:$line:${AWS_SECRET_ACCESS_KEY:-none}\" ;;\n\
+         esac\n",
+    )
+    .unwrap();
+    chmod(&aws, 0o755);
+    let started = run(&mut b.agent(&[
+        "session",
+        "start",
+        "--purpose",
+        "relay",
+        "--grant",
+        "aws-sealed",
+    ]));
+    let out = text(&started.stdout);
+    let session = out
+        .split("GUARD_SESSION=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .unwrap_or_else(|| panic!("session start: {out} {}", text(&started.stderr)))
+        .to_string();
+    let guarded = |line: &str| {
+        run(b
+            .agent(&["-c", line])
+            .env("GUARD_SESSION", &session)
+            .stdin(Stdio::null()))
+    };
+    // line → its exit status (as the harness sees it) and its output.
+    let rows: &[(&str, Option<i32>, &str)] = &[
+        ("aws exit 3", Some(3), ""),
+        ("aws exit 0", Some(0), ""),
+        ("aws exit 3; echo \"st=$?\"", Some(0), "st=3\n"),
+        ("aws signal TERM; echo \"st=$?\"", Some(0), "st=143\n"),
+        ("aws signal USR1; echo \"st=$?\"", Some(0), "st=138\n"),
+        ("aws signal TERM", None, ""),
+        (
+            "aws wait & until [ -e aws-up ]; do sleep 0.05; done; kill $!; wait $!; echo \"st=$?\"",
+            Some(0),
+            "st=7\n",
+        ),
+        (
+            "printf 'hello\\n' | aws read",
+            Some(0),
+            "read:hello:sealed-secret-value-5a4b3c2d1e\n",
+        ),
+        (
+            "set -o pipefail; aws exit 5 | cat; echo \"st=$?\"",
+            Some(0),
+            "st=5\n",
+        ),
+    ];
+    for (line, status, stdout) in rows {
+        let _ = std::fs::remove_file(b.work().join("aws-up"));
+        let _ = std::fs::remove_file(b.work().join("aws-term"));
+        let out = guarded(line);
+        assert_eq!(
+            out.status.code(),
+            *status,
+            "{line}: {:?} {} {}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        if status.is_none() {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(out.status.signal(), Some(15), "{line}: {:?}", out.status);
+        }
+        assert_eq!(text(&out.stdout), *stdout, "{line}: {}", text(&out.stderr));
+        if line.starts_with("aws wait") {
+            let term = std::fs::read_to_string(b.work().join("aws-term")).unwrap_or_default();
+            assert_eq!(
+                term,
+                format!("term {SECRET}\n"),
+                "{line}: the program got the signal"
+            );
+        }
+    }
+
+    // Compiled holders, as a real CLI is: a static one (as Go builds) and
+    // a dynamic PIE. Their memory is checked page by page against their
+    // files, so this is where a false alarm would show.
+    let Some(cc) = ["/usr/bin/cc", "/usr/bin/gcc"]
+        .into_iter()
+        .find(|c| Path::new(c).exists())
+    else {
+        eprintln!("skipped the compiled holders: no C compiler");
+        return;
+    };
+    let src = b.work().join("holder.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n#include <stdlib.h>\n\
+         static char data[] = \"data\"; static char bss[4096];\n\
+         int main(int c, char **v) { const char *s = getenv(\"AWS_SECRET_ACCESS_KEY\");\n\
+         bss[0] = data[0]; printf(\"%s:%s:%s\\n\", bss, c > 1 ? v[1] : \"\", s ? s : \"none\"); return 4; }\n",
+    )
+    .unwrap();
+    for flags in [&["-static"][..], &["-pie", "-fPIE"][..]] {
+        let built = std::process::Command::new(cc)
+            .args(flags)
+            .arg("-O2")
+            .arg("-o")
+            .arg(&aws)
+            .arg(&src)
+            .output()
+            .expect("cc");
+        if !built.status.success() {
+            eprintln!("skipped {flags:?}: {}", text(&built.stderr));
+            continue;
+        }
+        chmod(&aws, 0o755);
+        let out = guarded("aws x; echo \"st=$?\"");
+        assert_eq!(
+            text(&out.stdout),
+            format!("d:x:{SECRET}\nst=4\n"),
+            "{flags:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -24,6 +24,8 @@ pub mod filter;
 mod holder;
 pub mod judge;
 pub mod links;
+mod pristine;
+mod relay;
 pub(crate) mod resolve;
 pub mod spawn;
 pub mod tracee;
@@ -223,6 +225,21 @@ struct Expect {
     env: u64,
 }
 
+impl Expect {
+    /// The argv the kernel reports is one decided. Linux gives a program
+    /// exec'd with no argv one empty word.
+    fn argv_ok(&self, argv: &[String]) -> bool {
+        self.argvs.is_empty()
+            || self.argvs.iter().any(|a| a == argv)
+            || (argv == [String::new()] && self.argvs.iter().any(Vec::is_empty))
+    }
+
+    /// The environment `pid` starts with is the one decided.
+    fn env_ok(&self, pid: Pid) -> bool {
+        tracee::environ(pid).is_some_and(|e| env_hash(&e) == self.env)
+    }
+}
+
 fn env_hash(env: &[String]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -282,6 +299,12 @@ pub struct Tree {
     /// Credentials each allowed exec gets back once its program is in
     /// place, by the thread that asked.
     carry: HashMap<i32, Carry>,
+    /// Sealed holders whose program runs in their child (`relay`), and
+    /// each such child's relay.
+    relays: HashMap<i32, relay::Relay>,
+    relayed: HashMap<i32, i32>,
+    /// Children whose relay died before them: killed at their next stop.
+    doomed: std::collections::HashSet<i32>,
 }
 
 impl Tree {
@@ -295,6 +318,9 @@ impl Tree {
             shebangs: HashMap::new(),
             seal: false,
             carry: HashMap::new(),
+            relays: HashMap::new(),
+            relayed: HashMap::new(),
+            doomed: std::collections::HashSet::new(),
         }
     }
 
@@ -325,6 +351,11 @@ impl Tree {
         let _pinned = Pinned::here();
         loop {
             let status = waitpid(None, Some(WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD));
+            if let Ok(st) = status {
+                if self.relay_stop(st) {
+                    continue;
+                }
+            }
             match status {
                 Ok(WaitStatus::PtraceEvent(pid, _, ev))
                     if ev == nix::libc::PTRACE_EVENT_SECCOMP =>
@@ -392,10 +423,42 @@ impl Tree {
         self.parents.remove(&pid.as_raw());
         self.pending.remove(&pid.as_raw());
         self.carry.remove(&pid.as_raw());
+        self.doomed.remove(&pid.as_raw());
+        if let Some(relay) = self.relayed.remove(&pid.as_raw()) {
+            if let Some(r) = self.relays.get_mut(&relay) {
+                r.child_ended(Pid::from_raw(relay), ended);
+            }
+        }
+        if let Some(r) = self.relays.remove(&pid.as_raw()) {
+            // Killed outright (SIGKILL): its program must not run on.
+            if r.ended.is_none() && self.relayed.remove(&r.child.as_raw()).is_some() {
+                self.doomed.insert(r.child.as_raw());
+                let _ = ptrace::interrupt(r.child);
+            }
+        }
         if pid == self.root {
             self.root_ended = Some(ended);
             root_done(ended);
             judge.root_ended(ended);
+        }
+    }
+
+    /// A stop of a relay or of a doomed child, handled here (true), or
+    /// one for the usual handling.
+    fn relay_stop(&mut self, st: WaitStatus) -> bool {
+        let Some(pid) = st.pid() else {
+            return false;
+        };
+        if matches!(st, WaitStatus::Exited(..) | WaitStatus::Signaled(..)) {
+            return false;
+        }
+        if self.doomed.contains(&pid.as_raw()) {
+            tracee::kill(pid);
+            return true;
+        }
+        match self.relays.get_mut(&pid.as_raw()) {
+            Some(relay) => matches!(relay.stopped(pid, st), relay::Next::Handled),
+            None => false,
         }
     }
 
@@ -596,6 +659,79 @@ impl Tree {
         }
     }
 
+    /// Let an exec that checked out go on. One that carries credentials
+    /// (already undumpable: `undumpable` says how that went) runs its
+    /// program in a child forked now (`relay`), whose memory nobody can
+    /// have open, and which gets the credentials once it is checked to be
+    /// what the exec made. Anything less kills it: it must not run
+    /// holding them in the open, nor silently without them.
+    fn go_sealed(
+        &mut self,
+        pid: Pid,
+        carry: Option<Carry>,
+        undumpable: Option<Result<Option<Signal>, String>>,
+        expect: &Expect,
+        judge: &mut dyn Judge,
+    ) {
+        let Some(carry) = carry else {
+            let _ = ptrace::cont(pid, None);
+            return;
+        };
+        let split = undumpable
+            .unwrap_or_else(|| Err("it was not sealed".to_string()))
+            .and_then(|held| {
+                let r = tracee::regs(pid)?;
+                let (relay, pending) = relay::split(pid, r)?;
+                let child = relay.child;
+                let argv = tracee::cmdline(child).unwrap_or_default();
+                let handed = if !expect.argv_ok(&argv) || !expect.env_ok(child) {
+                    Err(
+                        "its arguments or environment were written before it was sealed"
+                            .to_string(),
+                    )
+                } else {
+                    pristine::check(child)
+                        .and_then(|()| tracee::seal(child, &carry.vars, &carry.files, &expect.path))
+                        .and_then(|sig| {
+                            let rsp = tracee::regs(child)?.rsp;
+                            pristine::clear_below(child, rsp).map(|()| sig)
+                        })
+                };
+                match handed {
+                    Ok(sig) => Ok((relay, held.or(pending), sig)),
+                    Err(why) => {
+                        tracee::kill(child);
+                        Err(why)
+                    }
+                }
+            });
+        let why = match split {
+            Ok((relay, held, child_sig)) => {
+                let child = relay.child;
+                match relay.park(pid, held) {
+                    Ok(()) => {
+                        self.parents.insert(child.as_raw(), pid.as_raw());
+                        self.relayed.insert(child.as_raw(), pid.as_raw());
+                        self.relays.insert(pid.as_raw(), relay);
+                        let _ = ptrace::cont(child, child_sig);
+                        return;
+                    }
+                    Err(why) => {
+                        tracee::kill(child);
+                        why
+                    }
+                }
+            }
+            Err(why) => why,
+        };
+        tracee::note(
+            pid,
+            &format!("guard: denied: cannot hand the credentials to the program: {why}"),
+        );
+        judge.mismatch(pid.as_raw(), "the program as its exec made it", &why);
+        tracee::kill(pid);
+    }
+
     fn exec_done(&mut self, pid: Pid, judge: &mut dyn Judge) {
         // A thread other than the leader that execs takes the leader's
         // pid: the event names the thread it was.
@@ -612,7 +748,9 @@ impl Tree {
         // then, another process of its user can open its memory and keep
         // the descriptor. What is checked below is not changed by it, and
         // a process that fails the check is killed before it runs.
-        let sealed = carry.map(|c| tracee::seal(pid, &c.vars, &c.files));
+        let undumpable = carry
+            .as_ref()
+            .map(|_| tracee::regs(pid).and_then(|r| tracee::undumpable(pid, r)));
         let running = std::fs::metadata(format!("/proc/{pid}/exe"))
             .ok()
             .map(|m| identity(&m));
@@ -627,13 +765,10 @@ impl Tree {
             return;
         };
         let file_ok = running.is_some_and(|r| expect.files.contains(&r));
-        // Linux gives a program exec'd with no argv one empty word.
-        let argv_ok = expect.argvs.is_empty()
-            || expect.argvs.contains(&argv)
-            || (argv == [String::new()] && expect.argvs.iter().any(Vec::is_empty));
-        let env_ok = tracee::environ(pid).is_some_and(|e| env_hash(&e) == expect.env);
+        let argv_ok = expect.argv_ok(&argv);
+        let env_ok = expect.env_ok(pid);
         if file_ok && argv_ok && env_ok && !expect.files.is_empty() {
-            go_sealed(pid, sealed);
+            self.go_sealed(pid, carry, undumpable, &expect, judge);
             return;
         }
         // Nothing was there when it was decided (a path being rewritten,
@@ -699,27 +834,6 @@ fn loads_code(name: &str) -> bool {
 /// user's own site-packages, where the agent can put a `.pth` file that
 /// runs at every start-up.
 const HOLDER_SET: &[(&str, &str)] = &[("PYTHONNOUSERSITE", "1")];
-
-/// Let an exec that checked out go on, sealed if it carries credentials
-/// (`sealed`: how that went). A seal that failed kills it: it must not
-/// run holding them in the open, nor silently without them.
-fn go_sealed(pid: Pid, sealed: Option<Result<Option<Signal>, String>>) {
-    match sealed {
-        None => {
-            let _ = ptrace::cont(pid, None);
-        }
-        Some(Ok(sig)) => {
-            let _ = ptrace::cont(pid, sig);
-        }
-        Some(Err(why)) => {
-            tracee::note(
-                pid,
-                &format!("guard: denied: cannot hand the credentials to the program: {why}"),
-            );
-            tracee::kill(pid);
-        }
-    }
-}
 
 fn listen(pid: Pid) {
     // SAFETY: PTRACE_LISTEN on a tracee in group-stop takes no data.

@@ -31,7 +31,7 @@ pub struct ExecArgs {
 }
 
 /// Write `blob` at `addr` in the tracee, whole or not at all.
-fn write(pid: Pid, addr: u64, blob: &[u8], what: &str) -> Result<(), String> {
+pub(super) fn write(pid: Pid, addr: u64, blob: &[u8], what: &str) -> Result<(), String> {
     let local = [std::io::IoSlice::new(blob)];
     let remote = [RemoteIoVec {
         base: usize::try_from(addr).map_err(err)?,
@@ -301,6 +301,24 @@ pub fn set_env(
     Ok(passed)
 }
 
+/// `PR_SET_DUMPABLE` 0 in a stopped tracee (`r`: its registers): from
+/// then on only a process with `CAP_SYS_PTRACE` can open its memory.
+pub fn undumpable(
+    pid: Pid,
+    r: libc::user_regs_struct,
+) -> Result<Option<nix::sys::signal::Signal>, String> {
+    let (ret, pending) = inject_syscall(
+        pid,
+        r,
+        libc::SYS_prctl as u32,
+        [libc::PR_SET_DUMPABLE as u64, 0, 0, 0, 0],
+    )?;
+    if ret != 0 {
+        return Err(format!("prctl(PR_SET_DUMPABLE) in {pid}: {ret}"));
+    }
+    Ok(pending)
+}
+
 /// Seal a process stopped at its exec event (`PTRACE_EVENT_EXEC`, before
 /// the new program's first instruction) that is to hold credentials:
 /// make it undumpable, so that no other process of its user can read its
@@ -321,17 +339,10 @@ pub fn seal(
     pid: Pid,
     add: &[(String, String)],
     files: &[super::SecretFile],
+    execfn: &str,
 ) -> Result<Option<nix::sys::signal::Signal>, String> {
     let r = regs(pid)?;
-    let (ret, mut pending) = inject_syscall(
-        pid,
-        r,
-        libc::SYS_prctl as u32,
-        [libc::PR_SET_DUMPABLE as u64, 0, 0, 0, 0],
-    )?;
-    if ret != 0 {
-        return Err(format!("prctl(PR_SET_DUMPABLE) in {pid}: {ret}"));
-    }
+    let mut pending = undumpable(pid, r)?;
     let mut add = add.to_vec();
     let mut dirs: Vec<(String, Vec<(String, i32)>)> = Vec::new();
     for f in files {
@@ -350,9 +361,7 @@ pub fn seal(
         let dir = super::links::dir(&entries)?;
         add.push((var, dir.display().to_string()));
     }
-    if !add.is_empty() {
-        push_env(pid, r, &add)?;
-    }
+    push_env(pid, r, &add, execfn)?;
     Ok(pending)
 }
 
@@ -619,38 +628,61 @@ pub fn kill(pid: Pid) {
     let Ok(r) = regs(pid) else {
         return;
     };
-    let own = match inject_syscall(pid, r, libc::SYS_getpid as u32, [0; 5]) {
-        Ok((own, _)) if own > 0 => own as u64,
-        _ => {
-            let _ = ptrace::cont(pid, None);
-            return;
+    if end(pid, r, Some(Signal::SIGKILL), 137).is_err() {
+        let _ = ptrace::cont(pid, None);
+    }
+}
+
+/// Make a stopped tracee end, from where it stands (`r`): it sends
+/// itself `sig`, if one is given, and then exits with `code`. It is
+/// resumed to do so, and its end is reported as any other.
+pub(super) fn end(
+    pid: Pid,
+    r: libc::user_regs_struct,
+    sig: Option<nix::sys::signal::Signal>,
+    code: i32,
+) -> Result<(), String> {
+    use nix::sys::ptrace;
+    let mut k = r;
+    let mut text = Vec::with_capacity(24);
+    if let Some(sig) = sig {
+        let (own, _) = inject_syscall(pid, r, libc::SYS_getpid as u32, [0; 5])?;
+        if own <= 0 {
+            return Err(format!("getpid in {pid}: {own}"));
         }
-    };
-    // mov eax, SYS_kill; syscall; mov edi, 137; mov eax, SYS_exit_group; syscall
-    let mut code = Vec::with_capacity(24);
-    code.push(0xb8);
-    code.extend_from_slice(&(libc::SYS_kill as u32).to_le_bytes());
-    code.extend_from_slice(&[0x0f, 0x05, 0xbf]);
-    code.extend_from_slice(&137u32.to_le_bytes());
-    code.push(0xb8);
-    code.extend_from_slice(&(libc::SYS_exit_group as u32).to_le_bytes());
-    code.extend_from_slice(&[0x0f, 0x05]);
-    code.resize(24, 0x90);
+        k.rdi = own as u64;
+        k.rsi = sig as u64;
+        // mov eax, SYS_kill; syscall
+        text.push(0xb8);
+        text.extend_from_slice(&(libc::SYS_kill as u32).to_le_bytes());
+        text.extend_from_slice(&[0x0f, 0x05]);
+    }
+    // mov edi, CODE; mov eax, SYS_exit_group; syscall
+    text.push(0xbf);
+    text.extend_from_slice(&code.to_le_bytes());
+    text.push(0xb8);
+    text.extend_from_slice(&(libc::SYS_exit_group as u32).to_le_bytes());
+    text.extend_from_slice(&[0x0f, 0x05]);
+    poke_code(pid, r.rip, &text)?;
+    k.orig_rax = u64::MAX;
+    ptrace::setregs(pid, k).map_err(|e| format!("setregs {pid}: {e}"))?;
+    ptrace::cont(pid, None).map_err(|e| format!("cont {pid}: {e}"))
+}
+
+/// Write machine code over a stopped tracee's text at `at`, padded with
+/// `nop`s to whole words (ptrace writes words; a text page is written
+/// through its copy-on-write).
+pub(super) fn poke_code(pid: Pid, at: u64, code: &[u8]) -> Result<(), String> {
+    let mut code = code.to_vec();
+    code.resize(code.len().div_ceil(8) * 8, 0x90);
     for (i, chunk) in code.chunks(8).enumerate() {
         let mut w = [0u8; 8];
         w.copy_from_slice(chunk);
-        let at = (r.rip + 8 * i as u64) as ptrace::AddressType;
-        if ptrace::write(pid, at, i64::from_ne_bytes(w)).is_err() {
-            let _ = ptrace::cont(pid, None);
-            return;
-        }
+        let addr = (at + 8 * i as u64) as nix::sys::ptrace::AddressType;
+        nix::sys::ptrace::write(pid, addr, i64::from_ne_bytes(w))
+            .map_err(|e| format!("poke {pid}: {e}"))?;
     }
-    let mut k = r;
-    k.rdi = own;
-    k.rsi = Signal::SIGKILL as u64;
-    k.orig_rax = u64::MAX;
-    let _ = ptrace::setregs(pid, k);
-    let _ = ptrace::cont(pid, None);
+    Ok(())
 }
 
 /// Run one system call in a stopped tracee: `mov eax, NR; syscall`
@@ -659,11 +691,23 @@ pub fn kill(pid: Pid) {
 /// number goes in by instruction, not register: at an exec event the
 /// tracee is still inside `execve`, whose return value would overwrite
 /// `rax` on the way out.
-fn inject_syscall(
+pub(super) fn inject_syscall(
     pid: Pid,
     saved: libc::user_regs_struct,
     nr: u32,
     args: [u64; 5],
+) -> Result<(i64, Option<nix::sys::signal::Signal>), String> {
+    inject_syscall_seeing(pid, saved, nr, args, &mut None)
+}
+
+/// As `inject_syscall`, and a `fork` it makes leaves its child's pid (as
+/// the tracer sees it) in `forked`.
+pub(super) fn inject_syscall_seeing(
+    pid: Pid,
+    saved: libc::user_regs_struct,
+    nr: u32,
+    args: [u64; 5],
+    forked: &mut Option<Pid>,
 ) -> Result<(i64, Option<nix::sys::signal::Signal>), String> {
     use nix::sys::ptrace;
     use nix::sys::signal::Signal;
@@ -703,6 +747,12 @@ fn inject_syscall(
                 }
                 // A signal arrived before the step: hold it back.
                 Ok(WaitStatus::Stopped(_, sig)) => pending = Some(sig),
+                Ok(WaitStatus::PtraceEvent(_, _, ev)) if ev == libc::PTRACE_EVENT_FORK => {
+                    *forked = ptrace::getevent(pid)
+                        .ok()
+                        .and_then(|c| i32::try_from(c).ok())
+                        .map(Pid::from_raw);
+                }
                 Ok(WaitStatus::PtraceEvent(..)) | Ok(WaitStatus::PtraceSyscall(_)) => {}
                 Ok(other) => return Err(format!("{pid} ended while sealed: {other:?}")),
                 Err(e) => return Err(format!("wait {pid}: {e}")),
@@ -718,56 +768,91 @@ fn inject_syscall(
     Ok((ret, pending))
 }
 
-/// Add environment entries to a program about to start: a new initial
-/// stack (argc, argv, the old and new environment pointers, the auxiliary
-/// vector) built below the one the kernel made, and the stack pointer
-/// moved to it. The old strings stay where they are.
+/// Give a program about to start a new initial stack, built below the
+/// one the kernel made, from what the kernel itself recorded rather than
+/// from what that stack holds now: the argument and environment strings
+/// where the kernel put them (`/proc/PID/stat`), the auxiliary vector it
+/// saved (`/proc/PID/auxv`), and `add` put into the environment. The
+/// strings the auxiliary vector points at (the exec'd file name, the
+/// platform, the random bytes) are fresh copies. So nothing another
+/// process wrote into that stack, before the program was sealed, is ever
+/// looked at: not a pointer, not a string the checks did not see.
 fn push_env(
     pid: Pid,
     mut r: libc::user_regs_struct,
     add: &[(String, String)],
+    execfn: &str,
 ) -> Result<(), String> {
-    let mut mem = Mem::new(pid);
-    let word = |mem: &mut Mem, at: u64| -> Result<u64, String> {
-        let mut b = [0u8; 8];
-        for (i, slot) in b.iter_mut().enumerate() {
-            *slot = mem.byte(at + i as u64)?;
-        }
-        Ok(u64::from_ne_bytes(b))
+    let stat = String::from_utf8_lossy(
+        &read_proc(&format!("/proc/{pid}/stat")).map_err(|e| format!("stat of {pid}: {e}"))?,
+    )
+    .into_owned();
+    // Fields after the command name, which may hold anything but ')'.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or("no stat for the program")?;
+    let field = |n: usize| -> Result<u64, String> {
+        // `rest` starts at field 3 (state).
+        rest.split_whitespace()
+            .nth(n - 3)
+            .and_then(|v| v.parse().ok())
+            .filter(|&v: &u64| v != 0)
+            .ok_or_else(|| format!("field {n} of /proc/{pid}/stat"))
     };
-    let argc = word(&mut mem, r.rsp)?;
-    if argc > MAX_ENTRIES as u64 {
+    let (arg_start, arg_end, env_start, env_end) = (field(48)?, field(49)?, field(50)?, field(51)?);
+    let region = |from: u64, to: u64, what: &str| -> Result<Vec<u8>, String> {
+        let len = to.checked_sub(from).filter(|&l| l <= 4 << 20).ok_or(what)?;
+        let mut buf = vec![0u8; len as usize];
+        if read_at(pid, from, &mut buf)? != buf.len() {
+            return Err(format!("short read of the {what}"));
+        }
+        Ok(buf)
+    };
+    let starts = |bytes: &[u8], base: u64| -> Vec<(u64, usize, usize)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for word in bytes.split(|&b| b == 0) {
+            if at >= bytes.len() {
+                break;
+            }
+            out.push((base + at as u64, at, at + word.len()));
+            at += word.len() + 1;
+        }
+        out
+    };
+    let args = region(arg_start, arg_end, "arguments")?;
+    let envs = region(env_start, env_end, "environment")?;
+    let argv = starts(&args, arg_start);
+    if argv.len() > MAX_ENTRIES {
         return Err("too many arguments".to_string());
     }
-    let argv_at = r.rsp + 8;
-    let env_at = argv_at + 8 * (argc + 1);
     let names: Vec<&str> = add.iter().map(|(k, _)| k.as_str()).collect();
     let mut envp = Vec::new();
-    let mut at = env_at;
-    loop {
-        let p = word(&mut mem, at)?;
-        at += 8;
-        if p == 0 {
-            break;
-        }
-        if !names.contains(&env_name(&mem.string(p)?)) {
-            envp.push(p);
-        }
-        if envp.len() > MAX_ENTRIES {
-            return Err("environment too long".to_string());
+    for (at, from, to) in starts(&envs, env_start) {
+        let entry = String::from_utf8_lossy(&envs[from..to]);
+        if !names.contains(&env_name(&entry)) {
+            envp.push(at);
         }
     }
-    let mut auxv = Vec::new();
-    loop {
-        let key = word(&mut mem, at)?;
-        let value = word(&mut mem, at + 8)?;
-        at += 16;
-        auxv.push(key);
-        auxv.push(value);
-        if key == 0 || auxv.len() > 1024 {
-            break;
-        }
+    if envp.len() > MAX_ENTRIES {
+        return Err("environment too long".to_string());
     }
+    let saved =
+        read_proc(&format!("/proc/{pid}/auxv")).map_err(|e| format!("auxv of {pid}: {e}"))?;
+    let mut auxv: Vec<(u64, u64)> = saved
+        .chunks_exact(16)
+        .map(|c| {
+            let mut k = [0u8; 8];
+            let mut v = [0u8; 8];
+            k.copy_from_slice(&c[..8]);
+            v.copy_from_slice(&c[8..]);
+            (u64::from_ne_bytes(k), u64::from_ne_bytes(v))
+        })
+        .take_while(|&(k, _)| k != 0)
+        .collect();
+    auxv.push((0, 0));
+
     let mut strings: Vec<u8> = Vec::new();
     let mut offsets = Vec::new();
     for (k, v) in add {
@@ -776,6 +861,30 @@ fn push_env(
         strings.push(b'=');
         strings.extend_from_slice(v.as_bytes());
         strings.push(0);
+    }
+    // The strings the auxiliary vector points at.
+    let mut pointed: Vec<(u64, u64)> = Vec::new();
+    let mut random = [0u8; 16];
+    // SAFETY: getrandom fills the buffer it is given, up to its length.
+    let got = unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
+    if got != random.len() as isize {
+        return Err("no random bytes for the program".to_string());
+    }
+    for (key, value) in &auxv {
+        let blob: Option<Vec<u8>> = match *key {
+            libc::AT_RANDOM => Some(random.to_vec()),
+            libc::AT_EXECFN => Some(nul_terminated(execfn.as_bytes())),
+            libc::AT_PLATFORM | libc::AT_BASE_PLATFORM => {
+                Some(nul_terminated(&own_aux_string(*key)))
+            }
+            _ => None,
+        };
+        if let Some(blob) = blob {
+            if *value != 0 {
+                pointed.push((*key, strings.len() as u64));
+                strings.extend_from_slice(&blob);
+            }
+        }
     }
     if strings.len() > 64 * 1024 {
         return Err("the credentials are too large for the stack".to_string());
@@ -787,15 +896,21 @@ fn push_env(
         .ok_or_else(low)?
         & !15;
     let mut table: Vec<u64> = Vec::new();
-    table.push(argc);
-    for i in 0..argc {
-        table.push(word(&mut mem, argv_at + 8 * i)?);
-    }
+    table.push(argv.len() as u64);
+    table.extend(argv.iter().map(|(at, _, _)| *at));
     table.push(0);
     table.extend(&envp);
     table.extend(offsets.iter().map(|o| strings_at + o));
     table.push(0);
-    table.extend(&auxv);
+    for (key, value) in &auxv {
+        table.push(*key);
+        table.push(
+            pointed
+                .iter()
+                .find(|(k, _)| k == key)
+                .map_or(*value, |(_, off)| strings_at + off),
+        );
+    }
     // The ABI wants the stack pointer 16-aligned at the entry point.
     let rsp = strings_at
         .checked_sub(8 * table.len() as u64)
@@ -807,6 +922,26 @@ fn push_env(
     write(pid, rsp, &blob, "environment")?;
     r.rsp = rsp;
     nix::sys::ptrace::setregs(pid, r).map_err(|e| format!("setregs {pid}: {e}"))
+}
+
+fn nul_terminated(b: &[u8]) -> Vec<u8> {
+    let mut v = b.to_vec();
+    v.push(0);
+    v
+}
+
+/// One of this process's own auxiliary strings (the platform names): the
+/// same kernel on the same machine gave the program the same.
+fn own_aux_string(key: u64) -> Vec<u8> {
+    // SAFETY: getauxval returns 0 or a pointer to a NUL-terminated string
+    // the kernel put on this process's stack, live for its whole life.
+    unsafe {
+        let p = libc::getauxval(key) as *const libc::c_char;
+        if p.is_null() {
+            return Vec::new();
+        }
+        std::ffi::CStr::from_ptr(p).to_bytes().to_vec()
+    }
 }
 
 /// Write one line to the tracee's stderr: a dup of its descriptor 2,
