@@ -80,6 +80,9 @@ pub fn options() -> ptrace::Options {
         | ptrace::Options::PTRACE_O_TRACECLONE
         | ptrace::Options::PTRACE_O_TRACEEXEC
         | ptrace::Options::PTRACE_O_EXITKILL
+        // Only `tracee::leave_exec` asks for syscall stops; this tells
+        // them from a SIGTRAP.
+        | ptrace::Options::PTRACE_O_TRACESYSGOOD
 }
 
 /// Attach to `pid`, which has installed the filter and waits.
@@ -350,6 +353,10 @@ impl Tree {
     pub fn run_with(&mut self, judge: &mut dyn Judge, root_done: &mut dyn FnMut(Ended)) -> Ended {
         let _pinned = Pinned::here();
         loop {
+            // Ends a helper's own wait took.
+            for (pid, ended) in tracee::deaths() {
+                self.gone(pid, ended, judge, root_done);
+            }
             let status = waitpid(None, Some(WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD));
             if let Ok(st) = status {
                 if self.relay_stop(st) {
@@ -409,6 +416,9 @@ impl Tree {
                 Ok(_) | Err(nix::Error::EINTR) => {}
                 Err(_) => break,
             }
+        }
+        for (pid, ended) in tracee::deaths() {
+            self.gone(pid, ended, judge, root_done);
         }
         self.root_ended.unwrap_or(Ended::Exited(126))
     }
@@ -706,7 +716,7 @@ impl Tree {
                 }
             });
         let why = match split {
-            Ok((relay, held, child_sig)) => {
+            Ok((mut relay, held, child_sig)) => {
                 let child = relay.child;
                 match relay.park(pid, held) {
                     Ok(()) => {
@@ -750,7 +760,7 @@ impl Tree {
         // a process that fails the check is killed before it runs.
         let undumpable = carry
             .as_ref()
-            .map(|_| tracee::regs(pid).and_then(|r| tracee::undumpable(pid, r)));
+            .map(|_| tracee::leave_exec(pid).and_then(|r| tracee::undumpable(pid, r)));
         let running = std::fs::metadata(format!("/proc/{pid}/exe"))
             .ok()
             .map(|m| identity(&m));

@@ -36,13 +36,15 @@ struct Area<'a> {
     offset: u64,
     dev: (u64, u64),
     inode: u64,
+    shared: bool,
+    writable: bool,
     name: &'a str,
 }
 
 fn area(line: &str) -> Option<Area<'_>> {
     let mut f = line.splitn(6, ' ');
     let (start, end) = f.next()?.split_once('-')?;
-    let _perms = f.next()?;
+    let perms = f.next()?;
     let offset = u64::from_str_radix(f.next()?, 16).ok()?;
     let (major, minor) = f.next()?.split_once(':')?;
     let inode = f.next()?.parse().ok()?;
@@ -55,6 +57,8 @@ fn area(line: &str) -> Option<Area<'_>> {
             u64::from_str_radix(minor, 16).ok()?,
         ),
         inode,
+        shared: perms.as_bytes().get(3) == Some(&b's'),
+        writable: perms.as_bytes().get(1) == Some(&b'w'),
         name: f.next().unwrap_or("").trim_start(),
     })
 }
@@ -70,30 +74,42 @@ pub fn check(pid: Pid) -> Result<(), String> {
         if a.name == "[stack]" || a.name.starts_with("[vvar") || a.name == "[vsyscall]" {
             continue;
         }
-        let pages = (a.end - a.start) / PAGE;
-        let mut flags = vec![0u8; pages as usize * 8];
-        pagemap
-            .read_exact_at(&mut flags, a.start / PAGE * 8)
-            .map_err(|e| format!("pagemap of {pid}: {e}"))?;
+        // No exec makes one; its pages are another's to write.
+        if a.shared {
+            return Err(format!("it has a shared mapping ({line})"));
+        }
+        let pages = a.end.saturating_sub(a.start) / PAGE;
         let mut file: Option<(File, Vec<u64>)> = None;
-        for (i, entry) in flags.chunks_exact(8).enumerate() {
+        let mut flags = vec![0u8; 8 * 4096];
+        for i in 0..pages {
+            // The page map a chunk at a time: a large bss is many pages.
+            let in_chunk = (i % 4096) as usize;
+            if in_chunk == 0 {
+                let n = (pages - i).min(4096) as usize;
+                flags.resize(n * 8, 0);
+                pagemap
+                    .read_exact_at(&mut flags, (a.start / PAGE + i) * 8)
+                    .map_err(|e| format!("pagemap of {pid}: {e}"))?;
+            }
             let mut w = [0u8; 8];
-            w.copy_from_slice(entry);
+            w.copy_from_slice(&flags[in_chunk * 8..in_chunk * 8 + 8]);
             let e = u64::from_ne_bytes(w);
             if e & (PRESENT | SWAPPED) == 0 || e & FILE_PAGE != 0 {
                 continue;
             }
-            let at = a.start + i as u64 * PAGE;
+            let at = a.start + i * PAGE;
             let mut now = vec![0u8; PAGE as usize];
             read(pid, at, &mut now)?;
             let want = if a.name == "[vdso]" {
-                own_vdso(i as u64)?
+                own_vdso(i)?
             } else if a.inode != 0 {
                 if file.is_none() {
                     file = Some(open(&a)?);
                 }
                 let (f, tails) = file.as_ref().ok_or("no file")?;
-                file_page(f, tails, a.offset + i as u64 * PAGE)?
+                // The loader clears a segment's tail only where it maps
+                // it writable (the data, whose bss follows).
+                file_page(f, if a.writable { tails } else { &[] }, a.offset + i * PAGE)?
             } else {
                 vec![0u8; PAGE as usize]
             };
@@ -223,7 +239,7 @@ fn elf_tails(f: &File) -> Option<Vec<u64>> {
             .chunks_exact(size)
             .filter(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]]) == 1)
             .filter(|p| u64_at(p, 40) > u64_at(p, 32))
-            .map(|p| u64_at(p, 8) + u64_at(p, 32))
+            .filter_map(|p| u64_at(p, 8).checked_add(u64_at(p, 32)))
             .collect(),
     )
 }

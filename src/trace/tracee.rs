@@ -313,7 +313,7 @@ pub fn undumpable(
         libc::SYS_prctl as u32,
         [libc::PR_SET_DUMPABLE as u64, 0, 0, 0, 0],
     )?;
-    if ret != 0 {
+    if ret != 0 || !is_undumpable(pid) {
         return Err(format!("prctl(PR_SET_DUMPABLE) in {pid}: {ret}"));
     }
     Ok(pending)
@@ -612,85 +612,81 @@ fn seccomp_state(pid: Pid) -> Result<(bool, u32, u32), String> {
     ))
 }
 
+thread_local! {
+    /// Ends of tracees that a helper here waited for and so took from the
+    /// tree's own wait loop, which must still hear of them (`deaths`).
+    static DEATHS: std::cell::RefCell<Vec<(Pid, crate::supervise::Ended)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The ends helpers here waited for since the last call, on this thread.
+pub fn deaths() -> Vec<(Pid, crate::supervise::Ended)> {
+    DEATHS.with(|d| std::mem::take(&mut *d.borrow_mut()))
+}
+
+/// Keep an end a helper's wait took, for `deaths`; true if it was one.
+fn ended(status: &nix::sys::wait::WaitStatus) -> bool {
+    use crate::supervise::Ended;
+    use nix::sys::wait::WaitStatus;
+    let (pid, e) = match *status {
+        WaitStatus::Exited(pid, code) => (pid, Ended::Exited(code)),
+        WaitStatus::Signaled(pid, sig, core) => (pid, Ended::Signaled(sig, core)),
+        _ => return false,
+    };
+    DEATHS.with(|d| d.borrow_mut().push((pid, e)));
+    true
+}
+
 /// Kill a tracee stopped at a ptrace-stop, and make sure of it. A plain
 /// SIGKILL is enough when the tracer may signal it (embedded mode: the
-/// same user). The broker may not (another user, no CAP_KILL), so the
-/// tracee is made to kill itself: `getpid()`, then `kill(self, SIGKILL)`
-/// with `exit_group(137)` behind it, and let go. Either way its death
-/// reaches the tracer's wait loop as usual.
+/// same user). The broker may not (another user, no CAP_KILL), and must
+/// not run any code of the tracee's to do it either: another process of
+/// the agent can rewrite that code as it runs. So the tracee is sent to
+/// address 0, where its first fetch faults before any instruction runs,
+/// and the fault's signal is replaced with SIGKILL, which the tracer may
+/// do at a signal-delivery stop. Either way its death reaches the
+/// tracer's wait loop as usual (or `deaths`).
 pub fn kill(pid: Pid) {
     use nix::sys::ptrace;
     use nix::sys::signal::{self, Signal};
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     if signal::kill(pid, Signal::SIGKILL).is_ok() {
         let _ = ptrace::cont(pid, None);
         return;
     }
-    let Ok(r) = regs(pid) else {
+    let Ok(mut r) = regs(pid) else {
         return;
     };
-    if end(pid, r, Some(Signal::SIGKILL), 137).is_err() {
-        let _ = ptrace::cont(pid, None);
+    r.rip = 0;
+    r.orig_rax = u64::MAX;
+    if ptrace::setregs(pid, r).is_err() || ptrace::cont(pid, None).is_err() {
+        return;
     }
-}
-
-/// Make a stopped tracee end, from where it stands (`r`): it sends
-/// itself `sig`, if one is given, and then exits with `code`. It is
-/// resumed to do so, and its end is reported as any other.
-pub(super) fn end(
-    pid: Pid,
-    r: libc::user_regs_struct,
-    sig: Option<nix::sys::signal::Signal>,
-    code: i32,
-) -> Result<(), String> {
-    use nix::sys::ptrace;
-    let mut k = r;
-    let mut text = Vec::with_capacity(24);
-    if let Some(sig) = sig {
-        let (own, _) = inject_syscall(pid, r, libc::SYS_getpid as u32, [0; 5])?;
-        if own <= 0 {
-            return Err(format!("getpid in {pid}: {own}"));
+    for _ in 0..64 {
+        match waitpid(pid, Some(WaitPidFlag::__WALL)) {
+            // A signal-delivery stop: the fault's, or one that came first.
+            Ok(WaitStatus::Stopped(_, _)) => {
+                let _ = ptrace::cont(pid, Some(Signal::SIGKILL));
+                return;
+            }
+            Ok(other) if ended(&other) => return,
+            Ok(_) => {
+                let _ = ptrace::cont(pid, None);
+            }
+            Err(nix::Error::EINTR) => {}
+            Err(_) => return,
         }
-        k.rdi = own as u64;
-        k.rsi = sig as u64;
-        // mov eax, SYS_kill; syscall
-        text.push(0xb8);
-        text.extend_from_slice(&(libc::SYS_kill as u32).to_le_bytes());
-        text.extend_from_slice(&[0x0f, 0x05]);
     }
-    // mov edi, CODE; mov eax, SYS_exit_group; syscall
-    text.push(0xbf);
-    text.extend_from_slice(&code.to_le_bytes());
-    text.push(0xb8);
-    text.extend_from_slice(&(libc::SYS_exit_group as u32).to_le_bytes());
-    text.extend_from_slice(&[0x0f, 0x05]);
-    poke_code(pid, r.rip, &text)?;
-    k.orig_rax = u64::MAX;
-    ptrace::setregs(pid, k).map_err(|e| format!("setregs {pid}: {e}"))?;
-    ptrace::cont(pid, None).map_err(|e| format!("cont {pid}: {e}"))
 }
 
-/// Write machine code over a stopped tracee's text at `at`, padded with
-/// `nop`s to whole words (ptrace writes words; a text page is written
-/// through its copy-on-write).
-pub(super) fn poke_code(pid: Pid, at: u64, code: &[u8]) -> Result<(), String> {
-    let mut code = code.to_vec();
-    code.resize(code.len().div_ceil(8) * 8, 0x90);
-    for (i, chunk) in code.chunks(8).enumerate() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let addr = (at + 8 * i as u64) as nix::sys::ptrace::AddressType;
-        nix::sys::ptrace::write(pid, addr, i64::from_ne_bytes(w))
-            .map_err(|e| format!("poke {pid}: {e}"))?;
-    }
-    Ok(())
-}
-
-/// Run one system call in a stopped tracee: `mov eax, NR; syscall`
-/// written over the text at its instruction pointer, stepped until the
-/// call is done, and both the text and the registers put back. The
-/// number goes in by instruction, not register: at an exec event the
-/// tracee is still inside `execve`, whose return value would overwrite
-/// `rax` on the way out.
+/// Run one system call in a stopped tracee: one `syscall` instruction
+/// written over the text at `saved.rip`, the number and arguments in
+/// registers, and exactly that one instruction stepped; then the text
+/// and the registers put back. One instruction, because another process
+/// of the agent may be rewriting this memory as it runs: whatever it
+/// puts there runs for one instruction at most, and anything but the
+/// call ending where it should is an error. Not at an exec event, where
+/// `execve`'s return would overwrite the number (`leave_exec` first).
 pub(super) fn inject_syscall(
     pid: Pid,
     saved: libc::user_regs_struct,
@@ -712,16 +708,10 @@ pub(super) fn inject_syscall_seeing(
     use nix::sys::ptrace;
     use nix::sys::signal::Signal;
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-    const LEN: u64 = 7;
-    let at = saved.rip as ptrace::AddressType;
-    let word = ptrace::read(pid, at).map_err(|e| format!("peek {pid}: {e}"))?;
-    let mut code = word.to_ne_bytes();
-    code[0] = 0xb8;
-    code[1..5].copy_from_slice(&nr.to_le_bytes());
-    code[5] = 0x0f;
-    code[6] = 0x05;
-    ptrace::write(pid, at, i64::from_ne_bytes(code)).map_err(|e| format!("poke {pid}: {e}"))?;
+    let at = saved.rip;
+    let word = place_syscall(pid, at)?;
     let mut r = saved;
+    r.rax = u64::from(nr);
     r.rdi = args[0];
     r.rsi = args[1];
     r.rdx = args[2];
@@ -735,18 +725,8 @@ pub(super) fn inject_syscall_seeing(
         ptrace::setregs(pid, r).map_err(|e| format!("setregs {pid}: {e}"))?;
         for _ in 0..16 {
             ptrace::step(pid, None).map_err(|e| format!("step {pid}: {e}"))?;
-            match waitpid(pid, Some(WaitPidFlag::__WALL)) {
-                Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => {
-                    let now = regs(pid)?;
-                    if now.rip == saved.rip + LEN {
-                        return Ok(now.rax as i64);
-                    }
-                    if now.rip < saved.rip || now.rip > saved.rip + LEN {
-                        return Err(format!("{pid} left the injected code"));
-                    }
-                }
-                // A signal arrived before the step: hold it back.
-                Ok(WaitStatus::Stopped(_, sig)) => pending = Some(sig),
+            let status = waitpid(pid, Some(WaitPidFlag::__WALL));
+            match status {
                 Ok(WaitStatus::PtraceEvent(_, _, ev)) if ev == libc::PTRACE_EVENT_FORK => {
                     *forked = ptrace::getevent(pid)
                         .ok()
@@ -754,18 +734,79 @@ pub(super) fn inject_syscall_seeing(
                         .map(Pid::from_raw);
                 }
                 Ok(WaitStatus::PtraceEvent(..)) | Ok(WaitStatus::PtraceSyscall(_)) => {}
-                Ok(other) => return Err(format!("{pid} ended while sealed: {other:?}")),
+                Ok(WaitStatus::Stopped(_, sig)) => {
+                    let now = regs(pid)?;
+                    if now.rip == at + 2 {
+                        if sig != Signal::SIGTRAP {
+                            pending = Some(sig);
+                        }
+                        return Ok(now.rax as i64);
+                    }
+                    if now.rip != at {
+                        return Err(format!("{pid} left the injected call"));
+                    }
+                    // A signal before the instruction: hold it back.
+                    if sig != Signal::SIGTRAP {
+                        pending = Some(sig);
+                    }
+                }
+                Ok(other) => {
+                    ended(&other);
+                    return Err(format!("{pid} ended during an injected call: {other:?}"));
+                }
                 Err(e) => return Err(format!("wait {pid}: {e}")),
             }
         }
         Err(format!("{pid} did not make the call"))
     })();
-    let restored = ptrace::write(pid, at, word)
+    let restored = ptrace::write(pid, at as ptrace::AddressType, word)
         .and_then(|()| ptrace::setregs(pid, saved))
         .map_err(|e| format!("restore {pid}: {e}"));
     let ret = outcome?;
     restored?;
     Ok((ret, pending))
+}
+
+/// Put a `syscall` instruction at `at` in a stopped tracee; returns the
+/// word that was there.
+pub(super) fn place_syscall(pid: Pid, at: u64) -> Result<i64, String> {
+    use nix::sys::ptrace;
+    let addr = at as ptrace::AddressType;
+    let word = ptrace::read(pid, addr).map_err(|e| format!("peek {pid}: {e}"))?;
+    let mut code = word.to_ne_bytes();
+    code[0] = 0x0f;
+    code[1] = 0x05;
+    ptrace::write(pid, addr, i64::from_ne_bytes(code)).map_err(|e| format!("poke {pid}: {e}"))?;
+    Ok(word)
+}
+
+/// Take a tracee stopped at its exec event on to the end of `execve`
+/// (its syscall-exit stop), running nothing of the new program, so that
+/// calls can be injected: at the event, `execve`'s return value is still
+/// to be written over the number register. Returns its registers there.
+pub fn leave_exec(pid: Pid) -> Result<libc::user_regs_struct, String> {
+    use nix::sys::ptrace;
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    ptrace::syscall(pid, None).map_err(|e| format!("syscall {pid}: {e}"))?;
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::PtraceSyscall(_)) => return regs(pid),
+            Err(nix::Error::EINTR) => {}
+            Ok(other) => {
+                ended(&other);
+                return Err(format!("{pid} did not finish its exec: {other:?}"));
+            }
+            Err(e) => return Err(format!("wait {pid}: {e}")),
+        }
+    }
+}
+
+/// Is `pid` undumpable, as the kernel sees it? Its `/proc/PID/mem`
+/// belongs to root then, whoever the process runs as (the directory
+/// itself keeps the process's owner).
+pub fn is_undumpable(pid: Pid) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/mem")).is_ok_and(|m| m.uid() == 0)
 }
 
 /// Give a program about to start a new initial stack, built below the
