@@ -94,6 +94,7 @@ in_both_modes! {
     without_ptrace_the_line_is_refused,
     inside_the_tree_steering_calls_fail_with_eperm,
     exec_tree_off_in_an_admin_config_turns_tracing_off,
+    signals_in_the_tree_are_the_programs_own,
 }
 
 // ---------------------------------------------------------------- sandbox
@@ -1720,4 +1721,41 @@ fn exec_tree_off_in_an_agent_owned_config_is_ignored() {
         ran.show(),
         brief(&records)
     );
+}
+
+/// A signal a program in the tree gets, or dies of, is the same under
+/// the tracer as without it, real-time signals (which glibc's own
+/// threads, POSIX timers and `pthread_cancel` use) included: each row's
+/// output is bash's own for the same line, run untraced.
+fn signals_in_the_tree_are_the_programs_own(mode: Mode) {
+    if let Some(why) = missing(&["sleep"]) {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let sb = Sandbox::new(mode);
+    let dir = sb.row_dir("signals");
+    sb.hand_over();
+    let rows = [
+        "sleep 5 & p=$!; sleep 0.2; kill -s RTMIN $p; wait $p; echo \"st=$?\"",
+        "sleep 5 & p=$!; sleep 0.2; kill -s RTMIN+3 $p; wait $p; echo \"st=$?\"",
+        "sleep 5 & p=$!; sleep 0.2; kill -s USR1 $p; wait $p; echo \"st=$?\"",
+        "trap 'echo caught' RTMIN; kill -s RTMIN $$; echo \"after=$?\"",
+        "bash -c 'kill -s RTMAX $$'; echo \"st=$?\"",
+    ];
+    for line in rows {
+        let want = Command::new("bash")
+            .args(["-c", line])
+            .current_dir(&dir)
+            .stderr(Stdio::null())
+            .output()
+            .expect("bash");
+        let ran = run_line(&sb, &dir, line, &[]);
+        assert_eq!(ran.code, Some(0), "{mode:?}: {line}: {}", ran.show());
+        assert_eq!(
+            ran.stdout,
+            broker::text(&want.stdout),
+            "{mode:?}: {line}: {}",
+            ran.show()
+        );
+    }
 }

@@ -35,7 +35,7 @@ use std::os::unix::fs::MetadataExt;
 
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
 use crate::supervise::Ended;
@@ -357,7 +357,7 @@ impl Tree {
             for (pid, ended) in tracee::deaths() {
                 self.gone(pid, ended, judge, root_done);
             }
-            let status = waitpid(None, Some(WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD));
+            let status = self.wait_any();
             if let Ok(st) = status {
                 if self.relay_stop(st) {
                     continue;
@@ -450,6 +450,46 @@ impl Tree {
             self.root_ended = Some(ended);
             root_done(ended);
             judge.root_ended(ended);
+        }
+    }
+
+    /// The next stop or end of this thread's tracees. One by a real-time
+    /// signal, which nix's `Signal` cannot name, is dealt with here: a
+    /// stop for one is delivered as it came (a relay passes it on), and
+    /// an end by one is reported as a shell would, `128 + N`.
+    fn wait_any(&mut self) -> nix::Result<WaitStatus> {
+        use nix::libc;
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes the status it reports into `status`.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
+            if pid < 0 {
+                return Err(nix::Error::last());
+            }
+            let pid = Pid::from_raw(pid);
+            match WaitStatus::from_raw(pid, status) {
+                Ok(st) => return Ok(st),
+                Err(_) if libc::WIFSTOPPED(status) => {
+                    let sig = libc::WSTOPSIG(status);
+                    if self.doomed.contains(&pid.as_raw()) {
+                        tracee::kill(pid);
+                    } else if let Some(relay) = self.relays.get(&pid.as_raw()) {
+                        if relay.raw_signal(pid, sig).is_err() {
+                            tracee::kill(pid);
+                        }
+                    } else {
+                        // SAFETY: PTRACE_CONT of a stopped tracee, with the
+                        // signal it stopped for as data.
+                        unsafe {
+                            libc::ptrace(libc::PTRACE_CONT, pid.as_raw(), 0, sig);
+                        }
+                    }
+                }
+                Err(_) if libc::WIFSIGNALED(status) => {
+                    return Ok(WaitStatus::Exited(pid, 128 + libc::WTERMSIG(status)))
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 

@@ -301,8 +301,24 @@ impl Relay {
         ptrace::cont(pid, Some(sig)).map_err(|e| format!("cont {pid}: {e}"))
     }
 
+    /// A signal-delivery stop of the relay for a real-time signal, which
+    /// `Signal` cannot name: passed on as any other a process sent.
+    pub fn raw_signal(&self, pid: Pid, signo: i32) -> Result<(), String> {
+        let info = ptrace::getsiginfo(pid).map_err(|e| format!("siginfo {pid}: {e}"))?;
+        // SAFETY: for a signal a process sent, the kernel filled in the
+        // sender's pid.
+        if info.si_code <= 0 && unsafe { info.si_pid() } != self.child_here {
+            self.forward_number(pid, signo)?;
+        }
+        self.sleep(pid)
+    }
+
     /// `kill(child, sig)`, made by the relay.
     fn forward(&self, pid: Pid, sig: Signal) -> Result<(), String> {
+        self.forward_number(pid, sig as i32)
+    }
+
+    fn forward_number(&self, pid: Pid, sig: i32) -> Result<(), String> {
         if self.child_here <= 0 {
             return Err("no child to pass a signal to".to_string());
         }
@@ -311,7 +327,13 @@ impl Relay {
             pid,
             r,
             libc::SYS_kill as u32,
-            [self.child_here as u64, sig as u64, 0, 0, 0],
+            [
+                self.child_here as u64,
+                u64::from(sig.unsigned_abs()),
+                0,
+                0,
+                0,
+            ],
         )
         .map(|_| ())
     }

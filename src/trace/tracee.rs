@@ -674,6 +674,12 @@ pub fn kill(pid: Pid) {
                 let _ = ptrace::cont(pid, None);
             }
             Err(nix::Error::EINTR) => {}
+            // A stop for a real-time signal, which nix cannot name: a
+            // signal-delivery stop all the same.
+            Err(nix::Error::EINVAL) => {
+                let _ = ptrace::cont(pid, Some(Signal::SIGKILL));
+                return;
+            }
             Err(_) => return,
         }
     }
@@ -753,6 +759,18 @@ pub(super) fn inject_syscall_seeing(
                 Ok(other) => {
                     ended(&other);
                     return Err(format!("{pid} ended during an injected call: {other:?}"));
+                }
+                // A real-time signal's stop (nix cannot name it): as for
+                // any signal, the call is done or not yet made; the
+                // signal is dropped.
+                Err(nix::Error::EINVAL) => {
+                    let now = regs(pid)?;
+                    if now.rip == at + 2 {
+                        return Ok(now.rax as i64);
+                    }
+                    if now.rip != at {
+                        return Err(format!("{pid} left the injected call"));
+                    }
                 }
                 Err(e) => return Err(format!("wait {pid}: {e}")),
             }
