@@ -1295,3 +1295,90 @@ fn a_sealed_program_keeps_its_status_signals_and_input() {
         );
     }
 }
+
+/// A seccomp filter of the agent's, installed in the line before the
+/// holder's exec, would be the holder's too: one that answers for the
+/// kernel (`SECCOMP_RET_USER_NOTIF`) could hand it files of the agent's
+/// choosing, or fake the calls that make its credential files. So a
+/// holder under any filter but guard's own is refused its credentials;
+/// without the filter the same line gets them.
+#[test]
+fn a_holder_under_a_filter_of_the_agents_is_refused() {
+    let users = require_users!();
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let mut b = Broker::new(users, "# placeholder\n");
+    let yaml = config(&b, approver());
+    b.write_config(&yaml);
+    b.start();
+    std::fs::create_dir_all(b.bin_dir()).unwrap();
+    chmod(&b.bin_dir(), 0o755);
+    let aws = b.bin_dir().join("aws");
+    std::fs::write(
+        &aws,
+        "#!/bin/sh\necho \"aws-got:${AWS_SECRET_ACCESS_KEY:-none}\"\n",
+    )
+    .unwrap();
+    chmod(&aws, 0o755);
+    let script = b.work().join("filtered.py");
+    std::fs::write(
+        &script,
+        r#"import ctypes, os, struct, sys
+if sys.argv[1] == "filter":
+    libc = ctypes.CDLL(None, use_errno=True)
+    # One instruction: return SECCOMP_RET_ALLOW.
+    prog = ctypes.create_string_buffer(struct.pack("HBBI", 0x06, 0, 0, 0x7FFF0000))
+    class Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    fp = Fprog(1, ctypes.cast(prog, ctypes.c_void_p))
+    libc.prctl(38, 1, 0, 0, 0)
+    if libc.prctl(22, 2, ctypes.byref(fp), 0, 0) != 0:
+        print("no filter", ctypes.get_errno(), flush=True)
+        sys.exit(3)
+os.execvp("aws", ["aws", "s3", "ls"])
+"#,
+    )
+    .unwrap();
+    chmod(&script, 0o644);
+    let started = run(&mut b.agent(&[
+        "session",
+        "start",
+        "--purpose",
+        "filters",
+        "--grant",
+        "aws-sealed",
+    ]));
+    let out = text(&started.stdout);
+    let session = out
+        .split("GUARD_SESSION=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .unwrap_or_else(|| panic!("session start: {out} {}", text(&started.stderr)))
+        .to_string();
+    let line = |arg: &str| {
+        run(b
+            .agent(&["-c", &format!("python3 {} {arg}", script.display())])
+            .env("GUARD_SESSION", &session)
+            .stdin(Stdio::null()))
+    };
+    let plain = line("plain");
+    assert_eq!(
+        text(&plain.stdout),
+        format!("aws-got:{SECRET}\n"),
+        "control: {}",
+        text(&plain.stderr)
+    );
+    let filtered = line("filter");
+    assert!(
+        !text(&filtered.stdout).contains(SECRET),
+        "a holder under the agent's filter got the credential"
+    );
+    assert!(!filtered.status.success(), "{:?}", filtered.status);
+    assert!(
+        text(&filtered.stderr).contains("seccomp filter guard did not install"),
+        "{}",
+        text(&filtered.stderr)
+    );
+}

@@ -674,9 +674,14 @@ fn attach(
     // The filter goes in by the broker's hand: the client is the agent's
     // process, and may have been made to skip it.
     crate::trace::seize(pid)?;
-    crate::trace::filter::shared()
+    let (before, after) = crate::trace::filter::shared()
         .and_then(|p| crate::trace::tracee::install_filters(pid, std::slice::from_ref(p)))
         .map_err(|e| format!("cannot install the exec filter in the client: {e}"))?;
+    // A filter the client already ran under was put there by someone
+    // guard cannot vouch for; one that can answer for the kernel
+    // (SECCOMP_RET_USER_NOTIF) could hand a credential holder files of
+    // its choosing. So credentials are sealed only under guard's own.
+    let own_filters = (before == 0).then_some(after);
     let who = crate::actor::current();
     let cfg = Arc::clone(shared);
     let home = env.home.clone();
@@ -702,7 +707,9 @@ fn attach(
             if let Some(l) = launches {
                 judge = judge.with_launches(l);
             }
-            let mut tree = crate::trace::Tree::new(pid).sealing(broker.seal);
+            let mut tree = crate::trace::Tree::new(pid)
+                .sealing(broker.seal)
+                .filters(own_filters);
             tree.run(&mut judge);
             judge.finish();
             if let Ok(mut all) = broker.launches.lock() {

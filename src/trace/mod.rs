@@ -308,6 +308,9 @@ pub struct Tree {
     relayed: HashMap<i32, i32>,
     /// Children whose relay died before them: killed at their next stop.
     doomed: std::collections::HashSet<i32>,
+    /// How many seccomp filters a credential holder may run under: guard's
+    /// own (none if the line started under others').
+    filters: Option<u32>,
 }
 
 impl Tree {
@@ -324,6 +327,7 @@ impl Tree {
             relays: HashMap::new(),
             relayed: HashMap::new(),
             doomed: std::collections::HashSet::new(),
+            filters: None,
         }
     }
 
@@ -333,6 +337,13 @@ impl Tree {
     /// (the broker) can still read an undumpable tracee, so only it seals.
     pub fn sealing(mut self, on: bool) -> Tree {
         self.seal = on;
+        self
+    }
+
+    /// The seccomp filters a credential holder may run under (see
+    /// `filters`); `None`: a holder is refused.
+    pub fn filters(mut self, count: Option<u32>) -> Tree {
+        self.filters = count;
         self
     }
 
@@ -442,8 +453,18 @@ impl Tree {
         if let Some(r) = self.relays.remove(&pid.as_raw()) {
             // Killed outright (SIGKILL): its program must not run on.
             if r.ended.is_none() && self.relayed.remove(&r.child.as_raw()).is_some() {
-                self.doomed.insert(r.child.as_raw());
-                let _ = ptrace::interrupt(r.child);
+                let mut threads: Vec<i32> = std::fs::read_dir(format!("/proc/{}/task", r.child))
+                    .map(|d| {
+                        d.flatten()
+                            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                threads.push(r.child.as_raw());
+                for t in threads {
+                    self.doomed.insert(t);
+                    let _ = ptrace::interrupt(Pid::from_raw(t));
+                }
             }
         }
         if pid == self.root {
@@ -473,8 +494,18 @@ impl Tree {
                     let sig = libc::WSTOPSIG(status);
                     if self.doomed.contains(&pid.as_raw()) {
                         tracee::kill(pid);
-                    } else if let Some(relay) = self.relays.get(&pid.as_raw()) {
-                        if relay.raw_signal(pid, sig).is_err() {
+                    } else if let Some(relay) = self.relays.get_mut(&pid.as_raw()) {
+                        if relay.ended.is_some() {
+                            // Ending: the signal is dropped, as the stop goes on.
+                            let _ = relay.stopped(
+                                pid,
+                                WaitStatus::PtraceEvent(
+                                    pid,
+                                    Signal::SIGTRAP,
+                                    libc::PTRACE_EVENT_STOP,
+                                ),
+                            );
+                        } else if relay.raw_signal(pid, sig).is_err() {
                             tracee::kill(pid);
                         }
                     } else {
@@ -734,7 +765,12 @@ impl Tree {
                 let (relay, pending) = relay::split(pid, r)?;
                 let child = relay.child;
                 let argv = tracee::cmdline(child).unwrap_or_default();
-                let handed = if !expect.argv_ok(&argv) || !expect.env_ok(child) {
+                let filters = tracee::filter_count(child).ok();
+                let handed = if filters.is_none() || filters != self.filters {
+                    // In the tree, or before guard's own: another's filter
+                    // could answer the holder's calls for the kernel.
+                    Err("it runs under a seccomp filter guard did not install".to_string())
+                } else if !expect.argv_ok(&argv) || !expect.env_ok(child) {
                     Err(
                         "its arguments or environment were written before it was sealed"
                             .to_string(),

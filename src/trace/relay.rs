@@ -189,6 +189,10 @@ impl Relay {
         if ret != 0 && ret != -(libc::ENOSYS as i64) {
             return Err(format!("close_range in {pid}: {ret}"));
         }
+        let open = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(1, |d| d.count());
+        if ret == 0 && open != 0 {
+            return Err(format!("{pid} kept {open} descriptors"));
+        }
         self.sleep(pid)
     }
 
@@ -289,7 +293,8 @@ impl Relay {
         // child too, through the process group; one a process other than
         // the child sent is passed on. An alarm set before the exec is
         // the program's.
-        if (from_process && sender != self.child_here) || sig == Signal::SIGALRM {
+        if (from_process && sender != self.child_here) || (!from_process && sig == Signal::SIGALRM)
+        {
             self.forward(pid, sig)?;
         }
         if sig == Signal::SIGCHLD || !is_stop(sig) {
@@ -322,7 +327,10 @@ impl Relay {
         if self.child_here <= 0 {
             return Err("no child to pass a signal to".to_string());
         }
-        let r = tracee::regs(pid)?;
+        // At its own place: after a stop it does not sleep through, it
+        // may be at address 0.
+        let mut r = tracee::regs(pid)?;
+        r.rip = self.at;
         tracee::inject_syscall(
             pid,
             r,
@@ -342,7 +350,8 @@ impl Relay {
     /// for whoever waits; then the same exit status, made by one
     /// instruction, or the same signal, delivered by the tracer.
     fn finish(&mut self, pid: Pid, status: WaitStatus, ended: Ended) {
-        if let Ok(r) = tracee::regs(pid) {
+        if let Ok(mut r) = tracee::regs(pid) {
+            r.rip = self.at;
             let _ = tracee::inject_syscall(
                 pid,
                 r,

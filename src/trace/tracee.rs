@@ -458,7 +458,10 @@ fn memfd(
 /// Filters only add up, so one the tracee installed itself can only make
 /// it stricter; and an exec the tracer did not decide is killed at its
 /// exec event whatever any filter said.
-pub fn install_filters(pid: Pid, programs: &[seccompiler::BpfProgram]) -> Result<(), String> {
+pub fn install_filters(
+    pid: Pid,
+    programs: &[seccompiler::BpfProgram],
+) -> Result<(u32, u32), String> {
     use nix::sys::ptrace;
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     ptrace::interrupt(pid).map_err(|e| format!("interrupt {pid}: {e}"))?;
@@ -590,7 +593,13 @@ pub fn install_filters(pid: Pid, programs: &[seccompiler::BpfProgram]) -> Result
             after.0, after.1, before.2, after.2
         ));
     }
-    ptrace::cont(pid, pending).map_err(|e| format!("cont {pid}: {e}"))
+    ptrace::cont(pid, pending).map_err(|e| format!("cont {pid}: {e}"))?;
+    Ok((before.2, after.2))
+}
+
+/// How many seccomp filters `pid` runs under.
+pub fn filter_count(pid: Pid) -> Result<u32, String> {
+    seccomp_state(pid).map(|s| s.2)
 }
 
 /// `NoNewPrivs`, `Seccomp` (the mode) and `Seccomp_filters` of a process.
@@ -654,8 +663,27 @@ pub fn kill(pid: Pid) {
         let _ = ptrace::cont(pid, None);
         return;
     }
-    let Ok(mut r) = regs(pid) else {
-        return;
+    let mut r = match regs(pid) {
+        Ok(r) => r,
+        // Not stopped (yet): stop it first.
+        Err(_) => {
+            if ptrace::interrupt(pid).is_err() {
+                return;
+            }
+            loop {
+                match waitpid(pid, Some(WaitPidFlag::__WALL)) {
+                    Ok(WaitStatus::Stopped(..)) | Ok(WaitStatus::PtraceEvent(..)) => break,
+                    Ok(other) if ended(&other) => return,
+                    Err(nix::Error::EINTR) | Ok(_) => {}
+                    Err(nix::Error::EINVAL) => break,
+                    Err(_) => return,
+                }
+            }
+            match regs(pid) {
+                Ok(r) => r,
+                Err(_) => return,
+            }
+        }
     };
     r.rip = 0;
     r.orig_rax = u64::MAX;
