@@ -1138,6 +1138,55 @@ fn memory_opened_before_the_seal_never_holds_the_credential() {
         wrote > 0,
         "the racer never wrote in the window ({lost} tries)"
     );
+
+    // Rewritten as the broker works: int3 kept over the loader's entry,
+    // where the program starts and the broker injects its calls. A
+    // program that ran any of it would die of SIGTRAP before it said a
+    // thing, so a holder that says it has its credential ran clean; and
+    // whatever happens, the line ends and the broker goes on.
+    let (mut coded, mut clean) = (0, 0);
+    for attempt in 0..10 {
+        let _ = std::fs::remove_file(&ready);
+        let out = run(b
+            .as_user(
+                &users.agent,
+                &racer,
+                &[
+                    users.bin.to_str().unwrap(),
+                    "aws s3 ls",
+                    SECRET,
+                    ready.to_str().unwrap(),
+                    "code",
+                ],
+            )
+            .env("GUARD_SESSION", &session));
+        let said = text(&out.stdout);
+        let held = std::fs::read_to_string(&ready).unwrap_or_default();
+        match said.trim().split_once(' ') {
+            Some(("wrote", _)) => {
+                coded += 1;
+                if held.contains(SECRET) {
+                    clean += 1;
+                }
+            }
+            _ if said.trim() == "lost" => {}
+            _ => panic!("attempt {attempt}: {said} {}", text(&out.stderr)),
+        }
+    }
+    eprintln!("seal race (code): {coded} rewritten in the window, {clean} of them ran clean");
+    assert!(coded > 0, "the racer never rewrote the entry in the window");
+    let _ = std::fs::remove_file(&ready);
+    let after = run(b
+        .agent(&["-c", "aws s3 ls"])
+        .env("GUARD_SESSION", &session)
+        .stdin(Stdio::null()));
+    assert!(
+        after.status.success(),
+        "the broker after the races: {}",
+        text(&after.stderr)
+    );
+    let held = std::fs::read_to_string(&ready).unwrap_or_default();
+    assert!(held.ends_with(&format!(" {SECRET}\n")), "{held:?}");
     // Each refusal is on the record.
     let log = std::fs::read_to_string(b.audit_log()).unwrap_or_default();
     assert!(

@@ -6,7 +6,11 @@
  *   "won clean" or "lost".
  * - MODE write: write one byte into the dynamic loader's ELF header
  *   padding (harmless to run, but not what the exec made) through what
- *   was opened, then wait for guard. Prints "wrote STATUS" or "lost". */
+ *   was opened, then wait for guard. Prints "wrote STATUS" or "lost".
+ * - MODE code: keep writing int3 over the loader's entry point, where
+ *   the program starts and where the tracer puts what it injects, for
+ *   the next 200 ms, then wait for guard. Prints "wrote STATUS" or
+ *   "lost". */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -14,12 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int main(int argc, char **argv) {
     if (argc < 6) { fprintf(stderr, "usage: racer GUARD LINE SECRET READY MODE\n"); return 2; }
     const char *guard = argv[1], *line = argv[2], *secret = argv[3], *ready = argv[4];
-    int writing = strcmp(argv[5], "write") == 0;
+    int coding = strcmp(argv[5], "code") == 0;
+    int writing = coding || strcmp(argv[5], "write") == 0;
     char self[4096];
     ssize_t n = readlink(guard, self, sizeof self - 1);
     if (n < 0) { strncpy(self, guard, sizeof self - 1); n = strlen(self); }
@@ -33,7 +39,7 @@ int main(int argc, char **argv) {
     snprintf(exe, sizeof exe, "/proc/%d/exe", pid);
     snprintf(memp, sizeof memp, "/proc/%d/mem", pid);
     snprintf(mapsp, sizeof mapsp, "/proc/%d/maps", pid);
-    int mem = -1, maps = -1;
+    int mem = -1, maps = -1, aux = -1;
     char first[4096] = "";
     for (long i = 0; i < 200000000L; i++) {
         n = readlink(exe, buf, sizeof buf - 1);
@@ -47,12 +53,46 @@ int main(int argc, char **argv) {
         /* A new program in that pid: its memory, if it is still open. */
         mem = open(memp, writing ? O_RDWR : O_RDONLY);
         maps = open(mapsp, O_RDONLY);
+        if (coding) {
+            char auxp[64];
+            snprintf(auxp, sizeof auxp, "/proc/%d/auxv", pid);
+            aux = open(auxp, O_RDONLY);
+        }
         break;
     }
     if (mem < 0 || maps < 0) {
         printf("lost\n");
         if (!writing) kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);
+        return 0;
+    }
+    if (coding) {
+        /* The loader's base, from the auxiliary vector, and its entry. */
+        unsigned long av[128] = {0}, base = 0, entry = 0;
+        /* The kernel fills it in a moment after the exec begins. */
+        for (int tries = 0; tries < 100000 && !base && aux >= 0; tries++) {
+            ssize_t an = pread(aux, av, sizeof av, 0);
+            for (ssize_t i = 0; i + 1 < an / 8; i += 2)
+                if (av[i] == 7) base = av[i + 1];
+        }
+        if (base && pread(mem, &entry, 8, base + 0x18) == 8 && entry) {
+            unsigned char traps[16];
+            memset(traps, 0xcc, sizeof traps);
+            int hits = 0;
+            struct timespec t0, t;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            do {
+                if (pwrite(mem, traps, sizeof traps, base + entry) == (ssize_t)sizeof traps) hits++;
+                clock_gettime(CLOCK_MONOTONIC, &t);
+            } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 200000000L);
+            int st = 0;
+            waitpid(pid, &st, 0);
+            if (!hits) { printf("lost\n"); return 0; }
+            printf("wrote %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            return 0;
+        }
+        waitpid(pid, NULL, 0);
+        printf("lost\n");
         return 0;
     }
     if (writing) {
