@@ -86,6 +86,44 @@ rules:
     )
 }
 
+/// A broker whose rules grant `aws` the sealed credential, approved by
+/// the real webhook `approver`, started.
+fn aws_broker(users: &'static common::broker::Users) -> Broker {
+    let mut b = Broker::new(users, "# placeholder\n");
+    let yaml = config(&b, approver());
+    b.write_config(&yaml);
+    b.start();
+    b
+}
+
+/// `script` as the root-owned `aws` first on the agent's PATH.
+fn fake_aws(b: &Broker, script: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(b.bin_dir()).unwrap();
+    chmod(&b.bin_dir(), 0o755);
+    let aws = b.bin_dir().join("aws");
+    std::fs::write(&aws, script).unwrap();
+    chmod(&aws, 0o755);
+    aws
+}
+
+/// A session of the agent's granted `aws-sealed`: its id.
+fn granted_session(b: &Broker, purpose: &str) -> String {
+    let started = run(&mut b.agent(&[
+        "session",
+        "start",
+        "--purpose",
+        purpose,
+        "--grant",
+        "aws-sealed",
+    ]));
+    let out = text(&started.stdout);
+    out.split("GUARD_SESSION=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .unwrap_or_else(|| panic!("session start: {out} {}", text(&started.stderr)))
+        .to_string()
+}
+
 /// A fake `aws` that says which pid holds what, then waits (with a child
 /// of its own, which holds the credential too) until `go` appears.
 fn holder(b: &Broker) {
@@ -134,21 +172,7 @@ fn a_granted_credential_is_sealed_from_the_agents_other_processes() {
     let probe = b.work().join("probe.py");
     std::fs::write(&probe, PROBE).unwrap();
     chmod(&probe, 0o644);
-    let started = run(&mut b.agent(&[
-        "session",
-        "start",
-        "--purpose",
-        "sealed credentials",
-        "--grant",
-        "aws-sealed",
-    ]));
-    let out = text(&started.stdout);
-    let session = out
-        .split("GUARD_SESSION=")
-        .nth(1)
-        .and_then(|s| s.split(';').next())
-        .unwrap_or_else(|| panic!("session start: {out} {}", text(&started.stderr)))
-        .to_string();
+    let session = granted_session(&b, "sealed credentials");
 
     // A control the probe can open: an agent process holding nothing.
     let mut bystander = b
@@ -859,22 +883,14 @@ fn a_holder_loads_no_code_the_agent_placed() {
         eprintln!("skipped: python3 is not installed");
         return;
     }
-    let mut b = Broker::new(users, "# placeholder\n");
-    let yaml = config(&b, approver());
-    b.write_config(&yaml);
-    b.start();
-    std::fs::create_dir_all(b.bin_dir()).unwrap();
-    chmod(&b.bin_dir(), 0o755);
-    let aws = b.bin_dir().join("aws");
-    std::fs::write(
-        &aws,
+    let b = aws_broker(users);
+    fake_aws(
+        &b,
         "#!/usr/bin/python3\nimport os\n\
          print('got:' + os.environ.get('AWS_SECRET_ACCESS_KEY', 'none'))\n\
          names = ('PYTHONPATH', 'NODE_OPTIONS', 'PERL5OPT', 'BASH_FUNC_ls%%', 'PYTHONNOUSERSITE')\n\
          print('vars:' + ','.join(k for k in names if k in os.environ))\n",
-    )
-    .unwrap();
-    chmod(&aws, 0o755);
+    );
     // What the agent plants: a .pth in its user site, a sitecustomize on
     // a PYTHONPATH of its own. Each writes down what it found.
     let leak = |name: &str| b.work().join(name);
@@ -933,19 +949,11 @@ fn a_holder_loads_no_code_the_agent_placed() {
 #[test]
 fn a_lines_credential_goes_to_its_program_not_its_shell() {
     let users = require_users!();
-    let mut b = Broker::new(users, "# placeholder\n");
-    let yaml = config(&b, approver());
-    b.write_config(&yaml);
-    b.start();
-    std::fs::create_dir_all(b.bin_dir()).unwrap();
-    chmod(&b.bin_dir(), 0o755);
-    let aws = b.bin_dir().join("aws");
-    std::fs::write(
-        &aws,
+    let b = aws_broker(users);
+    fake_aws(
+        &b,
         "#!/bin/sh\necho \"aws-got:${AWS_SECRET_ACCESS_KEY:-none}\"\n",
-    )
-    .unwrap();
-    chmod(&aws, 0o755);
+    );
     let script = b.work().join("x.sh");
     std::fs::write(
         &script,
@@ -1005,21 +1013,13 @@ fn memory_opened_before_the_seal_never_holds_the_credential() {
         eprintln!("skipped: no C compiler");
         return;
     };
-    let mut b = Broker::new(users, "# placeholder\n");
-    let yaml = config(&b, approver());
-    b.write_config(&yaml);
-    b.start();
-    std::fs::create_dir_all(b.bin_dir()).unwrap();
-    chmod(&b.bin_dir(), 0o755);
-    let aws = b.bin_dir().join("aws");
-    std::fs::write(
-        &aws,
+    let b = aws_broker(users);
+    fake_aws(
+        &b,
         "#!/bin/sh\n\
          echo \"$$ ${AWS_SECRET_ACCESS_KEY:-none}\" > aws-ready.tmp && mv aws-ready.tmp aws-ready\n\
          sleep 1\n",
-    )
-    .unwrap();
-    chmod(&aws, 0o755);
+    );
     let racer = b.work().join("seal-racer");
     let built = std::process::Command::new(cc)
         .args(["-O2", "-o"])
@@ -1032,26 +1032,13 @@ fn memory_opened_before_the_seal_never_holds_the_credential() {
         .expect("cc");
     assert!(built.status.success(), "cc: {}", text(&built.stderr));
     chmod(&racer, 0o755);
-    let started = run(&mut b.agent(&[
-        "session",
-        "start",
-        "--purpose",
-        "seal race",
-        "--grant",
-        "aws-sealed",
-    ]));
-    let out = text(&started.stdout);
-    let session = out
-        .split("GUARD_SESSION=")
-        .nth(1)
-        .and_then(|s| s.split(';').next())
-        .unwrap_or_else(|| panic!("session start: {out} {}", text(&started.stderr)))
-        .to_string();
+    let session = granted_session(&b, "seal race");
     let ready = b.work().join("aws-ready");
-    let (mut won, mut lost) = (0, 0);
-    for attempt in 0..20 {
+    // One run of the racer in `mode`: what it said, its stderr (guard's
+    // too), and what the holder said it held.
+    let race = |mode: &str| {
         let _ = std::fs::remove_file(&ready);
-        let said = run(b
+        let out = run(b
             .as_user(
                 &users.agent,
                 &racer,
@@ -1060,12 +1047,16 @@ fn memory_opened_before_the_seal_never_holds_the_credential() {
                     "aws s3 ls",
                     SECRET,
                     ready.to_str().unwrap(),
-                    "read",
+                    mode,
                 ],
             )
             .env("GUARD_SESSION", &session));
-        let said = text(&said.stdout);
         let held = std::fs::read_to_string(&ready).unwrap_or_default();
+        (text(&out.stdout), text(&out.stderr), held)
+    };
+    let (mut won, mut lost) = (0, 0);
+    for attempt in 0..20 {
+        let (said, _, held) = race("read");
         assert!(
             held.ends_with(&format!(" {SECRET}\n")),
             "attempt {attempt}: aws did not get its credential: {held:?} {said}\n{}",
@@ -1093,22 +1084,7 @@ fn memory_opened_before_the_seal_never_holds_the_credential() {
     // harmless to run, but not what the exec made.
     let (mut wrote, mut lost) = (0, 0);
     for attempt in 0..20 {
-        let _ = std::fs::remove_file(&ready);
-        let out = run(b
-            .as_user(
-                &users.agent,
-                &racer,
-                &[
-                    users.bin.to_str().unwrap(),
-                    "aws s3 ls",
-                    SECRET,
-                    ready.to_str().unwrap(),
-                    "write",
-                ],
-            )
-            .env("GUARD_SESSION", &session));
-        let said = text(&out.stdout);
-        let held = std::fs::read_to_string(&ready).unwrap_or_default();
+        let (said, stderr, held) = race("write");
         match said.trim().split_once(' ') {
             Some(("wrote", status)) => {
                 wrote += 1;
@@ -1118,16 +1094,15 @@ fn memory_opened_before_the_seal_never_holds_the_credential() {
                 );
                 assert_ne!(status, "0", "attempt {attempt}: the line succeeded");
                 assert!(
-                    text(&out.stderr).contains("written before it was sealed"),
-                    "attempt {attempt}: {}",
-                    text(&out.stderr)
+                    stderr.contains("written before it was sealed"),
+                    "attempt {attempt}: {stderr}"
                 );
             }
             _ if said.trim() == "lost" => {
                 lost += 1;
                 assert!(held.contains(SECRET), "attempt {attempt}: {held:?}");
             }
-            _ => panic!("attempt {attempt}: {said} {}", text(&out.stderr)),
+            _ => panic!("attempt {attempt}: {said} {stderr}"),
         }
         if wrote >= 5 {
             break;
@@ -1146,22 +1121,7 @@ fn memory_opened_before_the_seal_never_holds_the_credential() {
     // whatever happens, the line ends and the broker goes on.
     let (mut coded, mut clean) = (0, 0);
     for attempt in 0..10 {
-        let _ = std::fs::remove_file(&ready);
-        let out = run(b
-            .as_user(
-                &users.agent,
-                &racer,
-                &[
-                    users.bin.to_str().unwrap(),
-                    "aws s3 ls",
-                    SECRET,
-                    ready.to_str().unwrap(),
-                    "code",
-                ],
-            )
-            .env("GUARD_SESSION", &session));
-        let said = text(&out.stdout);
-        let held = std::fs::read_to_string(&ready).unwrap_or_default();
+        let (said, stderr, held) = race("code");
         match said.trim().split_once(' ') {
             Some(("wrote", _)) => {
                 coded += 1;
@@ -1170,7 +1130,7 @@ fn memory_opened_before_the_seal_never_holds_the_credential() {
                 }
             }
             _ if said.trim() == "lost" => {}
-            _ => panic!("attempt {attempt}: {said} {}", text(&out.stderr)),
+            _ => panic!("attempt {attempt}: {said} {stderr}"),
         }
     }
     eprintln!("seal race (code): {coded} rewritten in the window, {clean} of them ran clean");
@@ -1225,21 +1185,7 @@ fn a_sealed_program_keeps_its_status_signals_and_input() {
     )
     .unwrap();
     chmod(&aws, 0o755);
-    let started = run(&mut b.agent(&[
-        "session",
-        "start",
-        "--purpose",
-        "relay",
-        "--grant",
-        "aws-sealed",
-    ]));
-    let out = text(&started.stdout);
-    let session = out
-        .split("GUARD_SESSION=")
-        .nth(1)
-        .and_then(|s| s.split(';').next())
-        .unwrap_or_else(|| panic!("session start: {out} {}", text(&started.stderr)))
-        .to_string();
+    let session = granted_session(&b, "relay");
     let guarded = |line: &str| {
         run(b
             .agent(&["-c", line])
@@ -1358,19 +1304,11 @@ fn a_holder_under_a_filter_of_the_agents_is_refused() {
         eprintln!("skipped: python3 is not installed");
         return;
     }
-    let mut b = Broker::new(users, "# placeholder\n");
-    let yaml = config(&b, approver());
-    b.write_config(&yaml);
-    b.start();
-    std::fs::create_dir_all(b.bin_dir()).unwrap();
-    chmod(&b.bin_dir(), 0o755);
-    let aws = b.bin_dir().join("aws");
-    std::fs::write(
-        &aws,
+    let b = aws_broker(users);
+    fake_aws(
+        &b,
         "#!/bin/sh\necho \"aws-got:${AWS_SECRET_ACCESS_KEY:-none}\"\n",
-    )
-    .unwrap();
-    chmod(&aws, 0o755);
+    );
     let script = b.work().join("filtered.py");
     std::fs::write(
         &script,
@@ -1391,21 +1329,7 @@ os.execvp("aws", ["aws", "s3", "ls"])
     )
     .unwrap();
     chmod(&script, 0o644);
-    let started = run(&mut b.agent(&[
-        "session",
-        "start",
-        "--purpose",
-        "filters",
-        "--grant",
-        "aws-sealed",
-    ]));
-    let out = text(&started.stdout);
-    let session = out
-        .split("GUARD_SESSION=")
-        .nth(1)
-        .and_then(|s| s.split(';').next())
-        .unwrap_or_else(|| panic!("session start: {out} {}", text(&started.stderr)))
-        .to_string();
+    let session = granted_session(&b, "filters");
     let line = |arg: &str| {
         run(b
             .agent(&["-c", &format!("python3 {} {arg}", script.display())])

@@ -23,6 +23,10 @@ pub struct Stat {
     pub start: u64,
     /// The controlling terminal's device number, 0 for none.
     pub tty_nr: u64,
+    /// Where the kernel put the process's arguments and environment at
+    /// its exec (`arg_start`, `arg_end`, `env_start`, `env_end`), when
+    /// the reader may see them (0s otherwise).
+    pub strings: [u64; 4],
 }
 
 pub fn stat(pid: i32) -> Option<Stat> {
@@ -46,6 +50,7 @@ pub fn stat(pid: i32) -> Option<Stat> {
         start: rest.get(19)?.parse().ok()?,
         // A signed int in the kernel; the device number's bits either way.
         tty_nr: rest.get(4)?.parse::<i64>().ok()? as u64,
+        strings: [45, 46, 47, 48].map(|i| rest.get(i).and_then(|v| v.parse().ok()).unwrap_or(0)),
     })
 }
 

@@ -394,10 +394,7 @@ impl Tree {
                     let _ = ptrace::cont(pid, None);
                 }
                 Ok(WaitStatus::PtraceEvent(pid, sig, ev)) if ev == nix::libc::PTRACE_EVENT_STOP => {
-                    if matches!(
-                        sig,
-                        Signal::SIGSTOP | Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU
-                    ) {
+                    if relay::is_stop(sig) {
                         if self.resume_stops {
                             let _ = nix::sys::signal::kill(pid, Signal::SIGCONT);
                             let _ = ptrace::cont(pid, None);

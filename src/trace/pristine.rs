@@ -164,16 +164,9 @@ pub fn clear_below(pid: Pid, rsp: u64) -> Result<(), String> {
 }
 
 fn read(pid: Pid, at: u64, buf: &mut [u8]) -> Result<(), String> {
-    let remote = [nix::sys::uio::RemoteIoVec {
-        base: usize::try_from(at).map_err(|e| e.to_string())?,
-        len: buf.len(),
-    }];
-    let len = buf.len();
-    let mut local = [std::io::IoSliceMut::new(buf)];
-    match nix::sys::uio::process_vm_readv(pid, &mut local, &remote) {
-        Ok(n) if n == len => Ok(()),
-        Ok(_) => Err(format!("short read of {pid} at {at:#x}")),
-        Err(e) => Err(format!("read {pid} at {at:#x}: {e}")),
+    match super::tracee::read_at(pid, at, buf)? {
+        n if n == buf.len() => Ok(()),
+        _ => Err(format!("short read of {pid} at {at:#x}")),
     }
 }
 
@@ -244,23 +237,30 @@ fn elf_tails(f: &File) -> Option<Vec<u64>> {
     )
 }
 
-/// Page `i` of this process's own vDSO.
+/// Page `i` of this process's own vDSO, read once: it never changes.
 fn own_vdso(i: u64) -> Result<Vec<u8>, String> {
-    let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| e.to_string())?;
-    let a = maps
-        .lines()
-        .filter_map(area)
-        .find(|a| a.name == "[vdso]")
-        .ok_or("no vDSO here to compare with")?;
-    let at = a.start + i * PAGE;
-    if at >= a.end {
-        return Err("a vDSO larger than this one".to_string());
-    }
-    let mem = File::open("/proc/self/mem").map_err(|e| e.to_string())?;
-    let mut page = vec![0u8; PAGE as usize];
-    mem.read_exact_at(&mut page, at)
-        .map_err(|e| e.to_string())?;
-    Ok(page)
+    static OWN: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
+    let whole = OWN
+        .get_or_init(|| {
+            let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| e.to_string())?;
+            let a = maps
+                .lines()
+                .filter_map(area)
+                .find(|a| a.name == "[vdso]")
+                .ok_or("no vDSO here to compare with")?;
+            let mem = File::open("/proc/self/mem").map_err(|e| e.to_string())?;
+            let mut all = vec![0u8; (a.end - a.start) as usize];
+            mem.read_exact_at(&mut all, a.start)
+                .map_err(|e| e.to_string())?;
+            Ok(all)
+        })
+        .as_ref()
+        .map_err(Clone::clone)?;
+    let from = (i * PAGE) as usize;
+    whole
+        .get(from..from + PAGE as usize)
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| "a vDSO larger than this one".to_string())
 }
 
 #[cfg(test)]

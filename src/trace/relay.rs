@@ -425,7 +425,8 @@ impl Relay {
     }
 }
 
-fn is_stop(sig: Signal) -> bool {
+/// A signal that stops a process (a group-stop).
+pub(super) fn is_stop(sig: Signal) -> bool {
     matches!(
         sig,
         Signal::SIGSTOP | Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU

@@ -54,7 +54,7 @@ pub fn regs(pid: Pid) -> Result<libc::user_regs_struct, String> {
 
 /// Read up to `buf.len()` bytes at `addr`, stopping early at an unmapped
 /// page (process_vm_readv reads nothing past one).
-fn read_at(pid: Pid, addr: u64, buf: &mut [u8]) -> Result<usize, String> {
+pub(super) fn read_at(pid: Pid, addr: u64, buf: &mut [u8]) -> Result<usize, String> {
     let len = buf.len();
     let mut local = [std::io::IoSliceMut::new(buf)];
     let remote = [RemoteIoVec {
@@ -870,24 +870,10 @@ fn push_env(
     add: &[(String, String)],
     execfn: &str,
 ) -> Result<(), String> {
-    let stat = String::from_utf8_lossy(
-        &read_proc(&format!("/proc/{pid}/stat")).map_err(|e| format!("stat of {pid}: {e}"))?,
-    )
-    .into_owned();
-    // Fields after the command name, which may hold anything but ')'.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or("no stat for the program")?;
-    let field = |n: usize| -> Result<u64, String> {
-        // `rest` starts at field 3 (state).
-        rest.split_whitespace()
-            .nth(n - 3)
-            .and_then(|v| v.parse().ok())
-            .filter(|&v: &u64| v != 0)
-            .ok_or_else(|| format!("field {n} of /proc/{pid}/stat"))
-    };
-    let (arg_start, arg_end, env_start, env_end) = (field(48)?, field(49)?, field(50)?, field(51)?);
+    let [arg_start, arg_end, env_start, env_end] = crate::session::owner::stat(pid.as_raw())
+        .map(|s| s.strings)
+        .filter(|s| s.iter().all(|&v| v != 0))
+        .ok_or_else(|| format!("no argument bounds in /proc/{pid}/stat"))?;
     let region = |from: u64, to: u64, what: &str| -> Result<Vec<u8>, String> {
         let len = to.checked_sub(from).filter(|&l| l <= 4 << 20).ok_or(what)?;
         let mut buf = vec![0u8; len as usize];
