@@ -1179,7 +1179,7 @@ fn a_sealed_program_keeps_its_status_signals_and_input() {
          exit) exit \"$2\" ;;\n\
          signal) kill -\"$2\" $$; sleep 5; exit 1 ;;\n\
          wait) trap 'kill $p; echo \"term ${AWS_SECRET_ACCESS_KEY:-none}\" > aws-term; exit 7' TERM\n\
-               sleep 20 >/dev/null 2>&1 & p=$!; echo up > aws-up; wait $p ;;\n\
+               sleep 20 >/dev/null 2>&1 & p=$!; echo $$ > aws-up; wait $p ;;\n\
          read) read -r line; echo \"read:$line:${AWS_SECRET_ACCESS_KEY:-none}\" ;;\n\
          esac\n",
     )
@@ -1211,6 +1211,11 @@ fn a_sealed_program_keeps_its_status_signals_and_input() {
             "st=162\n",
         ),
         (
+            "aws wait >/dev/null 2>aws-err & until [ -e aws-up ]; do sleep 0.05; done; kill -9 $!; wait $!; echo \"st=$?\"",
+            Some(0),
+            "st=137\n",
+        ),
+        (
             "printf 'hello\\n' | aws read",
             Some(0),
             "read:hello:sealed-secret-value-5a4b3c2d1e\n",
@@ -1238,6 +1243,19 @@ fn a_sealed_program_keeps_its_status_signals_and_input() {
             assert_eq!(out.status.signal(), Some(15), "{line}: {:?}", out.status);
         }
         assert_eq!(text(&out.stdout), *stdout, "{line}: {}", text(&out.stderr));
+        if line.contains("kill -9") {
+            // The program went with the process that stood in for it.
+            let said = std::fs::read_to_string(b.work().join("aws-err")).unwrap_or_default();
+            assert!(said.contains("stood in for it is gone"), "{line}: {said}");
+            let held = std::fs::read_to_string(b.work().join("aws-up")).unwrap_or_default();
+            let gone = common::broker::eventually(Duration::from_secs(5), || {
+                !Path::new(&format!("/proc/{}", held.trim())).exists()
+            });
+            assert!(
+                !held.trim().is_empty() && gone.is_some(),
+                "{line}: the program ({held:?}) outlived its stand-in"
+            );
+        }
         if line.contains("kill $!") {
             let term = std::fs::read_to_string(b.work().join("aws-term")).unwrap_or_default();
             assert_eq!(

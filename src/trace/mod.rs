@@ -448,8 +448,18 @@ impl Tree {
             }
         }
         if let Some(r) = self.relays.remove(&pid.as_raw()) {
-            // Killed outright (SIGKILL): its program must not run on.
+            // Killed outright (SIGKILL), or killed for leaving its sleep:
+            // its program must not run on.
             if r.ended.is_none() && self.relayed.remove(&r.child.as_raw()).is_some() {
+                tracee::note(
+                    r.child,
+                    "guard: denied: the program is ended: the process that stood in for it is gone",
+                );
+                judge.mismatch(
+                    r.child.as_raw(),
+                    "a credential holder with its stand-in",
+                    "its stand-in gone",
+                );
                 let mut threads: Vec<i32> = std::fs::read_dir(format!("/proc/{}/task", r.child))
                     .map(|d| {
                         d.flatten()
